@@ -1,1 +1,135 @@
-fn main() {}
+//! The `slipway` binary: flags, exit codes, rendering. No logic of its own.
+//!
+//! Exit codes: 0 success, 1 findings (the file is rejected), 2 usage or I/O error.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+mod render;
+
+#[derive(Parser)]
+#[command(name = "slipway", version, about = "A daemonless Dockerfile toolkit: parse, check, plan, build, run")]
+struct Cli {
+    /// When to use colours in diagnostics.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse Dockerfiles and print their syntax tree.
+    ///
+    /// Diagnostics go to stderr. Exits 1 when BuildKit's parser would reject a file.
+    Parse {
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = ParseFormat::Pretty)]
+        format: ParseFormat,
+        /// Dockerfiles to parse; `-` reads standard input.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ParseFormat {
+    /// A readable outline of the instructions.
+    Pretty,
+    /// slipway's syntax tree with spans, as JSON.
+    Json,
+    /// BuildKit's parser output as the PyPI `dockerfile` package gives it.
+    BuildkitJson,
+    /// BuildKit's `Node.Dump()` s-expressions.
+    BuildkitDump,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let result = match cli.command {
+        Command::Parse { format, files } => parse(format, &files, color),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Reads a file argument; `-` is standard input. Invalid UTF-8 is replaced, not fatal.
+fn read_input(path: &PathBuf) -> std::io::Result<(String, String)> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes)?;
+        return Ok(("<stdin>".into(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    bytes = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    Ok((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for path in files {
+        let (name, text) = match read_input(path) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = ExitCode::from(2);
+                continue;
+            }
+        };
+        let parsed = slipway_parser::parse(&text);
+        match format {
+            ParseFormat::Pretty => render::outline(&mut out, &name, &text, &parsed.file)?,
+            ParseFormat::Json => {
+                serde_json::to_writer_pretty(&mut out, &serde_json::json!({
+                    "file": name,
+                    "tree": parsed.file,
+                    "diagnostics": parsed.diagnostics,
+                }))?;
+                writeln!(out)?;
+            }
+            ParseFormat::BuildkitJson => {
+                if parsed.rejected() {
+                    let first = parsed.diagnostics.iter().find(|d| d.rejects_parse()).expect("rejected");
+                    serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "error": first.message }))?;
+                } else {
+                    serde_json::to_writer_pretty(&mut out, &slipway_parser::buildkit::commands(&parsed.file))?;
+                }
+                writeln!(out)?;
+            }
+            ParseFormat::BuildkitDump => {
+                if !parsed.rejected() {
+                    out.write_all(slipway_parser::buildkit::dump(&parsed.file).as_bytes())?;
+                }
+            }
+        }
+        out.flush()?;
+        if !parsed.diagnostics.is_empty() {
+            eprint!("{}", render::diagnostics(&name, &text, &parsed.diagnostics, color));
+        }
+        if parsed.rejected() && code == ExitCode::SUCCESS {
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
+}

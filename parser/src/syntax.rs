@@ -11,7 +11,7 @@ use std::ops::Range;
 pub type Span = Range<usize>;
 
 /// A parsed Dockerfile.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Dockerfile {
     /// Parser directives found at the top (`# syntax=`, `# escape=`, `# check=`).
     pub directives: Vec<Directive>,
@@ -24,7 +24,7 @@ pub struct Dockerfile {
 }
 
 /// A `# name=value` parser directive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Directive {
     /// Lowercased name: `syntax`, `escape` or `check`.
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Directive {
 }
 
 /// A comment line (`# ...`), including those inside line continuations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Comment {
     /// The text after `#`, trimmed.
     pub text: String,
@@ -45,7 +45,8 @@ pub struct Comment {
 }
 
 /// The instructions BuildKit knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Keyword {
     Add,
     Arg,
@@ -134,7 +135,7 @@ impl std::fmt::Display for Keyword {
 }
 
 /// One instruction, e.g. `COPY --from=build /out /app`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Instruction {
     /// The instruction name as written (`from`, `FROM`, `Run`, or an unknown word).
     pub name: String,
@@ -182,7 +183,7 @@ impl Instruction {
 }
 
 /// A `--name[=value]` flag.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Flag {
     /// The word as BuildKit keeps it, quotes removed: `--from=build`.
     pub text: String,
@@ -196,7 +197,7 @@ pub struct Flag {
 }
 
 /// A word of an instruction's arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Word {
     /// The text, still unexpanded (quotes and escapes as written, except in
     /// JSON form where it is the decoded string).
@@ -205,7 +206,7 @@ pub struct Word {
 }
 
 /// A `key=value` (or legacy `key value`) pair of ENV or LABEL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeyValue {
     pub key: Word,
     pub value: Word,
@@ -214,7 +215,8 @@ pub struct KeyValue {
 }
 
 /// An instruction's arguments, shaped as BuildKit's parser shapes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "form", content = "value", rename_all = "snake_case")]
 pub enum Args {
     /// Nothing after the instruction name (and its flags).
     Empty,
@@ -254,7 +256,7 @@ impl Args {
 }
 
 /// A heredoc body: `<<EOF ... EOF`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Heredoc {
     /// The delimiter word, quotes removed.
     pub name: String,
