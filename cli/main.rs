@@ -10,7 +10,11 @@ use std::process::ExitCode;
 mod render;
 
 #[derive(Parser)]
-#[command(name = "slipway", version, about = "A daemonless Dockerfile toolkit: parse, check, plan, build, run")]
+#[command(
+    name = "slipway",
+    version,
+    about = "A daemonless Dockerfile toolkit: parse, check, plan, build, run"
+)]
 struct Cli {
     /// When to use colours in diagnostics.
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
@@ -80,7 +84,8 @@ fn read_input(path: &PathBuf) -> std::io::Result<(String, String)> {
         std::io::stdin().read_to_end(&mut bytes)?;
         return Ok(("<stdin>".into(), String::from_utf8_lossy(&bytes).into_owned()));
     }
-    bytes = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    bytes = std::fs::read(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
     Ok((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()))
 }
 
@@ -101,11 +106,14 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
         match format {
             ParseFormat::Pretty => render::outline(&mut out, &name, &text, &parsed.file)?,
             ParseFormat::Json => {
-                serde_json::to_writer_pretty(&mut out, &serde_json::json!({
-                    "file": name,
-                    "tree": parsed.file,
-                    "diagnostics": parsed.diagnostics,
-                }))?;
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &serde_json::json!({
+                        "file": name,
+                        "tree": parsed.file,
+                        "diagnostics": parsed.diagnostics,
+                    }),
+                )?;
                 writeln!(out)?;
             }
             ParseFormat::BuildkitJson => {

@@ -66,7 +66,11 @@ fn command(inst: &Instruction) -> Command {
             original.push_str(&h.content);
             original.push_str(&h.name);
             original.push('\n');
-            heredocs.push(HeredocView { name: h.name.clone(), file_descriptor: h.file_descriptor, content: h.content.clone() });
+            heredocs.push(HeredocView {
+                name: h.name.clone(),
+                file_descriptor: h.file_descriptor,
+                content: h.content.clone(),
+            });
         }
     }
     Command {

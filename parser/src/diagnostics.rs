@@ -109,9 +109,7 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
@@ -119,9 +117,10 @@ impl miette::Diagnostic for Diagnostic {
             (!self.label.is_empty()).then(|| self.label.clone()),
             self.span.clone(),
         );
-        let related = self.related.iter().map(|(span, label)| {
-            miette::LabeledSpan::new_with_span(Some(label.clone()), span.clone())
-        });
+        let related = self
+            .related
+            .iter()
+            .map(|(span, label)| miette::LabeledSpan::new_with_span(Some(label.clone()), span.clone()));
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }

@@ -11,9 +11,14 @@ pub fn expand(word: &Word, escape: char, env: &dyn Env) -> Result<String, Diagno
     Lexer::new(escape).process_word(&word.text, env).map_err(|e| {
         // The word text is its source slice in all but exotic cases; clamp to be safe.
         let at = (word.span.start + e.offset).min(word.span.end);
-        Diagnostic::error(codes::EXPANSION, Phase::Build, at..word.span.end.max(at), e.message.clone())
-            .with_label("cannot expand this")
-            .with_related(word.span.clone(), "in this word")
-            .with_help("close every quote and `${`; escape a literal `$` as `\\$`")
+        Diagnostic::error(
+            codes::EXPANSION,
+            Phase::Build,
+            at..word.span.end.max(at),
+            e.message.clone(),
+        )
+        .with_label("cannot expand this")
+        .with_related(word.span.clone(), "in this word")
+        .with_help("close every quote and `${`; escape a literal `$` as `\\$`")
     })
 }

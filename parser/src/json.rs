@@ -311,7 +311,9 @@ mod tests {
 
     #[test]
     fn decodes_strings_with_spans() {
-        let JsonArray::Strings(items) = parse_array(r#"["a", "b c"]"#) else { panic!() };
+        let JsonArray::Strings(items) = parse_array(r#"["a", "b c"]"#) else {
+            panic!()
+        };
         assert_eq!(items, vec![("a".to_string(), 1..4), ("b c".to_string(), 6..11)]);
         assert_eq!(strings("[]"), Vec::<String>::new());
         assert_eq!(strings("[ ]"), Vec::<String>::new());
@@ -322,12 +324,25 @@ mod tests {
     #[test]
     fn non_strings_are_reported_not_invalid() {
         assert_eq!(parse_array(r#"["a", 1]"#), JsonArray::NotStrings(6..7));
-        assert_eq!(parse_array(r#"["a", ["b", {"c": [true, null, -1.5e3]}]]"#), JsonArray::NotStrings(6..40));
+        assert_eq!(
+            parse_array(r#"["a", ["b", {"c": [true, null, -1.5e3]}]]"#),
+            JsonArray::NotStrings(6..40)
+        );
     }
 
     #[test]
     fn invalid_json_is_invalid() {
-        for bad in [r#"['a']"#, r#"["a""#, r#"["a",]"#, r#"["a"] b"#, "[\"a\tb\"]", r#"["\x"]"#, "[01]", "[1.]", "[tru]"] {
+        for bad in [
+            r#"['a']"#,
+            r#"["a""#,
+            r#"["a",]"#,
+            r#"["a"] b"#,
+            "[\"a\tb\"]",
+            r#"["\x"]"#,
+            "[01]",
+            "[1.]",
+            "[tru]",
+        ] {
             assert!(matches!(parse_array(bad), JsonArray::Invalid(..)), "{bad}");
         }
     }

@@ -21,6 +21,7 @@ mod json;
 mod parse;
 pub mod shell;
 pub mod syntax;
+pub mod values;
 
 pub use diagnostics::{Diagnostic, Phase, Severity};
 pub use expand::expand;

@@ -17,7 +17,8 @@ const MAX_LINE: usize = 64 * 1024;
 
 /// `unicode.IsSpace` of Go.
 pub(crate) fn is_go_space(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}') || (c > '\u{ff}' && c.is_whitespace())
+    matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}')
+        || (c > '\u{ff}' && c.is_whitespace())
 }
 
 /// The `[\t\v\f\r ]` class BuildKit splits words with.
@@ -62,7 +63,10 @@ impl<'a> Iterator for Lines<'a> {
         }
         let rest = &self.text[self.pos..];
         let len = rest.find('\n').map_or(rest.len(), |i| i + 1);
-        let line = Line { offset: self.pos, text: &rest[..len] };
+        let line = Line {
+            offset: self.pos,
+            text: &rest[..len],
+        };
         self.pos += len;
         Some(line)
     }
@@ -113,6 +117,7 @@ impl Logical {
 struct DirectiveState {
     done: bool,
     line: usize,
+    after_shebang: bool,
 }
 
 struct Parser<'a> {
@@ -127,18 +132,31 @@ pub(crate) fn parse(text: &str) -> Parse {
     let mut p = Parser {
         text,
         escape: '\\',
-        directives: DirectiveState { done: false, line: 0 },
-        file: Dockerfile { escape: '\\', ..Dockerfile::default() },
+        directives: DirectiveState {
+            done: false,
+            line: 0,
+            after_shebang: false,
+        },
+        file: Dockerfile {
+            escape: '\\',
+            ..Dockerfile::default()
+        },
         diags: Vec::new(),
     };
     p.run();
     p.file.escape = p.escape;
-    Parse { file: p.file, diagnostics: p.diags }
+    Parse {
+        file: p.file,
+        diagnostics: p.diags,
+    }
 }
 
 impl<'a> Parser<'a> {
     fn run(&mut self) {
-        let mut lines = Lines { text: self.text, pos: 0 };
+        let mut lines = Lines {
+            text: self.text,
+            pos: 0,
+        };
         let mut current_line = 0usize;
         let mut comments: Vec<String> = Vec::new();
         let mut last_line_end = 0usize;
@@ -147,7 +165,10 @@ impl<'a> Parser<'a> {
             self.check_length(line);
             if current_line == 0 {
                 if let Some(rest) = line.text.strip_prefix('\u{feff}') {
-                    line = Line { offset: line.offset + 3, text: rest };
+                    line = Line {
+                        offset: line.offset + 3,
+                        text: rest,
+                    };
                 }
             }
             current_line += 1;
@@ -160,8 +181,10 @@ impl<'a> Parser<'a> {
             let offset = line.offset + lead;
 
             if current_line == 1 && trimmed.starts_with("#!") {
-                // A shebang: BuildKit's syntax detection skips it; the line parser sees a comment.
-                self.directives.done = true;
+                // A shebang: BuildKit's `syntax`/`check` detection skips it, but its line
+                // parser sees an ordinary comment, so `escape` no longer applies after it.
+                self.directives.after_shebang = true;
+                self.directives.line += 1;
                 self.add_comment(trimmed, offset);
                 continue;
             }
@@ -215,9 +238,13 @@ impl<'a> Parser<'a> {
             let span_end = last_end;
             if ended_by_eof {
                 self.diags.push(
-                    Diagnostic::warning(codes::CONTINUATION_AT_EOF, last_end.saturating_sub(1)..last_end, "line continuation at the end of the file")
-                        .with_label("nothing follows this escape character")
-                        .with_help("remove the trailing escape character, or add the line that should follow it"),
+                    Diagnostic::warning(
+                        codes::CONTINUATION_AT_EOF,
+                        last_end.saturating_sub(1)..last_end,
+                        "line continuation at the end of the file",
+                    )
+                    .with_label("nothing follows this escape character")
+                    .with_help("remove the trailing escape character, or add the line that should follow it"),
                 );
             }
             for span in &empty_continuations {
@@ -267,9 +294,14 @@ impl<'a> Parser<'a> {
         if self.file.instructions.is_empty() {
             let end = self.text.len();
             self.diags.push(
-                Diagnostic::error(codes::NO_INSTRUCTIONS, Phase::Parse, end..end, "file with no instructions")
-                    .with_label("the file ends here without a single instruction")
-                    .with_help("a Dockerfile needs at least a FROM instruction, e.g. `FROM alpine:3.20`"),
+                Diagnostic::error(
+                    codes::NO_INSTRUCTIONS,
+                    Phase::Parse,
+                    end..end,
+                    "file with no instructions",
+                )
+                .with_label("the file ends here without a single instruction")
+                .with_help("a Dockerfile needs at least a FROM instruction, e.g. `FROM alpine:3.20`"),
             );
         }
     }
@@ -278,9 +310,14 @@ impl<'a> Parser<'a> {
         if line.text.len() > MAX_LINE || (line.text.len() == MAX_LINE && !line.text.ends_with('\n')) {
             let start = line.offset;
             self.diags.push(
-                Diagnostic::error(codes::LINE_TOO_LONG, Phase::Parse, start..start + line.text.len(), format!("dockerfile line greater than max allowed size of {}", MAX_LINE - 1))
-                    .with_label(format!("this line is {} bytes long", line.text.len()))
-                    .with_help("split the line with line continuations, or move long data into a file that COPY adds"),
+                Diagnostic::error(
+                    codes::LINE_TOO_LONG,
+                    Phase::Parse,
+                    start..start + line.text.len(),
+                    format!("dockerfile line greater than max allowed size of {}", MAX_LINE - 1),
+                )
+                .with_label(format!("this line is {} bytes long", line.text.len()))
+                .with_help("split the line with line continuations, or move long data into a file that COPY adds"),
             );
         }
     }
@@ -317,12 +354,25 @@ impl<'a> Parser<'a> {
         if let Some(first) = self.file.directives.iter().find(|x| x.name == name) {
             let first_span = first.span.clone();
             self.diags.push(
-                Diagnostic::error(codes::DUPLICATE_DIRECTIVE, Phase::Parse, span.clone(), format!("only one {name} parser directive can be used"))
-                    .with_label("second directive")
-                    .with_related(first_span, "first set here")
-                    .with_help(format!("delete one of the two `# {name}=` lines")),
+                Diagnostic::error(
+                    codes::DUPLICATE_DIRECTIVE,
+                    Phase::Parse,
+                    span.clone(),
+                    format!("only one {name} parser directive can be used"),
+                )
+                .with_label("second directive")
+                .with_related(first_span, "first set here")
+                .with_help(format!("delete one of the two `# {name}=` lines")),
             );
             return true;
+        }
+        if name == "escape" && self.directives.after_shebang {
+            self.diags.push(
+                Diagnostic::warning(codes::MISPLACED_DIRECTIVE, span, "`escape` parser directive is ignored after a `#!` line")
+                    .with_label("treated as a comment")
+                    .with_help("BuildKit reads `escape` only before any other line; move it above the `#!` line or drop the `#!` line"),
+            );
+            return false;
         }
         if name == "escape" {
             match value.as_str() {
@@ -330,15 +380,27 @@ impl<'a> Parser<'a> {
                 "`" => self.escape = '`',
                 _ => {
                     self.diags.push(
-                        Diagnostic::error(codes::INVALID_ESCAPE, Phase::Parse, value_span.clone(), format!("invalid escape token '{value}' does not match ` or \\"))
-                            .with_label("not an escape character")
-                            .with_help("use `# escape=\\` (the default) or `# escape=`` (common on Windows)"),
+                        Diagnostic::error(
+                            codes::INVALID_ESCAPE,
+                            Phase::Parse,
+                            value_span.clone(),
+                            format!("invalid escape token '{value}' does not match ` or \\"),
+                        )
+                        .with_label("not an escape character")
+                        .with_help("use `# escape=\\` (the default) or `# escape=`` (common on Windows)"),
                     );
                     return false;
                 }
             }
         }
-        self.file.directives.push(Directive { name, value, line: line_no, span, name_span, value_span });
+        self.file.directives.push(Directive {
+            name,
+            value,
+            line: line_no,
+            span,
+            name_span,
+            value_span,
+        });
         true
     }
 
@@ -360,9 +422,13 @@ impl<'a> Parser<'a> {
         } else if self.file.directives.is_empty() && self.file.instructions.is_empty() {
             if let Some(s) = did_you_mean(&name, ["syntax", "escape", "check"]) {
                 self.diags.push(
-                    Diagnostic::warning(codes::UNKNOWN_DIRECTIVE, offset + m.name.start..offset + m.name.end, format!("unknown parser directive `{name}`"))
-                        .with_label("not a parser directive, so this line is a comment")
-                        .with_help(format!("did you mean `{s}`?")),
+                    Diagnostic::warning(
+                        codes::UNKNOWN_DIRECTIVE,
+                        offset + m.name.start..offset + m.name.end,
+                        format!("unknown parser directive `{name}`"),
+                    )
+                    .with_label("not a parser directive, so this line is a comment")
+                    .with_help(format!("did you mean `{s}`?")),
                 );
             }
         }
@@ -393,7 +459,11 @@ impl<'a> Parser<'a> {
         let keyword = Keyword::from_name(name);
         let name_span = line.span(base..base + name_len);
 
-        let (flags, args_off) = if after.is_empty() { (Vec::new(), after_off) } else { self.flags(line, after, after_off) };
+        let (flags, args_off) = if after.is_empty() {
+            (Vec::new(), after_off)
+        } else {
+            self.flags(line, after, after_off)
+        };
         let args_text = &line.text[args_off..after_off + after.len()];
         let (args_lead, args_trim) = trim_go_space(args_text);
         let args_start = args_off + args_lead;
@@ -418,8 +488,13 @@ impl<'a> Parser<'a> {
             inst.original = line.text.clone();
         }
         let Some(kw) = keyword else {
-            let mut d = Diagnostic::error(codes::UNKNOWN_INSTRUCTION, Phase::Build, name_span, format!("unknown instruction: {name}"))
-                .with_label("not a Dockerfile instruction");
+            let mut d = Diagnostic::error(
+                codes::UNKNOWN_INSTRUCTION,
+                Phase::Build,
+                name_span,
+                format!("unknown instruction: {name}"),
+            )
+            .with_label("not a Dockerfile instruction");
             let names = Keyword::ALL.map(Keyword::as_str);
             d = match did_you_mean(name, names) {
                 Some(s) => d.with_help(format!("did you mean {s}?")),
@@ -468,7 +543,14 @@ impl<'a> Parser<'a> {
             let eq = src.find('=');
             let name_span = line.span(rest_off + start + 2.min(src.len())..rest_off + start + eq.unwrap_or(src.len()));
             let value_span = eq.map(|e| line.span(rest_off + start + e + 1..rest_off + end));
-            flags.push(Flag { text, name, value, span, name_span, value_span });
+            flags.push(Flag {
+                text,
+                name,
+                value,
+                span,
+                name_span,
+                value_span,
+            });
         };
         while pos <= b.len() {
             let at_end = pos == b.len();
@@ -566,7 +648,15 @@ impl<'a> Parser<'a> {
                 if words.is_empty() {
                     Args::Empty
                 } else {
-                    Args::Words(words.into_iter().map(|(t, s, e)| Word { text: t, span: line.span(off + s..off + e) }).collect())
+                    Args::Words(
+                        words
+                            .into_iter()
+                            .map(|(t, s, e)| Word {
+                                text: t,
+                                span: line.span(off + s..off + e),
+                            })
+                            .collect(),
+                    )
                 }
             }
             Keyword::Env | Keyword::Label => self.name_values(kw, line, range),
@@ -574,7 +664,10 @@ impl<'a> Parser<'a> {
                 if rest.is_empty() {
                     Args::Empty
                 } else {
-                    Args::Shell(Word { text: rest.to_string(), span: line.span(range) })
+                    Args::Shell(Word {
+                        text: rest.to_string(),
+                        span: line.span(range),
+                    })
                 }
             }
             Keyword::Healthcheck => {
@@ -583,31 +676,60 @@ impl<'a> Parser<'a> {
                 if sep == 0 {
                     return Args::Empty;
                 }
-                let next = sep + b[sep..].iter().position(|&c| !is_byte_space(c)).unwrap_or(b.len() - sep);
-                let kind = Word { text: rest[..sep].to_string(), span: line.span(off..off + sep) };
+                let next = sep
+                    + b[sep..]
+                        .iter()
+                        .position(|&c| !is_byte_space(c))
+                        .unwrap_or(b.len() - sep);
+                let kind = Word {
+                    text: rest[..sep].to_string(),
+                    span: line.span(off..off + sep),
+                };
                 let cmd = self.maybe_json(line, off + next..range.end, kw);
-                Args::Healthcheck { kind, cmd: Box::new(cmd) }
+                Args::Healthcheck {
+                    kind,
+                    cmd: Box::new(cmd),
+                }
             }
             Keyword::Onbuild => {
                 if rest.is_empty() {
                     self.diags.push(
-                        Diagnostic::error(codes::ONBUILD_EMPTY, Phase::Build, inst.name_span.clone(), "ONBUILD requires an instruction to run later")
-                            .with_label("nothing follows ONBUILD")
-                            .with_help("write the instruction the image's users should run, e.g. `ONBUILD COPY . /app`"),
+                        Diagnostic::error(
+                            codes::ONBUILD_EMPTY,
+                            Phase::Build,
+                            inst.name_span.clone(),
+                            "ONBUILD requires an instruction to run later",
+                        )
+                        .with_label("nothing follows ONBUILD")
+                        .with_help("write the instruction the image's users should run, e.g. `ONBUILD COPY . /app`"),
                     );
                     return Args::Empty;
                 }
                 let inner = self.instruction(line, range, true);
                 match inner.keyword {
                     Some(Keyword::Onbuild) => self.diags.push(
-                        Diagnostic::error(codes::ONBUILD_CHAIN, Phase::Build, inner.name_span.clone(), "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-                            .with_label("second ONBUILD")
-                            .with_help("remove one ONBUILD"),
+                        Diagnostic::error(
+                            codes::ONBUILD_CHAIN,
+                            Phase::Build,
+                            inner.name_span.clone(),
+                            "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+                        )
+                        .with_label("second ONBUILD")
+                        .with_help("remove one ONBUILD"),
                     ),
                     Some(k @ (Keyword::From | Keyword::Maintainer)) => self.diags.push(
-                        Diagnostic::error(codes::ONBUILD_FORBIDDEN, Phase::Build, inner.name_span.clone(), format!("{k} isn't allowed as an ONBUILD trigger"))
-                            .with_label("not allowed after ONBUILD")
-                            .with_help(if k == Keyword::From { "a trigger runs inside the child's stage; it cannot start a new one" } else { "use `LABEL maintainer=...` instead of MAINTAINER" }),
+                        Diagnostic::error(
+                            codes::ONBUILD_FORBIDDEN,
+                            Phase::Build,
+                            inner.name_span.clone(),
+                            format!("{k} isn't allowed as an ONBUILD trigger"),
+                        )
+                        .with_label("not allowed after ONBUILD")
+                        .with_help(if k == Keyword::From {
+                            "a trigger runs inside the child's stage; it cannot start a new one"
+                        } else {
+                            "use `LABEL maintainer=...` instead of MAINTAINER"
+                        }),
                     ),
                     _ => {}
                 }
@@ -624,7 +746,10 @@ impl<'a> Parser<'a> {
         if let Some(a) = self.json(line, range.clone(), kw) {
             return a;
         }
-        Args::Shell(Word { text: line.text[range.clone()].to_string(), span: line.span(range) })
+        Args::Shell(Word {
+            text: line.text[range.clone()].to_string(),
+            span: line.span(range),
+        })
     }
 
     /// Exec form, or `None` when the text is not a JSON array (shell form follows).
@@ -637,19 +762,34 @@ impl<'a> Parser<'a> {
         }
         match json::parse_array(t) {
             JsonArray::Strings(items) => Some(Args::Json(
-                items.into_iter().map(|(s, r)| Word { text: s, span: line.span(off + r.start..off + r.end) }).collect(),
+                items
+                    .into_iter()
+                    .map(|(s, r)| Word {
+                        text: s,
+                        span: line.span(off + r.start..off + r.end),
+                    })
+                    .collect(),
             )),
             JsonArray::NotStrings(r) => {
                 self.diags.push(
-                    Diagnostic::error(codes::JSON_NOT_STRINGS, Phase::Parse, line.span(off + r.start..off + r.end), "when using JSON array syntax, arrays must be comprised of strings only")
-                        .with_label("not a string")
-                        .with_help("quote every element, e.g. `[\"sleep\", \"10\"]`"),
+                    Diagnostic::error(
+                        codes::JSON_NOT_STRINGS,
+                        Phase::Parse,
+                        line.span(off + r.start..off + r.end),
+                        "when using JSON array syntax, arrays must be comprised of strings only",
+                    )
+                    .with_label("not a string")
+                    .with_help("quote every element, e.g. `[\"sleep\", \"10\"]`"),
                 );
                 Some(Args::Json(Vec::new()))
             }
             JsonArray::Invalid(at, expected) => {
                 // Shell form it is; warn when it clearly was meant as JSON.
-                if matches!(kw, Keyword::Run | Keyword::Cmd | Keyword::Entrypoint | Keyword::Shell | Keyword::Healthcheck) && t.trim_end().ends_with(']') {
+                if matches!(
+                    kw,
+                    Keyword::Run | Keyword::Cmd | Keyword::Entrypoint | Keyword::Shell | Keyword::Healthcheck
+                ) && t.trim_end().ends_with(']')
+                {
                     let at = off + at;
                     let help = if t.contains('\'') && !t.contains('"') {
                         "JSON strings need double quotes: write `[\"a\", \"b\"]`, not `['a', 'b']`"
@@ -678,18 +818,44 @@ impl<'a> Parser<'a> {
         if !words[0].0.contains('=') {
             // Legacy `KEY name value`.
             let key_len = rest.find(is_split_space).unwrap_or(rest.len());
-            let value_start = key_len + rest[key_len..].len() - rest[key_len..].trim_start_matches(is_split_space).len();
-            let key = Word { text: rest[..key_len].to_string(), span: line.span(off..off + key_len) };
+            let value_start =
+                key_len + rest[key_len..].len() - rest[key_len..].trim_start_matches(is_split_space).len();
+            let key = Word {
+                text: rest[..key_len].to_string(),
+                span: line.span(off..off + key_len),
+            };
             if key_len == rest.len() {
-                let d = Diagnostic::error(codes::KEY_VALUE_MISSING_VALUE, Phase::Parse, key.span.clone(), format!("{kw} must have two arguments"))
-                    .with_label("a name without a value")
-                    .with_help(format!("give it a value: `{kw} {}=value` (or `{kw} {}=\"\"` for an empty one)", key.text, key.text));
+                let d = Diagnostic::error(
+                    codes::KEY_VALUE_MISSING_VALUE,
+                    Phase::Parse,
+                    key.span.clone(),
+                    format!("{kw} must have two arguments"),
+                )
+                .with_label("a name without a value")
+                .with_help(format!(
+                    "give it a value: `{kw} {}=value` (or `{kw} {}=\"\"` for an empty one)",
+                    key.text, key.text
+                ));
                 self.diags.push(d);
                 let end = key.span.end;
-                return Args::KeyValues(vec![KeyValue { key, value: Word { text: String::new(), span: end..end }, equals: false }]);
+                return Args::KeyValues(vec![KeyValue {
+                    key,
+                    value: Word {
+                        text: String::new(),
+                        span: end..end,
+                    },
+                    equals: false,
+                }]);
             }
-            let value = Word { text: rest[value_start..].to_string(), span: line.span(off + value_start..off + rest.len()) };
-            return Args::KeyValues(vec![KeyValue { key, value, equals: false }]);
+            let value = Word {
+                text: rest[value_start..].to_string(),
+                span: line.span(off + value_start..off + rest.len()),
+            };
+            return Args::KeyValues(vec![KeyValue {
+                key,
+                value,
+                equals: false,
+            }]);
         }
         let mut kvs = Vec::new();
         for (w, s, e) in words {
@@ -697,8 +863,14 @@ impl<'a> Parser<'a> {
                 Some(eq) => {
                     // Word text equals its source slice, so offsets carry over.
                     kvs.push(KeyValue {
-                        key: Word { text: w[..eq].to_string(), span: line.span(off + s..off + s + eq) },
-                        value: Word { text: w[eq + 1..].to_string(), span: line.span(off + s + eq + 1..off + e) },
+                        key: Word {
+                            text: w[..eq].to_string(),
+                            span: line.span(off + s..off + s + eq),
+                        },
+                        value: Word {
+                            text: w[eq + 1..].to_string(),
+                            span: line.span(off + s + eq + 1..off + e),
+                        },
                         equals: true,
                     });
                 }
@@ -717,7 +889,12 @@ impl<'a> Parser<'a> {
     /// Heredoc markers in a logical line, as BuildKit finds them: words of the
     /// line (quotes and escapes kept) of the form `[fd]<<[-]WORD`.
     fn heredoc_markers(&mut self, line: &Logical) -> Vec<Marker> {
-        let lexer = Lexer { raw_quotes: true, raw_escapes: true, skip_unset_env: true, ..Lexer::new('\\') };
+        let lexer = Lexer {
+            raw_quotes: true,
+            raw_escapes: true,
+            skip_unset_env: true,
+            ..Lexer::new('\\')
+        };
         let Ok(words) = lexer.process_words(&line.text, &NoEnv) else {
             return Vec::new();
         };
@@ -734,7 +911,10 @@ impl<'a> Parser<'a> {
             if m.rest.is_empty() {
                 continue;
             }
-            let plain = Lexer { skip_unset_env: true, ..Lexer::new('\\') };
+            let plain = Lexer {
+                skip_unset_env: true,
+                ..Lexer::new('\\')
+            };
             let words = match plain.process_words(&m.rest, &NoEnv) {
                 Ok(w) => w,
                 Err(e) => {
@@ -749,7 +929,11 @@ impl<'a> Parser<'a> {
             if words.len() != 1 {
                 continue;
             }
-            let raw = Lexer { raw_quotes: true, skip_unset_env: true, ..Lexer::new('\\') };
+            let raw = Lexer {
+                raw_quotes: true,
+                skip_unset_env: true,
+                ..Lexer::new('\\')
+            };
             let raw_words = raw.process_words(&m.rest, &NoEnv).unwrap_or_default();
             let count = |s: &str| s.matches(['\'', '"']).count();
             let expand = raw_words.len() == 1 && count(&words[0]) == count(&raw_words[0]);
@@ -766,13 +950,19 @@ impl<'a> Parser<'a> {
 
     /// Reads one heredoc body from the following lines. Returns the heredoc,
     /// the number of lines read and the offset after the last one.
-    fn read_heredoc(&mut self, lines: &mut Lines<'_>, marker: Marker, inst_span: Span) -> (Heredoc, usize, Option<usize>) {
+    fn read_heredoc(
+        &mut self,
+        lines: &mut Lines<'_>,
+        marker: Marker,
+        inst_span: Span,
+    ) -> (Heredoc, usize, Option<usize>) {
         let content_start = lines.pos;
         let mut read = 0;
         let mut end = None;
         let mut content = String::new();
         let mut terminator_span = None;
         for line in lines.by_ref() {
+            self.check_length(line);
             read += 1;
             end = Some(line.offset + line.text.len());
             let mut candidate = line.content();
@@ -790,14 +980,23 @@ impl<'a> Parser<'a> {
             Some(s) => s,
             None => {
                 self.diags.push(
-                    Diagnostic::error(codes::UNTERMINATED_HEREDOC, Phase::Parse, marker.span.clone(), "unterminated heredoc")
-                        .with_label(format!("this heredoc is never closed by a line `{}`", marker.name))
-                        .with_related(inst_span.start..inst_span.start, "in this instruction")
-                        .with_help(format!(
-                            "end the body with a line holding only `{}`{}",
-                            marker.name,
-                            if marker.chomp { " (leading tabs allowed)" } else { " (no leading or trailing spaces)" }
-                        )),
+                    Diagnostic::error(
+                        codes::UNTERMINATED_HEREDOC,
+                        Phase::Parse,
+                        marker.span.clone(),
+                        "unterminated heredoc",
+                    )
+                    .with_label(format!("this heredoc is never closed by a line `{}`", marker.name))
+                    .with_related(inst_span.start..inst_span.start, "in this instruction")
+                    .with_help(format!(
+                        "end the body with a line holding only `{}`{}",
+                        marker.name,
+                        if marker.chomp {
+                            " (leading tabs allowed)"
+                        } else {
+                            " (no leading or trailing spaces)"
+                        }
+                    )),
                 );
                 content_end..content_end
             }
@@ -817,16 +1016,30 @@ impl<'a> Parser<'a> {
 
     fn heredoc_not_allowed(&mut self, line: &Logical, host: &Instruction) {
         let Some(kw) = host.keyword else { return };
-        let lexer = Lexer { raw_quotes: true, raw_escapes: true, skip_unset_env: true, ..Lexer::new('\\') };
-        let Ok(words) = lexer.process_words(&line.text, &NoEnv) else { return };
-        let Some(word) = words.iter().find(|w| match_heredoc(w).is_some_and(|m| !m.rest.is_empty())) else {
+        let lexer = Lexer {
+            raw_quotes: true,
+            raw_escapes: true,
+            skip_unset_env: true,
+            ..Lexer::new('\\')
+        };
+        let Ok(words) = lexer.process_words(&line.text, &NoEnv) else {
+            return;
+        };
+        let Some(word) = words
+            .iter()
+            .find(|w| match_heredoc(w).is_some_and(|m| !m.rest.is_empty()))
+        else {
             return;
         };
         let at = line.text.find(word.as_str()).unwrap_or(0);
         self.diags.push(
-            Diagnostic::warning(codes::HEREDOC_NOT_ALLOWED, line.span(at..at + word.len()), format!("{kw} does not take heredocs; `{word}` is passed on as text"))
-                .with_label("not a heredoc here")
-                .with_help("heredocs work in RUN, COPY and ADD; write the script in a `RUN <<EOF` instead"),
+            Diagnostic::warning(
+                codes::HEREDOC_NOT_ALLOWED,
+                line.span(at..at + word.len()),
+                format!("{kw} does not take heredocs; `{word}` is passed on as text"),
+            )
+            .with_label("not a heredoc here")
+            .with_help("heredocs work in RUN, COPY and ADD; write the script in a `RUN <<EOF` instead"),
         );
     }
 }
@@ -858,8 +1071,16 @@ fn match_heredoc(word: &str) -> Option<HeredocMatch> {
         return None;
     }
     // An absurd descriptor number saturates, like strconv.ParseUint failing to 0 would surprise.
-    let fd = if digits == 0 { 0 } else { word[..digits].parse::<u32>().unwrap_or(0) };
-    Some(HeredocMatch { fd, chomp, rest: rest.to_string() })
+    let fd = if digits == 0 {
+        0
+    } else {
+        word[..digits].parse::<u32>().unwrap_or(0)
+    };
+    Some(HeredocMatch {
+        fd,
+        chomp,
+        rest: rest.to_string(),
+    })
 }
 
 struct DirectiveMatch {
@@ -878,15 +1099,24 @@ fn match_directive(line: &str) -> Option<DirectiveMatch> {
         Some((_, c)) if c.is_ascii_alphabetic() => {}
         _ => return None,
     }
-    let name_len = after_ws.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after_ws.len());
+    let name_len = after_ws
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(after_ws.len());
     let after_name = after_ws[name_len..].trim_start_matches(is_ws);
-    let after_eq = after_name.strip_prefix('=')?.trim_start_matches(is_ws);
-    let value = after_eq.trim_end_matches(is_ws);
+    let after_eq_raw = after_name.strip_prefix('=')?;
+    let after_eq = after_eq_raw.trim_start_matches(is_ws);
+    let mut value = after_eq.trim_end_matches(is_ws);
+    let mut value_start = line.len() - after_eq.len();
     if value.is_empty() {
-        return None;
+        // `(.+?)` must take one character: with only blanks after `=`, it takes the last one.
+        let last = after_eq_raw.chars().next_back()?;
+        value_start = line.len() - last.len_utf8();
+        value = &line[value_start..];
     }
-    let value_start = line.len() - after_eq.len();
-    Some(DirectiveMatch { name: name_start..name_start + name_len, value: value_start..value_start + value.len() })
+    Some(DirectiveMatch {
+        name: name_start..name_start + name_len,
+        value: value_start..value_start + value.len(),
+    })
 }
 
 /// Whitespace-separated words (`[\t\v\f\r ]+`) of an already trimmed string.
@@ -899,14 +1129,20 @@ fn split_whitespace(line: &Logical, rest: &str, off: usize) -> Args {
     for (i, c) in rest.char_indices() {
         if is_split_space(c) {
             if let Some(s) = start.take() {
-                words.push(Word { text: rest[s..i].to_string(), span: line.span(off + s..off + i) });
+                words.push(Word {
+                    text: rest[s..i].to_string(),
+                    span: line.span(off + s..off + i),
+                });
             }
         } else if start.is_none() {
             start = Some(i);
         }
     }
     if let Some(s) = start {
-        words.push(Word { text: rest[s..].to_string(), span: line.span(off + s..off + rest.len()) });
+        words.push(Word {
+            text: rest[s..].to_string(),
+            span: line.span(off + s..off + rest.len()),
+        });
     }
     Args::Words(words)
 }

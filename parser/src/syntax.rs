@@ -117,9 +117,7 @@ impl Keyword {
 
     /// Case-insensitive lookup, as BuildKit dispatches.
     pub fn from_name(name: &str) -> Option<Keyword> {
-        Keyword::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(name))
+        Keyword::ALL.into_iter().find(|k| k.as_str().eq_ignore_ascii_case(name))
     }
 
     /// Instructions whose arguments may open heredocs.

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/buildkit/frontend/dockerfile/parser");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/buildkit/frontend/dockerfile/parser");
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -41,7 +42,13 @@ fn positive_cases_dump_exactly() {
         }
     }
     assert_eq!(all.len(), 33, "expected 33 positive cases");
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), all.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -13,7 +13,10 @@ fn corpus() -> Option<PathBuf> {
     if dir.join("manifest.tsv").is_file() {
         Some(dir)
     } else {
-        eprintln!("note: {} is absent; skipping the corpus differential test", dir.display());
+        eprintln!(
+            "note: {} is absent; skipping the corpus differential test",
+            dir.display()
+        );
         None
     }
 }
@@ -70,11 +73,16 @@ fn corpus_matches_buildkit_oracle() {
         }
         total += 1;
         let text = String::from_utf8_lossy(&std::fs::read(dir.join("files").join(rel)).unwrap()).into_owned();
-        let oracle: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("oracle").join(format!("{rel}.json"))).unwrap()).unwrap();
+        let oracle: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("oracle").join(format!("{rel}.json"))).unwrap())
+                .unwrap();
         let got = ours(&text);
         let equal = if oracle.get("error").is_some() {
             // Rejection must agree; the message is compared too.
-            got.get("error").is_some() && { rejected_ok += 1; true }
+            got.get("error").is_some() && {
+                rejected_ok += 1;
+                true
+            }
         } else {
             got == oracle
         };
@@ -89,9 +97,21 @@ fn corpus_matches_buildkit_oracle() {
         }
     }
     let rate = same as f64 / total as f64;
-    eprintln!("corpus: {same}/{total} identical ({:.2}%), {rejected_ok} rejections agree, {} known differences", rate * 100.0, known.len());
-    assert!(unexpected.is_empty(), "{} unlisted differences:\n{}", unexpected.len(), unexpected.join("\n"));
-    assert!(fixed.is_empty(), "listed as different but now identical (remove them from the list): {fixed:?}");
+    eprintln!(
+        "corpus: {same}/{total} identical ({:.2}%), {rejected_ok} rejections agree, {} known differences",
+        rate * 100.0,
+        known.len()
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} unlisted differences:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
+    assert!(
+        fixed.is_empty(),
+        "listed as different but now identical (remove them from the list): {fixed:?}"
+    );
     assert!(rate >= 0.995, "only {:.2}% identical", rate * 100.0);
 }
 
