@@ -372,7 +372,7 @@ impl<'a> Parser<'a> {
                     .with_label("treated as a comment")
                     .with_help("BuildKit reads `escape` only before any other line; move it above the `#!` line or drop the `#!` line"),
             );
-            return false;
+            return true;
         }
         if name == "escape" {
             match value.as_str() {
@@ -389,7 +389,7 @@ impl<'a> Parser<'a> {
                         .with_label("not an escape character")
                         .with_help("use `# escape=\\` (the default) or `# escape=`` (common on Windows)"),
                     );
-                    return false;
+                    return true;
                 }
             }
         }
@@ -496,12 +496,23 @@ impl<'a> Parser<'a> {
             )
             .with_label("not a Dockerfile instruction");
             let names = Keyword::ALL.map(Keyword::as_str);
-            d = match did_you_mean(name, names) {
-                Some(s) => d.with_help(format!("did you mean {s}?")),
-                None if line.text.len() > name.len() + 1 || name.is_empty() => d.with_help(
-                    "if this line belongs to the instruction above, end that line with the escape character to continue it",
-                ),
-                None => d.with_help(format!("instructions are {}", names.join(", "))),
+            let previous = self.file.instructions.last().filter(|_| !nested).map(|p| p.span.end);
+            d = match (did_you_mean(name, names), previous) {
+                (Some(s), _) => d.with_help(format!("did you mean {s}?")),
+                (None, Some(end)) => d
+                    .with_related(
+                        end..end,
+                        format!(
+                            "the previous instruction ends here; add `{}` to continue it",
+                            self.escape
+                        ),
+                    )
+                    .with_help(format!(
+                        "if this line belongs to the instruction above, end that line with `{}`; instructions are {}",
+                        self.escape,
+                        names.join(", ")
+                    )),
+                (None, None) => d.with_help(format!("instructions are {}", names.join(", "))),
             };
             self.diags.push(d);
             inst.args = Args::Ignored;
@@ -979,25 +990,38 @@ impl<'a> Parser<'a> {
         let terminator_span = match terminator_span {
             Some(s) => s,
             None => {
-                self.diags.push(
-                    Diagnostic::error(
-                        codes::UNTERMINATED_HEREDOC,
-                        Phase::Parse,
-                        marker.span.clone(),
-                        "unterminated heredoc",
-                    )
-                    .with_label(format!("this heredoc is never closed by a line `{}`", marker.name))
-                    .with_related(inst_span.start..inst_span.start, "in this instruction")
-                    .with_help(format!(
-                        "end the body with a line holding only `{}`{}",
-                        marker.name,
-                        if marker.chomp {
-                            " (leading tabs allowed)"
-                        } else {
-                            " (no leading or trailing spaces)"
-                        }
-                    )),
-                );
+                let _ = inst_span;
+                // A body line that nearly matches the delimiter is the likely culprit.
+                let mut near = None;
+                let mut at = content_start;
+                for l in content.split_inclusive('\n') {
+                    let t = l.trim_end_matches(['\r', '\n']);
+                    let core = t.trim();
+                    if !core.is_empty() && did_you_mean(core, [marker.name.as_str()]).is_some() {
+                        near = Some(at..at + t.len());
+                    }
+                    at += l.len();
+                }
+                let mut d = Diagnostic::error(
+                    codes::UNTERMINATED_HEREDOC,
+                    Phase::Parse,
+                    marker.span.clone(),
+                    "unterminated heredoc",
+                )
+                .with_label(format!("this heredoc is never closed by a line `{}`", marker.name));
+                d = match near {
+                    Some(span) => d.with_related(span, format!("did you mean this line to be `{}`?", marker.name)),
+                    None => d.with_related(content_end..content_end, "the file ends here"),
+                };
+                self.diags.push(d.with_help(format!(
+                    "end the body with a line holding only `{}`{}",
+                    marker.name,
+                    if marker.chomp {
+                        " (leading tabs allowed)"
+                    } else {
+                        " (nothing else on the line, not even spaces)"
+                    }
+                )));
                 content_end..content_end
             }
         };
