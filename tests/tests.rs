@@ -2,6 +2,7 @@
 
 mod cli;
 mod diagnostics;
+mod features;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

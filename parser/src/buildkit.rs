@@ -31,8 +31,9 @@ pub struct HeredocView {
 /// triples (`separators = true`, current BuildKit).
 fn values(args: &Args, separators: bool) -> Vec<String> {
     match args {
-        Args::Empty | Args::Onbuild(_) => Vec::new(),
-        Args::Ignored => vec![String::new()],
+        Args::Empty => Vec::new(),
+        // BuildKit chains one value-less node holding the wrapped instruction.
+        Args::Ignored | Args::Onbuild(_) => vec![String::new()],
         Args::KeyValues(kvs) => {
             let mut v = Vec::with_capacity(kvs.len() * 3);
             for kv in kvs {

@@ -799,7 +799,7 @@ impl<'a> Parser<'a> {
                 if matches!(
                     kw,
                     Keyword::Run | Keyword::Cmd | Keyword::Entrypoint | Keyword::Shell | Keyword::Healthcheck
-                ) && t.trim_end().ends_with(']')
+                ) && looks_like_exec_form(t)
                 {
                     let at = off + at;
                     let help = if t.contains('\'') && !t.contains('"') {
@@ -1249,4 +1249,11 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<(String, usize, usize
             Phase::Spaces => unreachable!("handled above"),
         }
     }
+}
+
+/// Whether an invalid `[...]` argument was probably meant as exec form,
+/// not a shell test like `[ -f x ]` or `[ "$a" = b ]` (which need a space after `[`).
+fn looks_like_exec_form(t: &str) -> bool {
+    let inner = &t[1..];
+    inner.starts_with(['"', '\'']) || (inner.trim_start().starts_with(['"', '\'']) && inner.contains(','))
 }
