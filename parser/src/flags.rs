@@ -246,23 +246,19 @@ fn check_value(kw: Keyword, flag: &Flag, value: &str, diags: &mut Vec<Diagnostic
                 push(e);
             }
         }
-        (Keyword::Healthcheck, "retries") => {
-            if !value.contains('$') {
-                match value.parse::<i32>() {
-                    Ok(n) if n < 0 => push(values::ValueError {
-                        span: 0..value.len(),
-                        message: format!("--retries cannot be negative ({n})"),
-                        help: "write 0 or more".into(),
-                    }),
-                    Ok(_) => {}
-                    Err(_) => push(values::ValueError {
-                        span: 0..value.len(),
-                        message: format!("invalid --retries value {}", crate::buildkit::go_quote(value)),
-                        help: "write a whole number, e.g. --retries=3".into(),
-                    }),
-                }
-            }
-        }
+        (Keyword::Healthcheck, "retries") if !value.contains('$') => match value.parse::<i32>() {
+            Ok(n) if n < 0 => push(values::ValueError {
+                span: 0..value.len(),
+                message: format!("--retries cannot be negative ({n})"),
+                help: "write 0 or more".into(),
+            }),
+            Ok(_) => {}
+            Err(_) => push(values::ValueError {
+                span: 0..value.len(),
+                message: format!("invalid --retries value {}", crate::buildkit::go_quote(value)),
+                help: "write a whole number, e.g. --retries=3".into(),
+            }),
+        },
         (Keyword::Healthcheck, name) if !value.contains('$') && !value.is_empty() => {
             match values::parse_duration(value) {
                 Err(e) => push(e),
@@ -306,7 +302,7 @@ pub(crate) fn check_arity(inst: &Instruction, diags: &mut Vec<Diagnostic>) {
             Args::Words(w) if w.len() == 1 => {}
             Args::Words(w) if w.len() == 3 && w[1].text.eq_ignore_ascii_case("as") => {}
             Args::Words(w) if w.len() == 3 || w.len() == 2 => {
-                let bad = if w.len() == 3 { &w[1] } else { &w[1] };
+                let bad = &w[1];
                 diags.push(
                     Diagnostic::error(
                         codes::TOO_MANY_ARGUMENTS,

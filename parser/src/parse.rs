@@ -189,11 +189,11 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let is_directive = self.directive(trimmed, offset, current_line);
-            if trimmed.starts_with('#') {
+            if let Some(body) = trimmed.strip_prefix('#') {
                 if !is_directive {
                     self.add_comment(trimmed, offset);
                     self.misplaced_directive(trimmed, offset);
-                    let c = trimmed[1..].trim_matches(is_go_space);
+                    let c = body.trim_matches(is_go_space);
                     if c.is_empty() {
                         comments.clear();
                     } else {
