@@ -132,7 +132,7 @@ fn first_difference(oracle: &Value, got: &Value) -> String {
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 400 {
-        format!("{}…", &s[..s.floor_char_boundary(400)])
+        format!("{}…", s.chars().take(400).collect::<String>())
     } else {
         s
     }
