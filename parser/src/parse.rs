@@ -26,9 +26,16 @@ fn is_split_space(c: char) -> bool {
     matches!(c, '\t' | '\u{b}' | '\u{c}' | '\r' | ' ')
 }
 
-/// `unicode.IsSpace(rune(b))` on a single byte, as BuildKit's flag scanner does.
+/// BuildKit's flag scanner also takes the bytes 0x85 and 0xA0 for spaces, even
+/// inside a UTF-8 character (`à` is C3 A0). We follow it where the byte ends a
+/// character, so the text after it still starts on a character boundary.
+fn splits_char(b: &[u8], pos: usize) -> bool {
+    matches!(b[pos], 0x85 | 0xa0) && (pos + 1 == b.len() || (b[pos + 1] as i8) >= -0x40)
+}
+
+/// The ASCII part of `unicode.IsSpace(rune(b))` on a single byte, as BuildKit's flag scanner does.
 fn is_byte_space(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
+    matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ')
 }
 
 fn trim_go_space(s: &str) -> (usize, &str) {
@@ -542,10 +549,17 @@ impl<'a> Parser<'a> {
         let mut word_start = 0;
         let mut pos = 0;
         let finish = |word: &[u8], start: usize, end: usize, flags: &mut Vec<Flag>| {
-            // Bytes become chars one by one, as BuildKit's `WriteRune(rune(byte))` does.
+            // A word cut inside a character (see `splits_char`) ends before that character.
+            let mut end = end;
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            // BuildKit's text turns each byte into a char (`WriteRune(rune(byte))`),
+            // mangling non-ASCII; the name and value keep the real characters.
             let text: String = word.iter().map(|&c| c as char).collect();
+            let decoded = String::from_utf8_lossy(word);
             let span = line.span(rest_off + start..rest_off + end);
-            let body = text.strip_prefix("--").unwrap_or(&text);
+            let body = decoded.strip_prefix("--").unwrap_or(&decoded);
             let (name, value) = match body.split_once('=') {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (body.to_string(), None),
@@ -588,7 +602,7 @@ impl<'a> Parser<'a> {
             }
             match phase {
                 Phase::Word => {
-                    if is_byte_space(ch) {
+                    if is_byte_space(ch) || splits_char(b, pos) {
                         if word == b"--" {
                             return (flags, rest_off + pos);
                         }

@@ -90,6 +90,8 @@ const EDGE_CASES: &[&str] = &[
     "FROM a\nRUN <<'EOF'\n$x\nEOF\n",
     "FROM a\nADD <<EOF <<EOF2 /dest/\na\nEOF\nb\nEOF2\n",
     "FROM a\nCMD [\"a\"] b\n",
+    "FROM a\nCOPY --chown=josé:à x y\nCOPY --from=ü\u{85}z a b\n",
+    "FROM a\nRUN --mount=target=/é true\n",
 ];
 
 /// A tiny deterministic PRNG (xorshift) for generated files.
