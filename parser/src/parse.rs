@@ -152,6 +152,14 @@ pub(crate) fn parse(text: &str) -> Parse {
     };
     p.run();
     p.file.escape = p.escape;
+    // Spans inside flag values are computed by offset arithmetic; make sure every
+    // diagnostic lands on character boundaries inside the text.
+    for d in &mut p.diags {
+        d.span = snap(text, d.span.clone());
+        for (span, _) in &mut d.related {
+            *span = snap(text, span.clone());
+        }
+    }
     Parse {
         file: p.file,
         diagnostics: p.diags,
@@ -290,9 +298,12 @@ impl<'a> Parser<'a> {
                 }
             }
             inst.end_line = current_line;
-            if let Args::Onbuild(inner) = &mut inst.args {
-                inner.start_line = inst.start_line;
-                inner.end_line = inst.end_line;
+            let (start, end) = (inst.start_line, inst.end_line);
+            let mut wrapped = &mut inst.args;
+            while let Args::Onbuild(inner) = wrapped {
+                inner.start_line = start;
+                inner.end_line = end;
+                wrapped = &mut inner.args;
             }
             self.file.instructions.push(inst);
         }
@@ -1270,4 +1281,17 @@ pub(crate) fn parse_words(rest: &str, escape: char) -> Vec<(String, usize, usize
 fn looks_like_exec_form(t: &str) -> bool {
     let inner = &t[1..];
     inner.starts_with(['"', '\'']) || (inner.trim_start().starts_with(['"', '\'']) && inner.contains(','))
+}
+
+/// Clamps a span into `text` and widens it to character boundaries.
+fn snap(text: &str, span: Span) -> Span {
+    let mut start = span.start.min(text.len());
+    let mut end = span.end.clamp(start, text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
 }
