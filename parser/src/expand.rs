@@ -11,10 +11,15 @@ pub fn expand(word: &Word, escape: char, env: &dyn Env) -> Result<String, Box<Di
     Lexer::new(escape).process_word(&word.text, env).map_err(|e| {
         // The word text is its source slice in all but exotic cases; clamp to be safe.
         let at = (word.span.start + e.offset).min(word.span.end);
-        let d = Diagnostic::error(codes::EXPANSION, Phase::Build, at..word.span.end.max(at), e.message.clone())
-            .with_label("cannot expand this")
-            .with_related(word.span.clone(), "in this word")
-            .with_help("close every quote and `${`; escape a literal `$` as `\\$`");
+        let d = Diagnostic::error(
+            codes::EXPANSION,
+            Phase::Build,
+            at..word.span.end.max(at),
+            e.message.clone(),
+        )
+        .with_label("cannot expand this")
+        .with_related(word.span.clone(), "in this word")
+        .with_help("close every quote and `${`; escape a literal `$` as `\\$`");
         Box::new(d)
     })
 }
