@@ -15,6 +15,9 @@ use crate::Parse;
 /// Longest physical line BuildKit's line scanner accepts (bufio.MaxScanTokenSize, newline included).
 const MAX_LINE: usize = 64 * 1024;
 
+/// `ONBUILD ONBUILD …` deeper than this is not parsed further (BuildKit rejects any chain).
+const MAX_ONBUILD_DEPTH: usize = 32;
+
 /// `unicode.IsSpace` of Go.
 pub(crate) fn is_go_space(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}')
@@ -129,6 +132,7 @@ struct DirectiveState {
 
 struct Parser<'a> {
     text: &'a str,
+    onbuild_depth: usize,
     escape: char,
     directives: DirectiveState,
     file: Dockerfile,
@@ -138,6 +142,7 @@ struct Parser<'a> {
 pub(crate) fn parse(text: &str) -> Parse {
     let mut p = Parser {
         text,
+        onbuild_depth: 0,
         escape: '\\',
         directives: DirectiveState {
             done: false,
@@ -741,7 +746,13 @@ impl<'a> Parser<'a> {
                     );
                     return Args::Empty;
                 }
+                // `ONBUILD ONBUILD …` is an error anyway; stop recursing long before the stack ends.
+                if self.onbuild_depth >= MAX_ONBUILD_DEPTH {
+                    return Args::Ignored;
+                }
+                self.onbuild_depth += 1;
                 let inner = self.instruction(line, range, true);
+                self.onbuild_depth -= 1;
                 match inner.keyword {
                     Some(Keyword::Onbuild) => self.diags.push(
                         Diagnostic::error(
