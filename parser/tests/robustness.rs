@@ -1,0 +1,122 @@
+//! `parse` never panics and every span it returns lies in the text, on char boundaries:
+//! property tests over random token soups and random edits of real Dockerfiles.
+//! The same invariants drive the longer-running fuzzer (`scripts/fuzz.sh`).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use proptest::prelude::*;
+
+fn check(text: &str) -> Result<(), TestCaseError> {
+    let parsed = slipway_parser::parse(text);
+    support::check(text, &parsed, true).map_err(|e| TestCaseError::fail(format!("{e}\ninput: {text:?}")))
+}
+
+/// A piece of Dockerfile: a tricky token, an instruction name, a plain word or any character.
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(support::TRICKY_TOKENS).prop_map(String::from),
+        2 => prop::sample::select(support::NAMES).prop_map(|n| format!("{n} ")),
+        2 => "[a-zA-Z0-9_./:=-]{1,8}",
+        1 => any::<char>().prop_map(String::from),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Insert(prop::sample::Index, String),
+    Delete(prop::sample::Index, usize),
+    Duplicate(prop::sample::Index, usize, prop::sample::Index),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        3 => (any::<prop::sample::Index>(), piece()).prop_map(|(i, s)| Edit::Insert(i, s)),
+        2 => (any::<prop::sample::Index>(), 1usize..16).prop_map(|(i, n)| Edit::Delete(i, n)),
+        1 => (any::<prop::sample::Index>(), 1usize..32, any::<prop::sample::Index>())
+            .prop_map(|(i, n, j)| Edit::Duplicate(i, n, j)),
+    ]
+}
+
+/// The char boundary at or before byte `i`.
+fn floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn apply(mut text: String, edits: &[Edit]) -> String {
+    for e in edits {
+        let at = |i: &prop::sample::Index, t: &str| floor(t, i.index(t.len() + 1));
+        match e {
+            Edit::Insert(i, s) => {
+                let p = at(i, &text);
+                text.insert_str(p, s);
+            }
+            Edit::Delete(i, n) => {
+                let p = at(i, &text);
+                let q = floor(&text, p + n);
+                text.replace_range(p..q, "");
+            }
+            Edit::Duplicate(i, n, j) => {
+                let p = at(i, &text);
+                let q = floor(&text, p + n);
+                let chunk = text[p..q].to_string();
+                let r = at(j, &text);
+                text.insert_str(r, &chunk);
+            }
+        }
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn token_soup_parses_with_valid_spans(pieces in prop::collection::vec(piece(), 0..48)) {
+        check(&pieces.concat())?;
+    }
+
+    #[test]
+    fn arbitrary_strings_parse_with_valid_spans(text in any::<String>()) {
+        check(&text)?;
+    }
+
+    #[test]
+    fn edited_seeds_parse_with_valid_spans(
+        seed in prop::sample::select(support::SEEDS),
+        edits in prop::collection::vec(edit(), 1..8),
+    ) {
+        check(&apply(seed.to_string(), &edits))?;
+    }
+
+    #[test]
+    fn edited_realistic_file_parses_with_valid_spans(edits in prop::collection::vec(edit(), 1..8)) {
+        check(&apply(support::realistic(2000), &edits))?;
+    }
+}
+
+#[test]
+fn seeds_parse_with_valid_spans() {
+    for seed in support::SEEDS {
+        let parsed = slipway_parser::parse(seed);
+        if let Err(e) = support::check(seed, &parsed, true) {
+            panic!("{e}\ninput: {seed:?}");
+        }
+    }
+}
+
+#[test]
+fn pathological_shapes_parse_with_valid_spans() {
+    // Small versions of the fuzzer's scaling inputs (its timing check runs in release).
+    for (name, shape) in support::SHAPES {
+        let text = shape(4096);
+        let parsed = slipway_parser::parse(&text);
+        if let Err(e) = support::check(&text, &parsed, true) {
+            panic!("{name}: {e}");
+        }
+    }
+}
