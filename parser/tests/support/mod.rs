@@ -327,7 +327,7 @@ pub fn repo_root() -> PathBuf {
 /// `../shared/corpus/files` beside the repository, if it is there.
 pub fn corpus_dir() -> Option<PathBuf> {
     let dir = repo_root().join("../shared/corpus/files");
-    dir.is_dir().then_some(dir)
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
 }
 
 /// Every file under `dir` (recursively, sorted, at most `max_bytes` each), read as
