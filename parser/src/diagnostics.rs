@@ -166,48 +166,65 @@ pub mod codes {
 /// The closest candidate to `word` by edit distance, if close enough to be a
 /// plausible misspelling ("did you mean ...?").
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    let limit = match word.len() {
+    // Called once per unknown word, so no allocation: names longer than this get no suggestion.
+    const MAX: usize = 40;
+    let mut a = ['\0'; MAX];
+    let mut la = 0;
+    for c in word.chars() {
+        if la == MAX {
+            return None;
+        }
+        a[la] = c.to_ascii_lowercase();
+        la += 1;
+    }
+    let limit = match la {
         0..=2 => 1,
         3..=5 => 2,
         _ => 3,
     };
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let mut best: Option<(usize, &'a str)> = None;
+    for cand in candidates {
+        let mut b = ['\0'; MAX];
+        let mut lb = 0;
+        for c in cand.chars() {
+            if lb == MAX {
+                break;
+            }
+            b[lb] = c.to_ascii_lowercase();
+            lb += 1;
+        }
+        if la.abs_diff(lb) > limit {
+            continue;
+        }
+        let d = edit_distance(&a[..la], &b[..lb]);
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, cand));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
-/// Damerau-Levenshtein (optimal string alignment) distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > 3 {
-        return usize::MAX;
-    }
+/// Damerau-Levenshtein (optimal string alignment) distance over at most 40 chars, on the stack.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
     let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
+    let (mut prev2, mut prev, mut cur) = ([0usize; 41], [0usize; 41], [0usize; 41]);
+    for (j, cell) in prev.iter_mut().enumerate().take(w) {
         *cell = j;
     }
     for i in 1..=a.len() {
-        for j in 1..=b.len() {
+        cur[0] = i;
+        for j in 1..w {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
+                v = v.min(prev2[j - 2] + 1);
             }
-            d[i * w + j] = v;
+            cur[j] = v;
         }
+        prev2 = prev;
+        prev = cur;
     }
-    d[a.len() * w + b.len()]
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -221,5 +238,8 @@ mod tests {
         assert_eq!(did_you_mean("cpoy", kws), Some("COPY"));
         assert_eq!(did_you_mean("WORKDIT", kws), Some("WORKDIR"));
         assert_eq!(did_you_mean("apt-get", kws), None);
+        assert_eq!(did_you_mean("", kws), None);
+        assert_eq!(did_you_mean(&"x".repeat(100), kws), None);
+        assert_eq!(did_you_mean("RNU", kws), Some("RUN"));
     }
 }
