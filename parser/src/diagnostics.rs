@@ -43,6 +43,22 @@ pub struct Diagnostic {
     pub related: Vec<(Span, String)>,
     /// How to fix it.
     pub help: Option<String>,
+    /// Machine-applicable fixes (`slipway check --fix`, editor quick fixes).
+    pub fixes: Vec<Fix>,
+}
+
+/// A fix: a description and text edits, applied together.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fix {
+    pub description: String,
+    pub edits: Vec<Edit>,
+}
+
+/// Replace the bytes of `span` with `text` (an empty span inserts).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Edit {
+    pub span: Span,
+    pub text: String,
 }
 
 impl Diagnostic {
@@ -56,6 +72,7 @@ impl Diagnostic {
             label: String::new(),
             related: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -73,6 +90,11 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_fix(mut self, description: impl Into<String>, edits: Vec<Edit>) -> Self {
+        self.fixes.push(Fix { description: description.into(), edits });
         self
     }
 

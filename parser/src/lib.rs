@@ -18,8 +18,12 @@ pub mod diagnostics;
 mod expand;
 pub mod flags;
 mod json;
+pub mod lint;
+pub mod model;
 mod parse;
+pub mod rules;
 pub mod shell;
+pub mod suppress;
 pub mod syntax;
 pub mod values;
 
@@ -49,4 +53,27 @@ impl Parse {
 /// Parses a Dockerfile. Never fails; see [`Parse::diagnostics`].
 pub fn parse(text: &str) -> Parse {
     parse::parse(text)
+}
+
+/// What `check` needs beyond the text.
+#[derive(Clone, Default)]
+pub struct CheckOptions {
+    /// `--build-arg NAME=value` (only declared ARGs take them, as in BuildKit).
+    pub build_args: Vec<(String, String)>,
+    /// Whether a context path (relative, `/`-separated) is excluded by `.dockerignore`;
+    /// `None` when there is no build context (CopyIgnoredFile is then not checked).
+    pub ignored: Option<std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    /// Suppression and severity configuration.
+    pub config: suppress::Config,
+}
+
+/// Parses, builds the semantic model and runs every check: parse errors,
+/// build (instruction conversion) errors, BuildKit's build checks and
+/// slipway's best-practice rules, with suppressions applied.
+pub fn check(text: &str, options: &CheckOptions) -> Parse {
+    let mut parsed = parse(text);
+    let model = model::analyze(text, &parsed.file, options);
+    parsed.diagnostics.extend(model.diagnostics);
+    parsed.diagnostics = suppress::apply(text, &parsed.file, std::mem::take(&mut parsed.diagnostics), &options.config);
+    parsed
 }
