@@ -94,7 +94,10 @@ impl Diagnostic {
     }
 
     pub fn with_fix(mut self, description: impl Into<String>, edits: Vec<Edit>) -> Self {
-        self.fixes.push(Fix { description: description.into(), edits });
+        self.fixes.push(Fix {
+            description: description.into(),
+            edits,
+        });
         self
     }
 
@@ -157,7 +160,8 @@ pub mod codes {
     // File and line structure.
     pub const NO_INSTRUCTIONS: &str = "slipway::syntax::no-instructions";
     pub const LINE_TOO_LONG: &str = "slipway::syntax::line-too-long";
-    pub const EMPTY_CONTINUATION: &str = "slipway::syntax::empty-continuation";
+    /// BuildKit reports this as the build check NoEmptyContinuation.
+    pub const EMPTY_CONTINUATION: &str = "NoEmptyContinuation";
     pub const CONTINUATION_AT_EOF: &str = "slipway::syntax::continuation-at-eof";
     pub const UNKNOWN_INSTRUCTION: &str = "slipway::syntax::unknown-instruction";
     // Arguments.
@@ -181,6 +185,9 @@ pub mod codes {
     pub const ONBUILD_CHAIN: &str = "slipway::onbuild::chain";
     pub const ONBUILD_FORBIDDEN: &str = "slipway::onbuild::forbidden";
     pub const ONBUILD_EMPTY: &str = "slipway::onbuild::empty";
+    // The semantic model.
+    pub const NO_STAGE: &str = "slipway::stage::no-stage";
+    pub const INVALID_STAGE_NAME: &str = "slipway::stage::invalid-name";
     // Word expansion.
     pub const EXPANSION: &str = "slipway::expand::error";
 }

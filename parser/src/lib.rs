@@ -55,6 +55,9 @@ pub fn parse(text: &str) -> Parse {
     parse::parse(text)
 }
 
+/// Whether a build-context path is excluded by `.dockerignore`.
+pub type IgnoreFn = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// What `check` needs beyond the text.
 #[derive(Clone, Default)]
 pub struct CheckOptions {
@@ -62,7 +65,7 @@ pub struct CheckOptions {
     pub build_args: Vec<(String, String)>,
     /// Whether a context path (relative, `/`-separated) is excluded by `.dockerignore`;
     /// `None` when there is no build context (CopyIgnoredFile is then not checked).
-    pub ignored: Option<std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>>,
+    pub ignored: Option<IgnoreFn>,
     /// Suppression and severity configuration.
     pub config: suppress::Config,
 }
@@ -74,6 +77,11 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
     let mut parsed = parse(text);
     let model = model::analyze(text, &parsed.file, options);
     parsed.diagnostics.extend(model.diagnostics);
-    parsed.diagnostics = suppress::apply(text, &parsed.file, std::mem::take(&mut parsed.diagnostics), &options.config);
+    parsed.diagnostics = suppress::apply(
+        text,
+        &parsed.file,
+        std::mem::take(&mut parsed.diagnostics),
+        &options.config,
+    );
     parsed
 }

@@ -1,16 +1,1170 @@
-//! The semantic model (being written; see issue 3).
+//! The semantic model: stages, ARG/ENV scopes and expansion as BuildKit's
+//! Dockerfile frontend resolves them, and BuildKit's build checks on top.
+//!
+//! What the model cannot know without image metadata: the base image's
+//! environment (only `PATH` is assumed) and its platform
+//! (`InvalidBaseImagePlatform` is therefore not checked here).
 
-use crate::diagnostics::Diagnostic;
-use crate::syntax::Dockerfile;
+use crate::diagnostics::{codes, did_you_mean, Diagnostic, Edit, Phase};
+use crate::shell::{Lexer, MapEnv};
+use crate::syntax::{Args, Dockerfile, Instruction, Keyword, Span, Word};
 use crate::CheckOptions;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// ARGs BuildKit predefines in the global scope (FROM lines and `ARG NAME` without value).
+pub const PREDEFINED_ARGS: [&str; 11] = [
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDOSVERSION",
+    "BUILDARCH",
+    "BUILDVARIANT",
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETOSVERSION",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "TARGETSTAGE",
+];
+
+/// Proxy ARGs BuildKit accepts from `--build-arg` without a declaration.
+pub const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Stage names BuildKit reserves.
+pub const RESERVED_STAGE_NAMES: [&str; 2] = ["context", "scratch"];
+
+/// What a stage starts from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Base {
+    /// `FROM scratch`.
+    Scratch,
+    /// An earlier stage, by index.
+    Stage(usize),
+    /// An image reference, ARGs expanded.
+    Image(String),
+}
+
+/// A build stage: one FROM and the instructions up to the next.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stage {
+    pub index: usize,
+    /// Lowercased `AS` name.
+    pub name: Option<String>,
+    pub name_span: Option<Span>,
+    /// Index of the FROM in `Dockerfile::instructions`.
+    pub from: usize,
+    pub base: Base,
+    /// The base as written, and its span.
+    pub base_text: String,
+    pub base_span: Span,
+    /// `--platform`, expanded.
+    pub platform: Option<String>,
+    /// Indices of the stage's instructions after FROM.
+    pub instructions: Vec<usize>,
+    /// Stages this one needs (its base, `COPY --from`, `RUN --mount=from=`).
+    pub depends_on: BTreeSet<usize>,
+}
+
+/// Where a variable comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VarKind {
+    /// An ARG before the first FROM.
+    MetaArg,
+    Arg,
+    Env,
+}
+
+/// A variable definition, in file order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VarDef {
+    pub name: String,
+    /// The value after expansion (and `--build-arg`), if it has one.
+    pub value: Option<String>,
+    pub kind: VarKind,
+    /// The stage it belongs to (`None` for meta ARGs).
+    pub stage: Option<usize>,
+    /// The defining instruction, and the span of the name.
+    pub instruction: usize,
+    pub span: Span,
+}
 
 /// What a Dockerfile means.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Model {
+    pub stages: Vec<Stage>,
+    /// Every ARG and ENV definition, in order.
+    pub vars: Vec<VarDef>,
+    /// The instruction index where each stage ends up, for instructions outside any stage: `None`.
+    pub stage_of: Vec<Option<usize>>,
+    #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Builds the model and runs the checks.
-pub fn analyze(_text: &str, _file: &Dockerfile, _options: &CheckOptions) -> Model {
-    Model::default()
+impl Model {
+    /// The stage a name or index (`--from=build`, `--from=0`) refers to.
+    pub fn stage_by_ref(&self, reference: &str) -> Option<usize> {
+        let lower = reference.to_ascii_lowercase();
+        if let Some(i) = self
+            .stages
+            .iter()
+            .position(|s| s.name.as_deref() == Some(lower.as_str()))
+        {
+            return Some(i);
+        }
+        reference.parse::<usize>().ok().filter(|&i| i < self.stages.len())
+    }
+}
+
+fn warn(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
+    let rule = crate::rules::find(code);
+    let mut d = Diagnostic::warning(code, span, message);
+    if let Some(r) = rule {
+        d.help = Some(format!("{} ({})", r.description, r.url));
+        d.severity = r.severity;
+    }
+    d
+}
+
+/// The scope a stage's instructions are expanded in.
+#[derive(Clone, Default)]
+struct Scope {
+    env: BTreeMap<String, String>,
+    /// ARGs declared in the stage, with or without a value.
+    declared: BTreeSet<String>,
+    shell_set: bool,
+    workdir_set: bool,
+}
+
+struct Analyzer<'a> {
+    text: &'a str,
+    file: &'a Dockerfile,
+    options: &'a CheckOptions,
+    lexer: Lexer,
+    model: Model,
+    build_args: BTreeMap<String, String>,
+    /// Global scope: predefined args and meta ARGs with values.
+    global: BTreeMap<String, String>,
+    global_declared: BTreeSet<String>,
+}
+
+/// Builds the model and runs BuildKit's build checks.
+pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
+    let mut a = Analyzer {
+        text,
+        file,
+        options,
+        lexer: Lexer::new(file.escape),
+        model: Model {
+            stage_of: vec![None; file.instructions.len()],
+            ..Model::default()
+        },
+        build_args: options.build_args.iter().cloned().collect(),
+        global: predefined_values(),
+        global_declared: BTreeSet::new(),
+    };
+    a.run();
+    a.casing();
+    a.model
+}
+
+/// Values the predefined ARGs take for a linux/amd64 build on linux/amd64.
+fn predefined_values() -> BTreeMap<String, String> {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let platform = format!("linux/{arch}");
+    [
+        ("BUILDPLATFORM", platform.as_str()),
+        ("BUILDOS", "linux"),
+        ("BUILDOSVERSION", ""),
+        ("BUILDARCH", arch),
+        ("BUILDVARIANT", ""),
+        ("TARGETPLATFORM", platform.as_str()),
+        ("TARGETOS", "linux"),
+        ("TARGETOSVERSION", ""),
+        ("TARGETARCH", arch),
+        ("TARGETVARIANT", ""),
+        ("TARGETSTAGE", ""),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl<'a> Analyzer<'a> {
+    fn push(&mut self, d: Diagnostic) {
+        self.model.diagnostics.push(d);
+    }
+
+    fn run(&mut self) {
+        let mut scope: Option<Scope> = None;
+        let mut stage_scopes: Vec<Scope> = Vec::new();
+        // Per-stage trackers for MultipleInstructionsDisallowed.
+        let mut seen_once: BTreeMap<Keyword, usize> = BTreeMap::new();
+        for (i, inst) in self.file.instructions.iter().enumerate() {
+            let Some(kw) = inst.keyword else { continue };
+            if kw == Keyword::From {
+                if let Some(s) = scope.take() {
+                    stage_scopes.push(s);
+                }
+                seen_once.clear();
+                let s = self.from(i, inst, &stage_scopes);
+                scope = Some(s);
+                continue;
+            }
+            let Some(sc) = scope.as_mut() else {
+                if kw == Keyword::Arg {
+                    self.meta_arg(i, inst);
+                } else {
+                    self.push(
+                        Diagnostic::error(
+                            codes::NO_STAGE,
+                            Phase::Build,
+                            inst.name_span.clone(),
+                            "no build stage in current context",
+                        )
+                        .with_label(format!("{kw} before the first FROM"))
+                        .with_help("only ARG may come before the first FROM; move this below a FROM"),
+                    );
+                }
+                continue;
+            };
+            let stage = self.model.stages.len() - 1;
+            self.model.stage_of[i] = Some(stage);
+            self.model.stages[stage].instructions.push(i);
+            let mut sc = std::mem::take(sc);
+            if matches!(kw, Keyword::Cmd | Keyword::Entrypoint | Keyword::Healthcheck) {
+                if let Some(&prev) = seen_once.get(&kw) {
+                    let p = &self.file.instructions[prev];
+                    self.push(
+                        warn(
+                            "MultipleInstructionsDisallowed",
+                            p.name_span.clone(),
+                            format!("Multiple {} instructions should not be used in the same stage because only the last one will be used", p.name.to_uppercase()),
+                        )
+                        .with_label("this one is overridden")
+                        .with_related(inst.name_span.clone(), "by this one")
+                        .with_fix("remove the overridden instruction", vec![Edit { span: line_span(self.text, &p.span), text: String::new() }]),
+                    );
+                }
+                seen_once.insert(kw, i);
+            }
+            self.instruction(i, inst, stage, &mut sc);
+            scope = Some(sc);
+        }
+    }
+
+    /// An ARG before the first FROM.
+    fn meta_arg(&mut self, i: usize, inst: &Instruction) {
+        let Args::Words(words) = &inst.args else { return };
+        for w in words {
+            let (name, default) = split_arg(w);
+            self.secret_check("ARG", &name, w.span.clone());
+            let value = if let Some(v) = self.build_args.get(&name) {
+                Some(v.clone())
+            } else if let Some((d, dspan)) = default {
+                let env = MapEnv::from_pairs(self.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                match self.lexer.process_word(&d, &env) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        self.expansion_error(&e.message, dspan);
+                        None
+                    }
+                }
+            } else {
+                self.global
+                    .get(&name)
+                    .cloned()
+                    .filter(|_| PREDEFINED_ARGS.contains(&name.as_str()))
+            };
+            if let Some(v) = &value {
+                self.global.insert(name.clone(), v.clone());
+            }
+            self.global_declared.insert(name.clone());
+            self.model.vars.push(VarDef {
+                name: name.clone(),
+                value,
+                kind: VarKind::MetaArg,
+                stage: None,
+                instruction: i,
+                span: name_span(w, &name),
+            });
+        }
+        self.definition_description(inst, words.iter().map(|w| split_arg(w).0).collect());
+    }
+
+    fn from(&mut self, i: usize, inst: &Instruction, scopes: &[Scope]) -> Scope {
+        let index = self.model.stages.len();
+        let Args::Words(words) = &inst.args else {
+            self.model.stages.push(Stage {
+                index,
+                name: None,
+                name_span: None,
+                from: i,
+                base: Base::Scratch,
+                base_text: String::new(),
+                base_span: inst.name_span.clone(),
+                platform: None,
+                instructions: Vec::new(),
+                depends_on: BTreeSet::new(),
+            });
+            return Scope::default();
+        };
+        let base_word = &words[0];
+        let (name, name_span) = match words.as_slice() {
+            [_, as_kw, n] if as_kw.text.eq_ignore_ascii_case("as") => {
+                self.check_from_casing(inst, as_kw, n);
+                (Some(n.text.to_ascii_lowercase()), Some(n.span.clone()))
+            }
+            _ => (None, None),
+        };
+        if let (Some(n), Some(span)) = (&name, &name_span) {
+            if !valid_stage_name(n) {
+                self.push(
+                    Diagnostic::error(
+                        codes::INVALID_STAGE_NAME,
+                        Phase::Build,
+                        span.clone(),
+                        format!(
+                            "invalid name for build stage: {}, name can't start with a number or contain symbols",
+                            crate::buildkit::go_quote(&words[2].text)
+                        ),
+                    )
+                    .with_label("not a valid stage name")
+                    .with_help("start with a letter; use only letters, digits, `-`, `_` and `.`"),
+                );
+            }
+            if RESERVED_STAGE_NAMES.contains(&n.as_str()) {
+                self.push(
+                    warn(
+                        "ReservedStageName",
+                        span.clone(),
+                        format!(
+                            "Stage name should not use the same name as reserved stage {}",
+                            crate::buildkit::go_quote(n)
+                        ),
+                    )
+                    .with_label("reserved"),
+                );
+            }
+            if let Some(prev) = self.model.stages.iter().find(|s| s.name.as_deref() == Some(n.as_str())) {
+                let prev_span = prev.name_span.clone().unwrap_or(prev.base_span.clone());
+                self.push(
+                    warn(
+                        "DuplicateStageName",
+                        span.clone(),
+                        format!(
+                            "Duplicate stage name {}, stage names should be unique",
+                            crate::buildkit::go_quote(n)
+                        ),
+                    )
+                    .with_label("second stage with this name")
+                    .with_related(prev_span, "first defined here"),
+                );
+            }
+            if let Some(n) = &name {
+                self.definition_description(inst, vec![n.clone()]);
+            }
+        }
+
+        // Base name and platform, expanded with the global scope.
+        let env = MapEnv::from_pairs(self.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let base_text = base_word.text.clone();
+        let expanded = match self.lexer.process_word_with_matches(&base_text, &env) {
+            Ok(x) => {
+                self.undefined_in_from(&x.unmatched, base_word);
+                x.result
+            }
+            Err(e) => {
+                self.expansion_error(&e.message, base_word.span.clone());
+                base_text.clone()
+            }
+        };
+        self.invalid_default_arg(base_word);
+        let mut platform = None;
+        if let Some(flag) = inst.flag("platform") {
+            if let Some(v) = &flag.value {
+                match self.lexer.process_word_with_matches(v, &env) {
+                    Ok(x) => {
+                        let vspan = flag.value_span.clone().unwrap_or(flag.span.clone());
+                        let w = Word {
+                            text: v.clone(),
+                            span: vspan.clone(),
+                        };
+                        self.undefined_in_from(&x.unmatched, &w);
+                        if x.matched.len() == 1
+                            && x.unmatched.is_empty()
+                            && x.matched.contains("TARGETPLATFORM")
+                            && Some(&x.result) == self.global.get("TARGETPLATFORM")
+                        {
+                            self.push(
+                                warn("RedundantTargetPlatform", flag.span.clone(), format!("Setting platform to predefined {v} in FROM is redundant as this is the default behavior"))
+                                    .with_label("the default already")
+                                    .with_fix("remove the flag", vec![Edit { span: flag.span.start..skip_blanks(self.text, flag.span.end), text: String::new() }]),
+                            );
+                        }
+                        if x.matched.is_empty() && x.unmatched.is_empty() && is_platform(&x.result) {
+                            let (os, arch) = x
+                                .result
+                                .split_once('/')
+                                .map(|(o, r)| (o, r.split('/').next().unwrap_or(r)))
+                                .unwrap_or((&x.result, ""));
+                            let named_for_it = name
+                                .as_deref()
+                                .is_some_and(|n| n.contains(os) || (!arch.is_empty() && n.contains(arch)));
+                            if !named_for_it {
+                                self.push(
+                                    warn(
+                                        "FromPlatformFlagConstDisallowed",
+                                        vspan,
+                                        format!(
+                                            "FROM --platform flag should not use constant value {}",
+                                            crate::buildkit::go_quote(&x.result)
+                                        ),
+                                    )
+                                    .with_label("a constant platform"),
+                                );
+                            }
+                        }
+                        platform = Some(x.result);
+                    }
+                    Err(e) => self.expansion_error(&e.message, flag.span.clone()),
+                }
+            }
+        }
+
+        let (base, scope) = if expanded.eq_ignore_ascii_case("scratch") {
+            (Base::Scratch, Scope::default())
+        } else if let Some(s) = self.model.stage_by_ref_before(&expanded, index) {
+            // The child starts from the parent's state: its environment (ARG values
+            // included) and its SHELL; declarations and WORKDIR tracking start afresh.
+            let mut inherited = scopes.get(s).cloned().unwrap_or_default();
+            inherited.declared.clear();
+            inherited.workdir_set = false;
+            (Base::Stage(s), inherited)
+        } else {
+            let mut sc = Scope::default();
+            // The image's environment is unknown here; every image sets PATH.
+            sc.env.insert(
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            );
+            (Base::Image(expanded), sc)
+        };
+        let mut depends_on = BTreeSet::new();
+        if let Base::Stage(s) = base {
+            depends_on.insert(s);
+        }
+        self.model.stages.push(Stage {
+            index,
+            name,
+            name_span,
+            from: i,
+            base,
+            base_text,
+            base_span: base_word.span.clone(),
+            platform,
+            instructions: Vec::new(),
+            depends_on,
+        });
+        self.model.stage_of[i] = Some(index);
+        scope
+    }
+
+    fn check_from_casing(&mut self, inst: &Instruction, as_kw: &Word, name: &Word) {
+        if name.text != name.text.to_ascii_lowercase() {
+            self.push(
+                warn(
+                    "StageNameCasing",
+                    name.span.clone(),
+                    format!("Stage name '{}' should be lowercase", name.text),
+                )
+                .with_label("not lowercase")
+                .with_fix(
+                    "lowercase the stage name",
+                    vec![Edit {
+                        span: name.span.clone(),
+                        text: name.text.to_ascii_lowercase(),
+                    }],
+                ),
+            );
+        }
+        let from = &inst.name;
+        let lower = *from == from.to_ascii_lowercase();
+        let upper = *from == from.to_ascii_uppercase();
+        if (lower && as_kw.text != as_kw.text.to_ascii_lowercase())
+            || (upper && !lower && as_kw.text != as_kw.text.to_ascii_uppercase())
+        {
+            let want = if lower {
+                as_kw.text.to_ascii_lowercase()
+            } else {
+                as_kw.text.to_ascii_uppercase()
+            };
+            self.push(
+                warn(
+                    "FromAsCasing",
+                    as_kw.span.clone(),
+                    format!("'{}' and '{}' keywords' casing do not match", as_kw.text, from),
+                )
+                .with_label(format!("write `{want}` to match `{from}`"))
+                .with_fix(
+                    format!("write `{want}`"),
+                    vec![Edit {
+                        span: as_kw.span.clone(),
+                        text: want.clone(),
+                    }],
+                ),
+            );
+        }
+    }
+
+    fn undefined_in_from(&mut self, unmatched: &BTreeSet<String>, word: &Word) {
+        for name in unmatched {
+            if self.global_declared.contains(name) || self.build_args.contains_key(name) {
+                continue;
+            }
+            let candidates: Vec<&str> = self.global_declared.iter().map(String::as_str).collect();
+            let suggestion = did_you_mean(name, candidates.iter().copied());
+            let mut message = format!("FROM argument '{name}' is not declared");
+            if let Some(s) = suggestion {
+                message.push_str(&format!(" (did you mean {s}?)"));
+            }
+            let span = var_span(self.text, word, name);
+            let mut d = warn("UndefinedArgInFrom", span, message).with_label("not declared before the first FROM");
+            d.help = Some(format!("declare it before the first FROM: `ARG {name}=<default>`"));
+            self.push(d);
+        }
+    }
+
+    /// InvalidDefaultArgInFrom: with only ARG defaults (no build args), the base must be a valid reference.
+    fn invalid_default_arg(&mut self, base: &Word) {
+        if !base.text.contains('$') {
+            return;
+        }
+        let mut defaults = predefined_values();
+        for v in &self.model.vars {
+            if v.kind == VarKind::MetaArg {
+                match &v.value {
+                    Some(x) if !self.build_args.contains_key(&v.name) => {
+                        defaults.insert(v.name.clone(), x.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Re-expand defaults only (a build arg may be what makes it valid).
+        let env = MapEnv::from_pairs(defaults.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let Ok(x) = self.lexer.process_word_with_matches(&base.text, &env) else {
+            return;
+        };
+        if !x.result.eq_ignore_ascii_case("scratch") && !valid_reference(&x.result) {
+            self.push(
+                warn(
+                    "InvalidDefaultArgInFrom",
+                    base.span.clone(),
+                    format!(
+                        "Default value for ARG {} results in empty or invalid base image name",
+                        base.text
+                    ),
+                )
+                .with_label(if x.result.is_empty() {
+                    "empty with the ARG defaults".to_string()
+                } else {
+                    format!("`{}` with the ARG defaults", x.result)
+                }),
+            );
+        }
+    }
+
+    fn definition_description(&mut self, inst: &Instruction, names: Vec<String>) {
+        let Some(last) = inst.comments.last() else { return };
+        if names.is_empty() {
+            return;
+        }
+        let first = last.split(' ').next().unwrap_or("");
+        if names.iter().any(|n| n == first) {
+            return;
+        }
+        let example = if names.len() > 1 {
+            "<arg_key>".to_string()
+        } else {
+            names[0].clone()
+        };
+        let what = if inst.keyword == Some(Keyword::From) {
+            "FROM"
+        } else {
+            "ARG"
+        };
+        self.push(
+            warn(
+                "InvalidDefinitionDescription",
+                inst.name_span.clone(),
+                format!("Comment for {what} should follow the format: `# {example} <description>`"),
+            )
+            .with_label("the comment above does not start with the name"),
+        );
+    }
+
+    fn secret_check(&mut self, instruction: &str, key: &str, span: Span) {
+        if is_secret_name(key) {
+            self.push(
+                warn(
+                    "SecretsUsedInArgOrEnv",
+                    span,
+                    format!(
+                        "Do not use ARG or ENV instructions for sensitive data ({instruction} {})",
+                        crate::buildkit::go_quote(key)
+                    ),
+                )
+                .with_label("ends up in the image's history"),
+            );
+        }
+    }
+
+    fn expansion_error(&mut self, message: &str, span: Span) {
+        self.push(
+            Diagnostic::error(codes::EXPANSION, Phase::Build, span, message.to_string())
+                .with_label("cannot expand this")
+                .with_help("close every quote and `${`; escape a literal `$` as `\\$`"),
+        );
+    }
+
+    /// Expands a word in a stage, reporting UndefinedVar. Returns the expansion.
+    fn expand(&mut self, word: &Word, scope: &Scope) -> Option<String> {
+        let env = MapEnv::from_pairs(scope.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        match self.lexer.process_word_with_matches(&word.text, &env) {
+            Ok(x) => {
+                for name in &x.unmatched {
+                    if scope.declared.contains(name) || name.starts_with("BUILDKIT_SBOM_SCAN_") {
+                        continue;
+                    }
+                    let keys: Vec<&str> = scope.env.keys().map(String::as_str).collect();
+                    let suggestion = did_you_mean(name, keys.iter().copied());
+                    let mut message = format!("Usage of undefined variable '${name}'");
+                    if let Some(s) = suggestion {
+                        message.push_str(&format!(" (did you mean ${s}?)"));
+                    }
+                    let mut d = warn("UndefinedVar", var_span(self.text, word, name), message)
+                        .with_label("not defined at this point");
+                    d.help = Some(format!(
+                        "define it earlier in this stage (`ARG {name}` or `ENV {name}=...`); ARGs from before FROM must be declared again inside the stage"
+                    ));
+                    self.push(d);
+                }
+                Some(x.result)
+            }
+            Err(e) => {
+                self.expansion_error(&e.message, word.span.clone());
+                None
+            }
+        }
+    }
+
+    fn instruction(&mut self, i: usize, inst: &Instruction, stage: usize, scope: &mut Scope) {
+        let Some(kw) = inst.keyword else { return };
+        match (kw, &inst.args) {
+            (Keyword::Arg, Args::Words(words)) => {
+                for w in words {
+                    let (name, default) = split_arg(w);
+                    self.secret_check("ARG", &name, name_span(w, &name));
+                    let value = if let Some(v) = self.build_args.get(&name) {
+                        Some(v.clone())
+                    } else if let Some((d, dspan)) = default {
+                        self.expand(&Word { text: d, span: dspan }, scope)
+                    } else {
+                        self.global.get(&name).cloned()
+                    };
+                    if let Some(v) = &value {
+                        scope.env.insert(name.clone(), v.clone());
+                    }
+                    scope.declared.insert(name.clone());
+                    self.model.vars.push(VarDef {
+                        name: name.clone(),
+                        value,
+                        kind: VarKind::Arg,
+                        stage: Some(stage),
+                        instruction: i,
+                        span: name_span(w, &name),
+                    });
+                }
+                self.definition_description(inst, words.iter().map(|w| split_arg(w).0).collect());
+            }
+            (Keyword::Env | Keyword::Label, Args::KeyValues(kvs)) => {
+                for kv in kvs {
+                    if !kv.equals {
+                        let mut d = warn(
+                            "LegacyKeyValueFormat",
+                            inst.span.start..kv.value.span.end,
+                            format!("\"{kw} key=value\" should be used instead of legacy \"{kw} key value\" format"),
+                        )
+                        .with_label("legacy form");
+                        if let Some(fix) = legacy_fix(kv) {
+                            d = d.with_fix(
+                                format!("write `{kw} {}`", fix.1),
+                                vec![Edit {
+                                    span: kv.key.span.start..kv.value.span.end,
+                                    text: fix.1,
+                                }],
+                            );
+                        }
+                        self.push(d);
+                    }
+                    let key = self.expand(&kv.key, scope).unwrap_or_else(|| kv.key.text.clone());
+                    let value = self.expand(&kv.value, scope);
+                    if kw == Keyword::Env {
+                        self.secret_check("ENV", &key, kv.key.span.clone());
+                        if let Some(v) = &value {
+                            scope.env.insert(key.clone(), v.clone());
+                        }
+                        self.model.vars.push(VarDef {
+                            name: key,
+                            value,
+                            kind: VarKind::Env,
+                            stage: Some(stage),
+                            instruction: i,
+                            span: kv.key.span.clone(),
+                        });
+                    }
+                }
+            }
+            (Keyword::Copy | Keyword::Add, args) => {
+                for flag in &inst.flags {
+                    if matches!(flag.name.as_str(), "chown" | "chmod" | "checksum" | "exclude") {
+                        if let (Some(v), Some(span)) = (&flag.value, &flag.value_span) {
+                            self.expand(
+                                &Word {
+                                    text: v.clone(),
+                                    span: span.clone(),
+                                },
+                                scope,
+                            );
+                        }
+                    }
+                }
+                let from = inst.flag("from").and_then(|f| f.value.clone());
+                if let Some(f) = &from {
+                    if let Some(s) = self.model.stage_by_ref(f) {
+                        self.model.stages[stage].depends_on.insert(s);
+                    }
+                }
+                let words = args.words();
+                let n = words.len();
+                for (k, w) in words.into_iter().enumerate() {
+                    let marker = w
+                        .text
+                        .trim_start_matches(|c: char| c.is_ascii_digit())
+                        .starts_with("<<");
+                    if marker && !inst.heredocs.is_empty() {
+                        continue;
+                    }
+                    let Some(path) = self.expand(w, scope) else { continue };
+                    let is_source = k + 1 < n;
+                    if is_source && from.is_none() && !path.contains("://") && !path.starts_with("git@") {
+                        if let Some(ignored) = &self.options.ignored {
+                            let clean = clean_path(&path);
+                            if ignored(&clean) {
+                                let cmd = if kw == Keyword::Add { "Add" } else { "Copy" };
+                                self.push(
+                                    warn(
+                                        "CopyIgnoredFile",
+                                        w.span.clone(),
+                                        format!(
+                                            "Attempting to {cmd} file {} that is excluded by .dockerignore",
+                                            crate::buildkit::go_quote(&clean)
+                                        ),
+                                    )
+                                    .with_label("excluded by .dockerignore, so not in the build context"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            (Keyword::Run, _) => {
+                for flag in inst.flags.iter().filter(|f| f.name == "mount") {
+                    if let (Some(v), Some(span)) = (&flag.value, &flag.value_span) {
+                        if v.contains('$') {
+                            if let Some(expanded) = self.expand(
+                                &Word {
+                                    text: v.clone(),
+                                    span: span.clone(),
+                                },
+                                scope,
+                            ) {
+                                if let Err(e) = crate::values::parse_mount(&expanded) {
+                                    self.push(
+                                        Diagnostic::error(
+                                            codes::FLAG_INVALID_VALUE,
+                                            Phase::Build,
+                                            span.clone(),
+                                            e.message,
+                                        )
+                                        .with_label(format!("after expansion: {expanded}"))
+                                        .with_help(e.help),
+                                    );
+                                }
+                            }
+                        }
+                        if let Ok(m) = crate::values::parse_mount(v) {
+                            if let Some(s) = m.from.as_deref().and_then(|f| self.model.stage_by_ref(f)) {
+                                self.model.stages[stage].depends_on.insert(s);
+                            }
+                        }
+                    }
+                }
+            }
+            (Keyword::Workdir, Args::Shell(w)) => {
+                let path = self.expand(w, scope).unwrap_or_else(|| w.text.clone());
+                if !scope.workdir_set && !path.starts_with('/') {
+                    self.push(
+                        warn(
+                            "WorkdirRelativePath",
+                            w.span.clone(),
+                            format!(
+                                "Relative workdir {} can have unexpected results if the base image changes",
+                                crate::buildkit::go_quote(&path)
+                            ),
+                        )
+                        .with_label("relative to the base image's working directory"),
+                    );
+                }
+                scope.workdir_set = true;
+            }
+            (Keyword::Expose, Args::Words(words)) => {
+                for w in words {
+                    let Some(port) = self.expand(w, scope) else { continue };
+                    if port.contains(':') {
+                        self.push(
+                            warn("ExposeInvalidFormat", w.span.clone(), format!("EXPOSE instruction should not define an IP address or host-port mapping, found '{port}'"))
+                                .with_label("publish ports at run time (`docker run -p`) instead"),
+                        );
+                    }
+                    if let Some((_, proto)) = port.rsplit_once('/') {
+                        if proto != proto.to_ascii_lowercase() {
+                            let mut d = warn(
+                                "ExposeProtoCasing",
+                                w.span.clone(),
+                                format!("Defined protocol '{port}' in EXPOSE instruction should be lowercase"),
+                            )
+                            .with_label("uppercase protocol");
+                            if w.text == port {
+                                d = d.with_fix(
+                                    "lowercase the protocol",
+                                    vec![Edit {
+                                        span: w.span.clone(),
+                                        text: port.to_ascii_lowercase(),
+                                    }],
+                                );
+                            }
+                            self.push(d);
+                        }
+                    }
+                }
+            }
+            (Keyword::User | Keyword::Stopsignal, Args::Shell(w)) => {
+                self.expand(w, scope);
+            }
+            (Keyword::Volume, args) => {
+                for w in args.words() {
+                    self.expand(w, scope);
+                }
+            }
+            (Keyword::Shell, _) => scope.shell_set = true,
+            (Keyword::Cmd | Keyword::Entrypoint, Args::Shell(w)) if !scope.shell_set => {
+                let mut d = warn(
+                    "JSONArgsRecommended",
+                    w.span.clone(),
+                    format!(
+                        "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
+                        kw
+                    ),
+                )
+                .with_label("shell form: the process runs under /bin/sh -c and won't receive signals");
+                if let Some(json) = exec_form(&w.text) {
+                    d = d.with_fix(
+                        "use exec form",
+                        vec![Edit {
+                            span: w.span.clone(),
+                            text: json,
+                        }],
+                    );
+                }
+                self.push(d);
+            }
+            (Keyword::Maintainer, Args::Shell(w)) => {
+                let label = format!(
+                    "LABEL org.opencontainers.image.authors={}",
+                    crate::buildkit::go_quote(&w.text)
+                );
+                self.push(
+                    warn(
+                        "MaintainerDeprecated",
+                        inst.name_span.clone(),
+                        "Maintainer instruction is deprecated in favor of using label",
+                    )
+                    .with_label("deprecated")
+                    .with_fix(
+                        format!("write `{label}`"),
+                        vec![Edit {
+                            span: inst.name_span.start..w.span.end,
+                            text: label,
+                        }],
+                    ),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// ConsistentInstructionCasing over every stage's FROM and commands.
+    fn casing(&mut self) {
+        let in_stages: Vec<&Instruction> = self
+            .file
+            .instructions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.model.stage_of[*i].is_some())
+            .map(|(_, x)| x)
+            .collect();
+        let (mut lower, mut upper) = (0, 0);
+        for inst in &in_stages {
+            let n = &inst.name;
+            if *n == n.to_ascii_lowercase() {
+                lower += 1;
+            } else if *n == n.to_ascii_uppercase() {
+                upper += 1;
+            }
+        }
+        let majority_lower = lower > upper;
+        let mut found = Vec::new();
+        for inst in in_stages {
+            let n = &inst.name;
+            let want = if majority_lower {
+                n.to_ascii_lowercase()
+            } else {
+                n.to_ascii_uppercase()
+            };
+            if *n != want && inst.keyword.is_some() {
+                let case = if majority_lower { "lowercase" } else { "uppercase" };
+                found.push(
+                    warn(
+                        "ConsistentInstructionCasing",
+                        inst.name_span.clone(),
+                        format!("Command '{n}' should match the case of the command majority ({case})"),
+                    )
+                    .with_label(format!("write `{want}`"))
+                    .with_fix(
+                        format!("write `{want}`"),
+                        vec![Edit {
+                            span: inst.name_span.clone(),
+                            text: want,
+                        }],
+                    ),
+                );
+            }
+        }
+        self.model.diagnostics.extend(found);
+    }
+}
+
+impl Model {
+    /// A stage reference resolved among stages defined before `before` (FROM only looks back).
+    fn stage_by_ref_before(&self, reference: &str, before: usize) -> Option<usize> {
+        self.stage_by_ref(reference).filter(|&s| s < before)
+    }
+}
+
+/// `NAME` or `NAME=default` of an ARG word, with the default's span.
+fn split_arg(w: &Word) -> (String, Option<(String, Span)>) {
+    match w.text.split_once('=') {
+        Some((k, v)) => {
+            let start = (w.span.start + k.len() + 1).min(w.span.end);
+            (k.to_string(), Some((v.to_string(), start..w.span.end)))
+        }
+        None => (w.text.clone(), None),
+    }
+}
+
+fn name_span(w: &Word, name: &str) -> Span {
+    w.span.start..(w.span.start + name.len()).min(w.span.end)
+}
+
+/// The span of `$name` / `${name` inside a word when the word is verbatim source, else the word.
+fn var_span(text: &str, word: &Word, name: &str) -> Span {
+    if text.get(word.span.clone()) != Some(word.text.as_str()) {
+        return word.span.clone();
+    }
+    let t = &word.text;
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for (at, _) in t.match_indices('$') {
+        let rest = &t[at + 1..];
+        let (inner, braced) = match rest.strip_prefix('{') {
+            Some(r) => (r, true),
+            None => (rest, false),
+        };
+        if inner.starts_with(name) && !inner[name.len()..].starts_with(is_name) {
+            let mut end = at + 1 + usize::from(braced) + name.len();
+            if braced {
+                end = t[end..].find('}').map_or(t.len(), |i| end + i + 1);
+            }
+            return word.span.start + at..word.span.start + end;
+        }
+    }
+    word.span.clone()
+}
+
+/// `^[a-z][a-z0-9-_.]*$`
+fn valid_stage_name(n: &str) -> bool {
+    let mut chars = n.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+}
+
+/// BuildKit's SecretsUsedInArgOrEnv pattern: a secret token as the whole name or
+/// as its first or last `_`-separated word, unless an allow token is too.
+pub fn is_secret_name(key: &str) -> bool {
+    const DENY: [&str; 10] = [
+        "apikey",
+        "auth",
+        "credential",
+        "credentials",
+        "key",
+        "password",
+        "pword",
+        "passwd",
+        "secret",
+        "token",
+    ];
+    const ALLOW: [&str; 3] = ["public", "file", "version"];
+    let lower = key.to_ascii_lowercase();
+    let hit = |tokens: &[&str]| {
+        tokens.iter().any(|t| {
+            lower == *t
+                || lower.starts_with(&format!("{t}_"))
+                || lower.ends_with(&format!("_{t}"))
+                || lower.contains(&format!("_{t}_"))
+        })
+    };
+    hit(&DENY) && !hit(&ALLOW)
+}
+
+/// `os/arch[/variant]` with known-looking parts.
+fn is_platform(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+}
+
+/// A plausible Docker image reference (`[host[:port]/]path[:tag][@digest]`).
+pub fn valid_reference(r: &str) -> bool {
+    if r.is_empty() || r.len() > 255 && !r.contains('@') {
+        return false;
+    }
+    let (name, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    if let Some(d) = digest {
+        let Some((alg, hex)) = d.split_once(':') else {
+            return false;
+        };
+        if alg.is_empty() || hex.len() < 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return false;
+        }
+    }
+    let (path, tag) = match name.rfind(':') {
+        Some(i) if !name[i + 1..].contains('/') => (&name[..i], Some(&name[i + 1..])),
+        _ => (name, None),
+    };
+    if let Some(t) = tag {
+        let mut c = t.chars();
+        if !c.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            || t.len() > 128
+            || !t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        {
+            return false;
+        }
+    }
+    let comps: Vec<&str> = path.split('/').collect();
+    comps.iter().enumerate().all(|(i, comp)| {
+        if comp.is_empty() {
+            return false;
+        }
+        if i == 0 && comps.len() > 1 && (comp.contains('.') || comp.contains(':') || *comp == "localhost") {
+            // A registry host: letters, digits, dots, dashes and a port.
+            return comp.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+        }
+        comp.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            && comp.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && comp.ends_with(|c: char| c.is_ascii_alphanumeric())
+    })
+}
+
+/// `filepath.Clean` of a context path, relative, `/`-separated.
+fn clean_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            x => out.push(x),
+        }
+    }
+    if out.is_empty() {
+        ".".into()
+    } else {
+        out.join("/")
+    }
+}
+
+/// `ENV k v` → `k="v"` when the value has no quotes or escapes to worry about.
+fn legacy_fix(kv: &crate::syntax::KeyValue) -> Option<((), String)> {
+    let v = &kv.value.text;
+    if v.contains(['"', '\'', '\\', '$', '`']) {
+        return None;
+    }
+    let value = if v.contains(char::is_whitespace) {
+        format!("\"{v}\"")
+    } else {
+        v.clone()
+    };
+    Some(((), format!("{}={value}", kv.key.text)))
+}
+
+/// Exec form of a shell-form command when splitting on blanks means the same thing.
+fn exec_form(cmd: &str) -> Option<String> {
+    if cmd.is_empty() || cmd.contains(|c: char| "$&|;<>()*?[]{}~`'\"\\#!=\n".contains(c)) {
+        return None;
+    }
+    let parts: Vec<String> = cmd.split_whitespace().map(|p| format!("\"{p}\"")).collect();
+    Some(format!("[{}]", parts.join(", ")))
+}
+
+/// The whole line(s) of an instruction, newline included, for removal fixes.
+fn line_span(text: &str, span: &Span) -> Span {
+    let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[span.end..].find('\n').map_or(text.len(), |i| span.end + i + 1);
+    start..end
+}
+
+/// Extends past spaces and tabs after `at`.
+fn skip_blanks(text: &str, at: usize) -> usize {
+    at + text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len()
 }

@@ -26,7 +26,15 @@ pub struct Rule {
 }
 
 const fn bk(code: &'static str, description: &'static str, url: &'static str) -> Rule {
-    Rule { code, description, url, hadolint: None, severity: Severity::Warning, buildkit: true, experimental: false }
+    Rule {
+        code,
+        description,
+        url,
+        hadolint: None,
+        severity: Severity::Warning,
+        buildkit: true,
+        experimental: false,
+    }
 }
 
 /// BuildKit's build checks (frontend/dockerfile/linter/ruleset.go).

@@ -1,0 +1,338 @@
+//! BuildKit's build checks: for every rule, a Dockerfile where it fires (at
+//! the expected line and text) and one where it must not.
+
+use slipway_parser::{model, parse, CheckOptions};
+use std::sync::Arc;
+
+/// `(code, 1-based line, text under the span)` of every diagnostic, parse and model.
+fn findings(src: &str, options: &CheckOptions) -> Vec<(String, usize, String)> {
+    let parsed = parse(src);
+    let m = model::analyze(src, &parsed.file, options);
+    parsed
+        .diagnostics
+        .iter()
+        .chain(&m.diagnostics)
+        .map(|d| {
+            (
+                d.code.to_string(),
+                src[..d.span.start].matches('\n').count() + 1,
+                src[d.span.clone()].to_string(),
+            )
+        })
+        .collect()
+}
+
+fn check(rule: &str, fires: &str, at: (usize, &str), quiet: &str) {
+    check_with(rule, fires, at, quiet, &CheckOptions::default());
+}
+
+fn check_with(rule: &str, fires: &str, at: (usize, &str), quiet: &str, options: &CheckOptions) {
+    let got = findings(fires, options);
+    let hits: Vec<_> = got.iter().filter(|(c, _, _)| c == rule).collect();
+    assert!(
+        hits.iter().any(|(_, line, text)| *line == at.0 && text == at.1),
+        "{rule} should fire at line {} on {:?} in:\n{fires}\ngot {got:?}",
+        at.0,
+        at.1
+    );
+    let got = findings(quiet, options);
+    assert!(
+        !got.iter().any(|(c, _, _)| c == rule),
+        "{rule} must not fire in:\n{quiet}\ngot {got:?}"
+    );
+}
+
+#[test]
+fn stage_name_casing() {
+    check(
+        "StageNameCasing",
+        "FROM alpine AS Build\n",
+        (1, "Build"),
+        "FROM alpine AS build\n",
+    );
+}
+
+#[test]
+fn from_as_casing() {
+    check(
+        "FromAsCasing",
+        "FROM alpine as build\n",
+        (1, "as"),
+        "FROM alpine AS build\nfrom alpine as other\n",
+    );
+}
+
+#[test]
+fn no_empty_continuation() {
+    check(
+        "NoEmptyContinuation",
+        "FROM alpine\nRUN echo a \\\n\n  b\n",
+        (3, ""),
+        "FROM alpine\nRUN echo a \\\n  # comment\n  b\n",
+    );
+}
+
+#[test]
+fn consistent_instruction_casing() {
+    check(
+        "ConsistentInstructionCasing",
+        "FROM alpine\nRUN true\nrun false\nCOPY a b\n",
+        (3, "run"),
+        "from alpine\nrun true\ncopy a b\n",
+    );
+}
+
+#[test]
+fn duplicate_stage_name() {
+    check(
+        "DuplicateStageName",
+        "FROM alpine AS a\nFROM debian AS a\n",
+        (2, "a"),
+        "FROM alpine AS a\nFROM debian AS b\n",
+    );
+}
+
+#[test]
+fn reserved_stage_name() {
+    check(
+        "ReservedStageName",
+        "FROM alpine AS scratch\n",
+        (1, "scratch"),
+        "FROM alpine AS scratchy\n",
+    );
+}
+
+#[test]
+fn json_args_recommended() {
+    check(
+        "JSONArgsRecommended",
+        "FROM alpine\nCMD redis-server --port 1\n",
+        (2, "redis-server --port 1"),
+        "FROM alpine\nCMD [\"redis-server\"]\n",
+    );
+    // A SHELL instruction makes shell form deliberate.
+    check(
+        "JSONArgsRecommended",
+        "FROM alpine\nENTRYPOINT run.sh\n",
+        (2, "run.sh"),
+        "FROM alpine\nSHELL [\"/bin/bash\", \"-c\"]\nENTRYPOINT run.sh\n",
+    );
+}
+
+#[test]
+fn maintainer_deprecated() {
+    check(
+        "MaintainerDeprecated",
+        "FROM alpine\nMAINTAINER me <me@x.y>\n",
+        (2, "MAINTAINER"),
+        "FROM alpine\nLABEL org.opencontainers.image.authors=me\n",
+    );
+}
+
+#[test]
+fn undefined_arg_in_from() {
+    check(
+        "UndefinedArgInFrom",
+        "FROM alpine:${VERSON}\n",
+        (1, "${VERSON}"),
+        "ARG VERSION=3.20\nFROM alpine:${VERSION}\nFROM --platform=$BUILDPLATFORM alpine\n",
+    );
+}
+
+#[test]
+fn workdir_relative_path() {
+    check(
+        "WorkdirRelativePath",
+        "FROM alpine\nWORKDIR app\n",
+        (2, "app"),
+        "FROM alpine\nWORKDIR /srv\nWORKDIR app\n",
+    );
+}
+
+#[test]
+fn undefined_var() {
+    check(
+        "UndefinedVar",
+        "FROM alpine\nCOPY $SRC /dst\n",
+        (2, "$SRC"),
+        "FROM alpine\nARG SRC\nCOPY $SRC /dst\nENV P=$PATH:/x\nRUN echo $UNDEFINED_IN_SHELL_IS_FINE\n",
+    );
+    // Meta ARGs are not visible in a stage until declared there.
+    check(
+        "UndefinedVar",
+        "ARG V=1\nFROM alpine\nENV X=${V}\n",
+        (3, "${V}"),
+        "ARG V=1\nFROM alpine\nARG V\nENV X=${V}\n",
+    );
+    // A stage inherits the environment of the stage it is built FROM.
+    check(
+        "UndefinedVar",
+        "FROM alpine AS a\nFROM a\nENV Y=$X\n",
+        (3, "$X"),
+        "FROM alpine AS a\nENV X=1\nFROM a\nENV Y=$X\n",
+    );
+}
+
+#[test]
+fn multiple_instructions_disallowed() {
+    check(
+        "MultipleInstructionsDisallowed",
+        "FROM alpine\nCMD [\"a\"]\nCMD [\"b\"]\n",
+        (2, "CMD"),
+        "FROM alpine\nCMD [\"a\"]\nFROM alpine\nCMD [\"b\"]\n",
+    );
+}
+
+#[test]
+fn legacy_key_value_format() {
+    check(
+        "LegacyKeyValueFormat",
+        "FROM alpine\nENV A b\n",
+        (2, "ENV A b"),
+        "FROM alpine\nENV A=b\n",
+    );
+}
+
+#[test]
+fn redundant_target_platform() {
+    check(
+        "RedundantTargetPlatform",
+        "FROM --platform=$TARGETPLATFORM alpine\n",
+        (1, "--platform=$TARGETPLATFORM"),
+        "FROM --platform=$BUILDPLATFORM alpine\n",
+    );
+}
+
+#[test]
+fn secrets_used_in_arg_or_env() {
+    check(
+        "SecretsUsedInArgOrEnv",
+        "FROM alpine\nARG GITHUB_TOKEN\n",
+        (2, "GITHUB_TOKEN"),
+        "FROM alpine\nARG PUBLIC_KEY\nENV KEYBOARD=us\nARG TOKENIZER_VERSION=1\n",
+    );
+    check(
+        "SecretsUsedInArgOrEnv",
+        "FROM alpine\nENV DB_PASSWORD=x\n",
+        (2, "DB_PASSWORD"),
+        "FROM alpine\nENV PASSWORD_FILE=/run/secrets/pw\n",
+    );
+}
+
+#[test]
+fn invalid_default_arg_in_from() {
+    check(
+        "InvalidDefaultArgInFrom",
+        "ARG TAG\nFROM alpine:${TAG}\n",
+        (2, "alpine:${TAG}"),
+        "ARG TAG=3.20\nARG IMG=alpine\nFROM alpine:${TAG}\nFROM ${IMG}\n",
+    );
+}
+
+#[test]
+fn from_platform_flag_const_disallowed() {
+    check(
+        "FromPlatformFlagConstDisallowed",
+        "FROM --platform=linux/amd64 alpine AS build\n",
+        (1, "linux/amd64"),
+        "FROM --platform=linux/amd64 alpine AS build-amd64\nFROM --platform=$BUILDPLATFORM alpine\n",
+    );
+}
+
+#[test]
+fn copy_ignored_file() {
+    let options = CheckOptions {
+        ignored: Some(Arc::new(|p: &str| p == "secret.txt" || p.starts_with("node_modules"))),
+        ..CheckOptions::default()
+    };
+    check_with(
+        "CopyIgnoredFile",
+        "FROM alpine\nCOPY secret.txt /etc/\n",
+        (2, "secret.txt"),
+        "FROM alpine\nCOPY app.js /srv/\nCOPY --from=build secret.txt /x\n",
+        &options,
+    );
+}
+
+#[test]
+fn invalid_definition_description() {
+    check(
+        "InvalidDefinitionDescription",
+        "# the version of alpine\nARG VERSION=3.20\nFROM alpine\n",
+        (2, "ARG"),
+        "# VERSION of alpine to use\nARG VERSION=3.20\n\n# unrelated comment\n\nFROM alpine\n",
+    );
+}
+
+#[test]
+fn expose_proto_casing() {
+    check(
+        "ExposeProtoCasing",
+        "FROM alpine\nEXPOSE 80/TCP\n",
+        (2, "80/TCP"),
+        "FROM alpine\nEXPOSE 80/tcp 53/udp 8080\n",
+    );
+}
+
+#[test]
+fn expose_invalid_format() {
+    check(
+        "ExposeInvalidFormat",
+        "FROM alpine\nEXPOSE 127.0.0.1:80:80\n",
+        (2, "127.0.0.1:80:80"),
+        "FROM alpine\nEXPOSE 80\n",
+    );
+}
+
+#[test]
+fn build_args_only_reach_declared_args() {
+    let src = "ARG V=default\nFROM alpine:${V}\nARG V\nENV X=$V\n";
+    let parsed = parse(src);
+    let options = CheckOptions {
+        build_args: vec![("V".into(), "3.19".into())],
+        ..CheckOptions::default()
+    };
+    let m = model::analyze(src, &parsed.file, &options);
+    assert_eq!(m.stages[0].base, model::Base::Image("alpine:3.19".into()));
+    let x = m.vars.iter().find(|v| v.name == "X").unwrap();
+    assert_eq!(x.value.as_deref(), Some("3.19"));
+    // Undeclared build args change nothing.
+    let options = CheckOptions {
+        build_args: vec![("OTHER".into(), "1".into())],
+        ..CheckOptions::default()
+    };
+    let m = model::analyze(src, &parsed.file, &options);
+    assert_eq!(m.stages[0].base, model::Base::Image("alpine:default".into()));
+}
+
+#[test]
+fn stages_and_dependencies() {
+    let src = "FROM golang AS Build\nRUN go build\nFROM build AS test\nFROM scratch\nCOPY --from=build /out /\nRUN --mount=from=test,target=/t true\n";
+    let parsed = parse(src);
+    let m = model::analyze(src, &parsed.file, &CheckOptions::default());
+    assert_eq!(m.stages.len(), 3);
+    assert_eq!(m.stages[0].name.as_deref(), Some("build"));
+    assert_eq!(m.stages[1].base, model::Base::Stage(0));
+    assert_eq!(m.stages[2].base, model::Base::Scratch);
+    assert_eq!(m.stages[2].depends_on.iter().copied().collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(m.stage_by_ref("1"), Some(1));
+}
+
+#[test]
+fn instructions_before_from_are_errors() {
+    let got = findings("RUN true\nFROM alpine\n", &CheckOptions::default());
+    assert!(
+        got.iter().any(|(c, l, _)| c == "slipway::stage::no-stage" && *l == 1),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn invalid_stage_names_are_errors() {
+    let got = findings("FROM alpine AS 1st\n", &CheckOptions::default());
+    assert!(
+        got.iter()
+            .any(|(c, _, t)| c == "slipway::stage::invalid-name" && t == "1st"),
+        "{got:?}"
+    );
+}
