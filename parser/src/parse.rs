@@ -504,6 +504,7 @@ impl<'a> Parser<'a> {
             end_line: 0,
             original: trimmed.to_string(),
             comments: Vec::new(),
+            segments: line.segments.clone(),
         };
         if nested {
             inst.original = trimmed.to_string();

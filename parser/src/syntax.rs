@@ -154,6 +154,10 @@ pub struct Instruction {
     pub original: String,
     /// Comment lines directly above the instruction.
     pub comments: Vec<String>,
+    /// How the logical line maps back to the source: `(logical offset, source offset)`
+    /// at the start of each joined piece. See [`Instruction::source_offset`].
+    #[serde(skip)]
+    pub segments: Vec<(usize, usize)>,
 }
 
 impl Instruction {
@@ -172,6 +176,25 @@ impl Instruction {
             Args::Healthcheck { cmd, .. } => matches!(**cmd, Args::Json(_)),
             _ => false,
         }
+    }
+
+    /// The source offset of byte `offset` of `word`'s text, for words that are
+    /// slices of the logical line (shell-form commands, plain words): exact across
+    /// continuation lines and dropped comment lines. JSON words map to their span start.
+    pub fn source_offset(&self, word: &Word, offset: usize) -> usize {
+        let segs = &self.segments;
+        if segs.is_empty() {
+            return (word.span.start + offset).min(word.span.end);
+        }
+        // Logical offset of the word's start: the segment holding its source start.
+        let to_logical = |src: usize| {
+            let i = segs.partition_point(|&(_, s)| s <= src).saturating_sub(1);
+            segs.get(i).map_or(src, |&(l, s)| l + (src - s))
+        };
+        let logical = to_logical(word.span.start) + offset;
+        let i = segs.partition_point(|&(l, _)| l <= logical).saturating_sub(1);
+        let mapped = segs.get(i).map_or(logical, |&(l, s)| s + (logical - l));
+        mapped.clamp(word.span.start, word.span.end)
     }
 
     /// A flag by name (without `--`), the last one if repeated.
