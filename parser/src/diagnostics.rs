@@ -157,6 +157,8 @@ pub mod codes {
     pub const INVALID_ESCAPE: &str = "slipway::directive::invalid-escape";
     pub const MISPLACED_DIRECTIVE: &str = "slipway::directive::misplaced";
     pub const UNKNOWN_DIRECTIVE: &str = "slipway::directive::unknown";
+    pub const INVALID_CHECK: &str = "slipway::directive::invalid-check";
+    pub const UNKNOWN_CHECK_RULE: &str = "slipway::directive::unknown-check-rule";
     // File and line structure.
     pub const NO_INSTRUCTIONS: &str = "slipway::syntax::no-instructions";
     pub const LINE_TOO_LONG: &str = "slipway::syntax::line-too-long";
@@ -188,6 +190,10 @@ pub mod codes {
     // The semantic model.
     pub const NO_STAGE: &str = "slipway::stage::no-stage";
     pub const INVALID_STAGE_NAME: &str = "slipway::stage::invalid-name";
+    pub const STAGE_ORDER: &str = "slipway::stage::order";
+    pub const BLANK_BASE: &str = "slipway::stage::blank-base";
+    pub const FROM_VARIABLE: &str = "slipway::flag::from-variable";
+    pub const HEREDOC_MISUSE: &str = "slipway::heredoc::misuse";
     // Word expansion.
     pub const EXPANSION: &str = "slipway::expand::error";
 }

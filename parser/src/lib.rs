@@ -63,6 +63,8 @@ pub type IgnoreFn = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub struct CheckOptions {
     /// `--build-arg NAME=value` (only declared ARGs take them, as in BuildKit).
     pub build_args: Vec<(String, String)>,
+    /// `--target`: the stage being built (the value of `TARGETSTAGE`).
+    pub target: Option<String>,
     /// Whether a context path (relative, `/`-separated) is excluded by `.dockerignore`;
     /// `None` when there is no build context (CopyIgnoredFile is then not checked).
     pub ignored: Option<IgnoreFn>,

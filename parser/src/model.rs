@@ -155,6 +155,10 @@ struct Analyzer<'a> {
     /// Global scope: predefined args and meta ARGs with values.
     global: BTreeMap<String, String>,
     global_declared: BTreeSet<String>,
+    /// Every stage's `AS` name by stage index, known before the walk (for forward references).
+    stage_names: Vec<(usize, String)>,
+    /// The FROM instruction index of every stage.
+    stage_froms: Vec<usize>,
 }
 
 /// Builds the model and runs BuildKit's build checks.
@@ -171,7 +175,31 @@ pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
         build_args: options.build_args.iter().cloned().collect(),
         global: predefined_values(),
         global_declared: BTreeSet::new(),
+        stage_names: Vec::new(),
+        stage_froms: Vec::new(),
     };
+    for (i, inst) in file
+        .instructions
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.keyword == Some(Keyword::From))
+    {
+        let index = a.stage_froms.len();
+        a.stage_froms.push(i);
+        if let Args::Words(w) = &inst.args {
+            if w.len() == 3 && w[1].text.eq_ignore_ascii_case("as") {
+                a.stage_names.push((index, w[2].text.to_ascii_lowercase()));
+            }
+        }
+    }
+    // TARGETSTAGE: the target, else the last stage.
+    let target = options.target.clone().or_else(|| {
+        a.stage_names
+            .iter()
+            .find(|(i, _)| i + 1 == a.stage_froms.len())
+            .map(|(_, n)| n.clone())
+    });
+    a.global.insert("TARGETSTAGE".into(), target.unwrap_or_default());
     a.run();
     a.casing();
     a.model
@@ -271,6 +299,19 @@ impl<'a> Analyzer<'a> {
         let Args::Words(words) = &inst.args else { return };
         for w in words {
             let (name, default) = split_arg(w);
+            if name.is_empty() {
+                self.push(
+                    Diagnostic::error(
+                        codes::MISSING_ARGUMENTS,
+                        Phase::Build,
+                        w.span.clone(),
+                        "ARG names can not be blank",
+                    )
+                    .with_label("no name before `=`")
+                    .with_help("write `ARG NAME=default`"),
+                );
+                continue;
+            }
             self.secret_check("ARG", &name, w.span.clone());
             let value = if let Some(v) = self.build_args.get(&name) {
                 Some(v.clone())
@@ -445,6 +486,18 @@ impl<'a> Analyzer<'a> {
             }
         }
 
+        if expanded.is_empty() {
+            self.push(
+                Diagnostic::error(
+                    codes::BLANK_BASE,
+                    Phase::Build,
+                    base_word.span.clone(),
+                    format!("base name ({}) should not be blank", base_text),
+                )
+                .with_label("expands to nothing")
+                .with_help("give the ARG a default before the first FROM, or pass it with --build-arg"),
+            );
+        }
         let (base, scope) = if expanded.eq_ignore_ascii_case("scratch") {
             (Base::Scratch, Scope::default())
         } else if let Some(s) = self.model.stage_by_ref_before(&expanded, index) {
@@ -678,6 +731,19 @@ impl<'a> Analyzer<'a> {
             (Keyword::Arg, Args::Words(words)) => {
                 for w in words {
                     let (name, default) = split_arg(w);
+                    if name.is_empty() {
+                        self.push(
+                            Diagnostic::error(
+                                codes::MISSING_ARGUMENTS,
+                                Phase::Build,
+                                w.span.clone(),
+                                "ARG names can not be blank",
+                            )
+                            .with_label("no name before `=`")
+                            .with_help("write `ARG NAME=default`"),
+                        );
+                        continue;
+                    }
                     self.secret_check("ARG", &name, name_span(w, &name));
                     let value = if let Some(v) = self.build_args.get(&name) {
                         Some(v.clone())
@@ -703,6 +769,18 @@ impl<'a> Analyzer<'a> {
             }
             (Keyword::Env | Keyword::Label, Args::KeyValues(kvs)) => {
                 for kv in kvs {
+                    if kv.key.text.is_empty() {
+                        self.push(
+                            Diagnostic::error(
+                                codes::MISSING_ARGUMENTS,
+                                Phase::Build,
+                                kv.key.span.start..kv.value.span.end,
+                                format!("{kw} names can not be blank"),
+                            )
+                            .with_label("no name before `=`")
+                            .with_help(format!("write `{kw} NAME=value`")),
+                        );
+                    }
                     if !kv.equals {
                         let mut d = warn(
                             "LegacyKeyValueFormat",
@@ -753,10 +831,68 @@ impl<'a> Analyzer<'a> {
                         }
                     }
                 }
-                let from = inst.flag("from").and_then(|f| f.value.clone());
-                if let Some(f) = &from {
-                    if let Some(s) = self.model.stage_by_ref(f) {
+                let from_flag = inst.flag("from");
+                let from = from_flag.and_then(|f| f.value.clone());
+                if let (Some(f), Some(flag)) = (&from, from_flag) {
+                    let span = flag.value_span.clone().unwrap_or(flag.span.clone());
+                    if f.contains('$') {
+                        self.push(
+                            Diagnostic::error(codes::FROM_VARIABLE, Phase::Build, span, "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
+                                .with_label("a variable in --from")
+                                .with_help("declare `ARG SRC=...` before the first FROM, add `FROM ${SRC} AS src`, then use `--from=src`"),
+                        );
+                    } else if let Some(s) = self.model.stage_by_ref(f).filter(|&s| s < stage) {
                         self.model.stages[stage].depends_on.insert(s);
+                    } else if let Some(&(later, _)) = self
+                        .stage_names
+                        .iter()
+                        .find(|(i, n)| *i >= stage && n.eq_ignore_ascii_case(f))
+                    {
+                        let current = self.model.stages[stage]
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| stage.to_string());
+                        let later_span = self.file.instructions[self.stage_froms[later]].name_span.clone();
+                        self.push(
+                            Diagnostic::error(
+                                codes::STAGE_ORDER,
+                                Phase::Build,
+                                span,
+                                format!(
+                                    "cannot copy from stage {}, it needs to be defined before current stage {}",
+                                    crate::buildkit::go_quote(f),
+                                    crate::buildkit::go_quote(&current)
+                                ),
+                            )
+                            .with_label(if later == stage {
+                                "this is the current stage"
+                            } else {
+                                "defined later in the file"
+                            })
+                            .with_related(later_span, "the stage")
+                            .with_help("move that stage above this one; a stage can copy only from stages before it"),
+                        );
+                    }
+                }
+                if let Some(last) = args.words().last() {
+                    if last
+                        .text
+                        .trim_start_matches(|c: char| c.is_ascii_digit())
+                        .starts_with("<<")
+                        && !inst.heredocs.is_empty()
+                    {
+                        self.push(
+                            Diagnostic::error(
+                                codes::HEREDOC_MISUSE,
+                                Phase::Build,
+                                last.span.clone(),
+                                format!("{kw} cannot accept a heredoc as a destination"),
+                            )
+                            .with_label("the last argument is the destination")
+                            .with_help(format!(
+                                "write the destination path after the heredoc: `{kw} <<EOF /path/to/file`"
+                            )),
+                        );
                     }
                 }
                 let words = args.words();
@@ -878,7 +1014,18 @@ impl<'a> Analyzer<'a> {
             }
             (Keyword::Volume, args) => {
                 for w in args.words() {
-                    self.expand(w, scope);
+                    if self.expand(w, scope).is_some_and(|v| v.is_empty()) || w.text.is_empty() {
+                        self.push(
+                            Diagnostic::error(
+                                codes::MISSING_ARGUMENTS,
+                                Phase::Build,
+                                w.span.clone(),
+                                "VOLUME specified can not be an empty string",
+                            )
+                            .with_label("empty")
+                            .with_help("give the mount point, e.g. `VOLUME /data`"),
+                        );
+                    }
                 }
             }
             (Keyword::Shell, _) => scope.shell_set = true,

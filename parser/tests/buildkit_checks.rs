@@ -336,3 +336,70 @@ fn invalid_stage_names_are_errors() {
         "{got:?}"
     );
 }
+
+fn errors(src: &str) -> Vec<(String, String)> {
+    findings(src, &CheckOptions::default())
+        .into_iter()
+        .filter(|(c, _, _)| c.starts_with("slipway::"))
+        .map(|(c, _, t)| (c, t))
+        .collect()
+}
+
+#[test]
+fn conversion_errors_buildkit_raises() {
+    let e = errors("FROM alpine AS a\nCOPY --from=b /x /y\nFROM alpine AS b\n");
+    assert!(e.contains(&("slipway::stage::order".into(), "b".into())), "{e:?}");
+    let e = errors("FROM alpine AS a\nCOPY --from=a /x /y\n");
+    assert!(e.contains(&("slipway::stage::order".into(), "a".into())), "{e:?}");
+    let e = errors("ARG SRC=a\nFROM alpine AS a\nFROM alpine\nCOPY --from=$SRC /x /y\n");
+    assert!(
+        e.contains(&("slipway::flag::from-variable".into(), "$SRC".into())),
+        "{e:?}"
+    );
+    let e = errors("FROM alpine\nCOPY x <<EOF\nhi\nEOF\n");
+    assert!(
+        e.contains(&("slipway::heredoc::misuse".into(), "<<EOF".into())),
+        "{e:?}"
+    );
+    let e = errors("FROM alpine\nVOLUME [\"\"]\n");
+    assert!(
+        e.iter().any(|(c, _)| c == "slipway::syntax::missing-arguments"),
+        "{e:?}"
+    );
+    let e = errors("ARG IMG\nFROM $IMG\n");
+    assert!(
+        e.contains(&("slipway::stage::blank-base".into(), "$IMG".into())),
+        "{e:?}"
+    );
+    let e = errors("FROM alpine\nENV =x\nARG =y\n");
+    assert_eq!(
+        e.iter()
+            .filter(|(c, _)| c == "slipway::syntax::missing-arguments")
+            .count(),
+        2,
+        "{e:?}"
+    );
+    // And none of these in a correct file.
+    assert!(errors(
+        "ARG IMG=alpine\nFROM $IMG AS a\nFROM a\nCOPY --from=a /x /y\nCOPY <<EOF /etc/x\nhi\nEOF\nVOLUME /data\n"
+    )
+    .is_empty());
+}
+
+#[test]
+fn targetstage_is_the_target_or_the_last_stage() {
+    let src = "FROM alpine AS one\nFROM alpine AS two\nARG TARGETSTAGE\nENV T=$TARGETSTAGE\n";
+    let parsed = parse(src);
+    let value = |options: &CheckOptions| {
+        let m = model::analyze(src, &parsed.file, options);
+        m.vars.iter().find(|v| v.name == "T").unwrap().value.clone().unwrap()
+    };
+    assert_eq!(value(&CheckOptions::default()), "two");
+    assert_eq!(
+        value(&CheckOptions {
+            target: Some("one".into()),
+            ..CheckOptions::default()
+        }),
+        "one"
+    );
+}
