@@ -106,6 +106,8 @@ pub struct Model {
     pub vars: Vec<VarDef>,
     /// The instruction index where each stage ends up, for instructions outside any stage: `None`.
     pub stage_of: Vec<Option<usize>>,
+    /// Every instruction inside a stage, expanded where BuildKit expands it and typed.
+    pub commands: Vec<Option<Command>>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -170,6 +172,7 @@ pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
         lexer: Lexer::new(file.escape),
         model: Model {
             stage_of: vec![None; file.instructions.len()],
+            commands: vec![None; file.instructions.len()],
             ..Model::default()
         },
         build_args: options.build_args.iter().cloned().collect(),
@@ -727,6 +730,7 @@ impl<'a> Analyzer<'a> {
 
     fn instruction(&mut self, i: usize, inst: &Instruction, stage: usize, scope: &mut Scope) {
         let Some(kw) = inst.keyword else { return };
+        self.model.commands[i] = Some(resolve(&self.lexer, inst, &scope.env));
         match (kw, &inst.args) {
             (Keyword::Arg, Args::Words(words)) => {
                 for w in words {
@@ -768,6 +772,9 @@ impl<'a> Analyzer<'a> {
                 self.definition_description(inst, words.iter().map(|w| split_arg(w).0).collect());
             }
             (Keyword::Env | Keyword::Label, Args::KeyValues(kvs)) => {
+                // Every pair of one ENV is expanded with the environment before it
+                // (`ENV a=1 b=$a` gives b the old a), so assignments wait.
+                let mut assigned = Vec::new();
                 for kv in kvs {
                     if kv.key.text.is_empty() {
                         self.push(
@@ -804,7 +811,7 @@ impl<'a> Analyzer<'a> {
                     if kw == Keyword::Env {
                         self.secret_check("ENV", &key, kv.key.span.clone());
                         if let Some(v) = &value {
-                            scope.env.insert(key.clone(), v.clone());
+                            assigned.push((key.clone(), v.clone()));
                         }
                         self.model.vars.push(VarDef {
                             name: key,
@@ -816,6 +823,7 @@ impl<'a> Analyzer<'a> {
                         });
                     }
                 }
+                scope.env.extend(assigned);
             }
             (Keyword::Copy | Keyword::Add, args) => {
                 for flag in &inst.flags {
@@ -1314,4 +1322,240 @@ fn line_span(text: &str, span: &Span) -> Span {
 /// Extends past spaces and tabs after `at`.
 fn skip_blanks(text: &str, at: usize) -> usize {
     at + text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len()
+}
+
+/// A command line: exec form, or shell form run by the stage's SHELL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "form", content = "value", rename_all = "snake_case")]
+pub enum CommandLine {
+    Exec(Vec<String>),
+    Shell(String),
+}
+
+/// `HEALTHCHECK`, typed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    /// `None` for `HEALTHCHECK NONE`.
+    pub test: Option<CommandLine>,
+    pub interval: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
+    pub start_period: Option<std::time::Duration>,
+    pub start_interval: Option<std::time::Duration>,
+    pub retries: Option<i32>,
+}
+
+/// COPY and ADD, typed: sources (context paths, URLs, or heredoc names), destination and flags.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CopySpec {
+    pub sources: Vec<String>,
+    /// Names of the heredocs used as sources, in order.
+    pub heredocs: Vec<String>,
+    pub dest: String,
+    pub from: Option<String>,
+    pub chown: Option<String>,
+    pub chmod: Option<String>,
+    pub link: bool,
+    pub exclude: Vec<String>,
+    pub parents: bool,
+    /// ADD only.
+    pub checksum: Option<String>,
+    pub keep_git_dir: bool,
+    pub unpack: Option<bool>,
+}
+
+/// An instruction as BuildKit dispatches it: variables expanded where BuildKit
+/// expands them (not in RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK or ONBUILD),
+/// flags typed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    From,
+    Arg {
+        args: Vec<(String, Option<String>)>,
+    },
+    Env {
+        pairs: Vec<(String, String)>,
+    },
+    Label {
+        pairs: Vec<(String, String)>,
+    },
+    Run {
+        command: CommandLine,
+        mounts: Vec<crate::values::Mount>,
+        network: Option<String>,
+        security: Option<String>,
+    },
+    Copy(CopySpec),
+    Add(CopySpec),
+    Workdir {
+        path: String,
+    },
+    User {
+        user: String,
+    },
+    Expose {
+        ports: Vec<String>,
+    },
+    Volume {
+        paths: Vec<String>,
+    },
+    Stopsignal {
+        signal: String,
+    },
+    Cmd {
+        command: CommandLine,
+    },
+    Entrypoint {
+        command: CommandLine,
+    },
+    Shell {
+        shell: Vec<String>,
+    },
+    Healthcheck(Health),
+    Onbuild {
+        trigger: String,
+    },
+    Maintainer {
+        name: String,
+    },
+}
+
+/// Types one instruction, expanding with `env` where BuildKit does. Expansion
+/// errors leave the word as written (they are reported by the checks).
+fn resolve(lexer: &Lexer, inst: &Instruction, env: &BTreeMap<String, String>) -> Command {
+    let env = MapEnv::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let ex = |t: &str| lexer.process_word(t, &env).unwrap_or_else(|_| t.to_string());
+    let flag = |name: &str| inst.flag(name).and_then(|f| f.value.clone());
+    let flag_ex = |name: &str| flag(name).map(|v| ex(&v));
+    let bool_flag = |name: &str| {
+        inst.flag(name)
+            .is_some_and(|f| f.value.as_deref().is_none_or(|v| v.eq_ignore_ascii_case("true")))
+    };
+    let line = |args: &Args| match args {
+        Args::Json(w) => CommandLine::Exec(w.iter().map(|w| w.text.clone()).collect()),
+        Args::Shell(w) => CommandLine::Shell(w.text.clone()),
+        _ => CommandLine::Shell(String::new()),
+    };
+    let words = || {
+        inst.args
+            .words()
+            .into_iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+    };
+    match inst.keyword {
+        Some(Keyword::From) | None => Command::From,
+        Some(Keyword::Arg) => Command::Arg {
+            args: inst
+                .args
+                .words()
+                .iter()
+                .map(|w| match w.text.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(ex(v))),
+                    None => (w.text.clone(), None),
+                })
+                .collect(),
+        },
+        Some(k @ (Keyword::Env | Keyword::Label)) => {
+            let pairs = match &inst.args {
+                Args::KeyValues(kvs) => kvs.iter().map(|kv| (ex(&kv.key.text), ex(&kv.value.text))).collect(),
+                _ => Vec::new(),
+            };
+            if k == Keyword::Env {
+                Command::Env { pairs }
+            } else {
+                Command::Label { pairs }
+            }
+        }
+        Some(Keyword::Run) => Command::Run {
+            command: line(&inst.args),
+            mounts: inst
+                .flags
+                .iter()
+                .filter(|f| f.name == "mount")
+                .filter_map(|f| crate::values::parse_mount(&ex(f.value.as_deref().unwrap_or(""))).ok())
+                .collect(),
+            network: flag_ex("network"),
+            security: flag_ex("security"),
+        },
+        Some(k @ (Keyword::Copy | Keyword::Add)) => {
+            let all = words();
+            let is_heredoc = |w: &str| w.trim_start_matches(|c: char| c.is_ascii_digit()).starts_with("<<");
+            let (srcs, dest) = match all.split_last() {
+                Some((d, s)) => (s.to_vec(), ex(d)),
+                None => (Vec::new(), String::new()),
+            };
+            let spec = CopySpec {
+                sources: srcs.iter().filter(|w| !is_heredoc(w)).map(|w| ex(w)).collect(),
+                heredocs: inst.heredocs.iter().map(|h| h.name.clone()).collect(),
+                dest,
+                from: flag("from"),
+                chown: flag_ex("chown"),
+                chmod: flag_ex("chmod"),
+                link: bool_flag("link"),
+                exclude: inst
+                    .flags
+                    .iter()
+                    .filter(|f| f.name == "exclude")
+                    .filter_map(|f| f.value.as_deref().map(&ex))
+                    .collect(),
+                parents: bool_flag("parents"),
+                checksum: flag_ex("checksum"),
+                keep_git_dir: bool_flag("keep-git-dir"),
+                unpack: inst.flag("unpack").map(|_| bool_flag("unpack")),
+            };
+            if k == Keyword::Add {
+                Command::Add(spec)
+            } else {
+                Command::Copy(spec)
+            }
+        }
+        Some(Keyword::Workdir) => Command::Workdir {
+            path: words().first().map(|w| ex(w)).unwrap_or_default(),
+        },
+        Some(Keyword::User) => Command::User {
+            user: words().first().map(|w| ex(w)).unwrap_or_default(),
+        },
+        Some(Keyword::Stopsignal) => Command::Stopsignal {
+            signal: words().first().map(|w| ex(w)).unwrap_or_default(),
+        },
+        Some(Keyword::Expose) => Command::Expose {
+            ports: words().iter().map(|w| ex(w)).collect(),
+        },
+        Some(Keyword::Volume) => Command::Volume {
+            paths: words().iter().map(|w| ex(w)).collect(),
+        },
+        Some(Keyword::Cmd) => Command::Cmd {
+            command: line(&inst.args),
+        },
+        Some(Keyword::Entrypoint) => Command::Entrypoint {
+            command: line(&inst.args),
+        },
+        Some(Keyword::Shell) => Command::Shell {
+            shell: words().iter().map(|w| w.to_string()).collect(),
+        },
+        Some(Keyword::Maintainer) => Command::Maintainer {
+            name: words().first().map(|w| w.to_string()).unwrap_or_default(),
+        },
+        Some(Keyword::Onbuild) => Command::Onbuild {
+            trigger: match &inst.args {
+                Args::Onbuild(inner) => inner.original.clone(),
+                _ => String::new(),
+            },
+        },
+        Some(Keyword::Healthcheck) => {
+            let dur = |name: &str| flag(name).and_then(|v| crate::values::parse_duration(&v).ok());
+            Command::Healthcheck(Health {
+                test: match &inst.args {
+                    Args::Healthcheck { kind, cmd } if kind.text.eq_ignore_ascii_case("cmd") => Some(line(cmd)),
+                    _ => None,
+                },
+                interval: dur("interval"),
+                timeout: dur("timeout"),
+                start_period: dur("start-period"),
+                start_interval: dur("start-interval"),
+                retries: flag("retries").and_then(|v| v.parse().ok()),
+            })
+        }
+    }
 }

@@ -403,3 +403,59 @@ fn targetstage_is_the_target_or_the_last_stage() {
         "one"
     );
 }
+
+#[test]
+fn commands_are_expanded_where_buildkit_expands_them() {
+    let src = "FROM alpine\nARG V=1.2\nENV A=old\nENV A=new B=$A\nCOPY --chown=$V app-$V.tgz /opt/$V/\nRUN echo $V\nCMD echo $V\nWORKDIR /srv/${V}\nRUN --mount=type=cache,target=/c/$V true\nHEALTHCHECK --interval=1m30s --retries=3 CMD [\"curl\", \"-f\"]\n";
+    let parsed = parse(src);
+    let m = model::analyze(src, &parsed.file, &CheckOptions::default());
+    let cmd = |i: usize| m.commands[i].clone().unwrap();
+    // Pairs of one ENV see the environment before it.
+    assert_eq!(
+        cmd(3),
+        model::Command::Env {
+            pairs: vec![("A".into(), "new".into()), ("B".into(), "old".into())]
+        }
+    );
+    let model::Command::Copy(c) = cmd(4) else { panic!() };
+    assert_eq!(
+        (c.sources, c.dest, c.chown),
+        (
+            vec!["app-1.2.tgz".to_string()],
+            "/opt/1.2/".to_string(),
+            Some("1.2".to_string())
+        )
+    );
+    // RUN and CMD are left to the shell.
+    assert_eq!(
+        cmd(5),
+        model::Command::Run {
+            command: model::CommandLine::Shell("echo $V".into()),
+            mounts: vec![],
+            network: None,
+            security: None
+        }
+    );
+    assert_eq!(
+        cmd(6),
+        model::Command::Cmd {
+            command: model::CommandLine::Shell("echo $V".into())
+        }
+    );
+    assert_eq!(
+        cmd(7),
+        model::Command::Workdir {
+            path: "/srv/1.2".into()
+        }
+    );
+    // Mount values are expanded.
+    let model::Command::Run { mounts, .. } = cmd(8) else {
+        panic!()
+    };
+    assert_eq!(mounts[0].target.as_deref(), Some("/c/1.2"));
+    let model::Command::Healthcheck(h) = cmd(9) else {
+        panic!()
+    };
+    assert_eq!((h.interval.map(|d| d.as_secs()), h.retries), (Some(90), Some(3)));
+    assert_eq!(h.test, Some(model::CommandLine::Exec(vec!["curl".into(), "-f".into()])));
+}
