@@ -7,7 +7,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod check;
 mod render;
+mod report;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +45,37 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check Dockerfiles: BuildKit's build checks, best-practice rules, build errors.
+    ///
+    /// Directories are searched recursively for Dockerfile, Containerfile, *.Dockerfile,
+    /// *.dockerfile, Dockerfile.* and Containerfile.*. Configuration comes from the nearest
+    /// `.slipway.toml` above each Dockerfile. Exits 1 when a finding is at or above
+    /// --fail-level, 2 on a usage or I/O error.
+    Check {
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = report::Format::Human)]
+        format: report::Format,
+        /// The lowest severity that makes the command exit 1.
+        #[arg(long, value_enum, default_value_t = check::FailLevel::Error)]
+        fail_level: check::FailLevel,
+        /// A build argument, `NAME=value` (or `NAME` to take it from the environment).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// Never report this code (a rule name, BuildKit check, or hadolint code); repeatable.
+        #[arg(long, value_name = "CODE")]
+        ignore: Vec<String>,
+        /// Use this configuration file instead of the nearest `.slipway.toml`.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The stage being built (the value of TARGETSTAGE).
+        #[arg(long, value_name = "STAGE")]
+        target: Option<String>,
+        /// Apply the machine-applicable fixes to the files, then report what remains.
+        #[arg(long)]
+        fix: bool,
+        /// Dockerfiles or directories (default `.`); `-` reads standard input.
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,13 +92,33 @@ enum ParseFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let color = match cli.color {
+    let color = |terminal: bool| match cli.color {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        Color::Auto => terminal && std::env::var_os("NO_COLOR").is_none(),
     };
     let result = match cli.command {
-        Command::Parse { format, files } => parse(format, &files, color),
+        Command::Parse { format, files } => parse(format, &files, color(std::io::stderr().is_terminal())),
+        Command::Check {
+            format,
+            fail_level,
+            build_args,
+            ignore,
+            config,
+            target,
+            fix,
+            paths,
+        } => check::run(&check::Options {
+            paths,
+            format,
+            fail_level,
+            build_args,
+            ignore,
+            config,
+            target,
+            fix,
+            color: color(std::io::stdout().is_terminal()),
+        }),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `slipway` binary.
 
+mod check;
 mod cli;
 mod diagnostics;
 mod features;

@@ -191,6 +191,8 @@ pub mod codes {
     pub const NO_STAGE: &str = "slipway::stage::no-stage";
     pub const INVALID_STAGE_NAME: &str = "slipway::stage::invalid-name";
     pub const STAGE_ORDER: &str = "slipway::stage::order";
+    pub const UNKNOWN_TARGET: &str = "slipway::stage::unknown-target";
+    pub const CIRCULAR_DEPENDENCY: &str = "slipway::stage::circular-dependency";
     pub const BLANK_BASE: &str = "slipway::stage::blank-base";
     pub const FROM_VARIABLE: &str = "slipway::flag::from-variable";
     pub const HEREDOC_MISUSE: &str = "slipway::heredoc::misuse";

@@ -17,11 +17,13 @@ pub mod buildkit;
 pub mod diagnostics;
 mod expand;
 pub mod flags;
+pub mod graph;
 mod json;
 pub mod lint;
 pub mod model;
 mod parse;
 pub mod rules;
+pub mod scripts;
 pub mod shell;
 pub mod suppress;
 pub mod syntax;
@@ -77,8 +79,11 @@ pub struct CheckOptions {
 /// slipway's best-practice rules, with suppressions applied.
 pub fn check(text: &str, options: &CheckOptions) -> Parse {
     let mut parsed = parse(text);
-    let model = model::analyze(text, &parsed.file, options);
-    parsed.diagnostics.extend(model.diagnostics);
+    let mut model = model::analyze(text, &parsed.file, options);
+    parsed.diagnostics.append(&mut model.diagnostics);
+    parsed
+        .diagnostics
+        .extend(lint::run(text, &parsed.file, &model, options));
     parsed.diagnostics = suppress::apply(
         text,
         &parsed.file,

@@ -962,7 +962,16 @@ impl<'a> Analyzer<'a> {
                             }
                         }
                         if let Ok(m) = crate::values::parse_mount(v) {
-                            if let Some(s) = m.from.as_deref().and_then(|f| self.model.stage_by_ref(f)) {
+                            // Mounts may name any stage, even a later one (cycles are checked by the graph).
+                            let target = m.from.as_deref().and_then(|f| {
+                                let lower = f.to_ascii_lowercase();
+                                self.stage_names
+                                    .iter()
+                                    .find(|(_, n)| *n == lower)
+                                    .map(|(i, _)| *i)
+                                    .or_else(|| self.model.stage_by_ref(f))
+                            });
+                            if let Some(s) = target {
                                 self.model.stages[stage].depends_on.insert(s);
                             }
                         }

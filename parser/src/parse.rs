@@ -428,12 +428,16 @@ impl<'a> Parser<'a> {
     }
 
     /// A `# escape=` or `# syntax=` comment after the top of the file is just a
-    /// comment to BuildKit; say so.
+    /// comment to BuildKit; say so. (`# check=` above an instruction is not: BuildKit
+    /// applies it to that instruction.)
     fn misplaced_directive(&mut self, line: &str, offset: usize) {
         let Some(m) = match_directive(line) else { return };
         let name = line[m.name.clone()].to_ascii_lowercase();
         let span = offset..offset + line.trim_end_matches(is_go_space).len();
-        if matches!(name.as_str(), "syntax" | "escape" | "check") {
+        if name == "check" {
+            return;
+        }
+        if matches!(name.as_str(), "syntax" | "escape") {
             if self.file.directives.iter().any(|d| d.name == name) {
                 return; // reported as a duplicate, or a repeat after the first block
             }

@@ -152,10 +152,10 @@ fn generated(n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
             let mut s = String::new();
-            if rng.next() % 10 == 0 {
+            if rng.next().is_multiple_of(10) {
                 s.push_str("# syntax=docker/dockerfile:1\n");
             }
-            let crlf = rng.next() % 8 == 0;
+            let crlf = rng.next().is_multiple_of(8);
             let count = 1 + rng.next() % 12;
             for _ in 0..count {
                 let line = rng.pick(LINES);

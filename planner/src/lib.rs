@@ -1,3 +1,8 @@
-//! slipway-planner: build context, cache keys and plan reports (not yet built; see issue 4).
+//! slipway-planner: build context, cache keys and plan reports (being built; see issue 4).
+//!
+//! - [`dockerignore`]: `.dockerignore` patterns with Docker's matching rules.
 //!
 //! Invariant: depends only on `slipway-parser` and `slipway-store`.
+
+pub mod dockerignore;
+pub mod shellcheck;

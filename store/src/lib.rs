@@ -1,3 +1,539 @@
-//! slipway-store: the on-disk, content-addressed OCI image store (not yet built; see issue 4).
+//! slipway-store: the on-disk, content-addressed store — an OCI image layout
+//! (`oci-layout`, `index.json`, `blobs/sha256/…`) plus a cache index that maps
+//! step cache keys to their results and to the inputs that produced them, so
+//! a later plan can say why a step misses.
 //!
-//! Invariant: depends on no other slipway crate; every write is temp file + fsync + rename.
+//! Invariants:
+//! - depends on no other slipway crate;
+//! - every write is temp file + fsync + rename (+ fsync of the directory):
+//!   an interrupted write never leaves a partial file behind a name;
+//! - a blob's name is the sha256 of its bytes, checked on write and on `verify`;
+//! - `index.json` and the cache's step index change only under the store's
+//!   exclusive lock; readers take the shared lock.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A `sha256:<hex>` content digest.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Digest(String);
+
+impl Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(format!("sha256:{}", hex(&Sha256::digest(bytes))))
+    }
+
+    /// The hex part.
+    pub fn hex(&self) -> &str {
+        &self.0["sha256:".len()..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Digest {
+    type Error = String;
+    fn try_from(s: String) -> Result<Digest, String> {
+        let hex = s
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("unsupported digest algorithm in {s:?} (only sha256)"))?;
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(format!("invalid sha256 digest {s:?}"));
+        }
+        Ok(Digest(s))
+    }
+}
+
+impl std::str::FromStr for Digest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Digest, String> {
+        Digest::try_from(s.to_string())
+    }
+}
+
+impl From<Digest> for String {
+    fn from(d: Digest) -> String {
+        d.0
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(H[usize::from(b >> 4)] as char);
+        s.push(H[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// An OCI content descriptor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The annotation that names a manifest in `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Index {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    media_type: Option<String>,
+    manifests: Vec<Descriptor>,
+}
+
+/// What produced a cached step: enough to explain a later miss.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheInputs {
+    /// The parent step's key (or the base image's digest).
+    pub parent: Option<String>,
+    /// The instruction, expanded, in canonical form.
+    pub instruction: String,
+    /// Build args the step sees and uses.
+    pub args: BTreeMap<String, String>,
+    /// Environment the step sees and uses.
+    pub env: BTreeMap<String, String>,
+    /// For COPY/ADD: every selected source file, path → digest of (mode, size, target, content).
+    pub files: BTreeMap<String, String>,
+}
+
+/// A cache index entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    /// The step's cache key (hex sha256).
+    pub key: String,
+    /// Identity of the step across builds (e.g. Dockerfile path + stage + position), for explaining misses.
+    pub step: String,
+    pub inputs: CacheInputs,
+    /// The layer (or other result) the step produced, if it produced one.
+    pub result: Option<Descriptor>,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+}
+
+/// The store at a root directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// `$SLIPWAY_ROOT`, else `$XDG_DATA_HOME/slipway`, else `~/.local/share/slipway`.
+pub fn default_root() -> PathBuf {
+    if let Some(r) = std::env::var_os("SLIPWAY_ROOT").filter(|r| !r.is_empty()) {
+        return PathBuf::from(r);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|r| !r.is_empty()) {
+        return PathBuf::from(x).join("slipway");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    home.join(".local/share/slipway")
+}
+
+fn context(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// A temp file name unique to this process and call.
+fn temp_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(".tmp-{}-{n}", std::process::id())
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory,
+/// fsync, rename over `path`, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| context(e, "cannot create", dir))?;
+    let tmp = dir.join(temp_name());
+    let result = (|| {
+        let mut f = File::create(&tmp).map_err(|e| context(e, "cannot create", &tmp))?;
+        f.write_all(bytes).map_err(|e| context(e, "cannot write", &tmp))?;
+        f.sync_all().map_err(|e| context(e, "cannot fsync", &tmp))?;
+        fs::rename(&tmp, path).map_err(|e| context(e, "cannot rename into", path))?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A held store lock; released on drop.
+pub struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> io::Result<Store> {
+        let root = root.into();
+        let store = Store { root };
+        for dir in [
+            store.root.join("blobs/sha256"),
+            store.root.join("cache/keys"),
+            store.root.join("cache/steps"),
+        ] {
+            fs::create_dir_all(&dir).map_err(|e| context(e, "cannot create", &dir))?;
+        }
+        let layout = store.root.join("oci-layout");
+        if !layout.exists() {
+            write_atomic(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
+        }
+        if !store.root.join("index.json").exists() {
+            let _w = store.lock_exclusive()?;
+            if !store.root.join("index.json").exists() {
+                store.write_index(&Index {
+                    schema_version: 2,
+                    media_type: Some(MEDIA_INDEX.into()),
+                    manifests: Vec::new(),
+                })?;
+            }
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock_file(&self) -> io::Result<File> {
+        let p = self.root.join("lock");
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|e| context(e, "cannot open", &p))
+    }
+
+    /// Shared lock: many readers at once.
+    pub fn lock_shared(&self) -> io::Result<Lock> {
+        let f = self.lock_file()?;
+        f.lock_shared().map_err(|e| context(e, "cannot lock", &self.root))?;
+        Ok(Lock(f))
+    }
+
+    /// Exclusive lock: one writer of the index at a time.
+    pub fn lock_exclusive(&self) -> io::Result<Lock> {
+        let f = self.lock_file()?;
+        f.lock().map_err(|e| context(e, "cannot lock", &self.root))?;
+        Ok(Lock(f))
+    }
+
+    /// The path of a blob (which may not exist).
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    /// Stores bytes as a blob; returns its digest. Idempotent.
+    pub fn put_blob(&self, bytes: &[u8]) -> io::Result<Digest> {
+        let digest = Digest::of(bytes);
+        let path = self.blob_path(&digest);
+        if !path.is_file() {
+            write_atomic(&path, bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// Stores a blob from a reader, checking it against `expected` when given
+    /// (a mismatch stores nothing). Returns the digest and size.
+    pub fn put_blob_from(&self, mut reader: impl Read, expected: Option<&Digest>) -> io::Result<(Digest, u64)> {
+        let dir = self.root.join("blobs/sha256");
+        let tmp = dir.join(temp_name());
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let result = (|| {
+            let mut f = File::create(&tmp).map_err(|e| context(e, "cannot create", &tmp))?;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                let n = reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                f.write_all(&buf[..n]).map_err(|e| context(e, "cannot write", &tmp))?;
+                size += n as u64;
+            }
+            f.sync_all().map_err(|e| context(e, "cannot fsync", &tmp))?;
+            let digest = Digest(format!("sha256:{}", hex(&hasher.finalize_reset())));
+            if let Some(want) = expected {
+                if *want != digest {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("digest mismatch: expected {want}, got {digest}"),
+                    ));
+                }
+            }
+            let path = self.blob_path(&digest);
+            fs::rename(&tmp, &path).map_err(|e| context(e, "cannot rename into", &path))?;
+            Ok(digest)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map(|d| (d, size))
+    }
+
+    /// Reads a blob, verifying its digest.
+    pub fn get_blob(&self, digest: &Digest) -> io::Result<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = fs::read(&path).map_err(|e| context(e, "cannot read blob", &path))?;
+        if Digest::of(&bytes) != *digest {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob {digest} is corrupt: its content has another digest"),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    fn read_index(&self) -> io::Result<Index> {
+        let p = self.root.join("index.json");
+        let bytes = fs::read(&p).map_err(|e| context(e, "cannot read", &p))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))
+    }
+
+    fn write_index(&self, index: &Index) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(index).map_err(io::Error::other)?;
+        write_atomic(&self.root.join("index.json"), &bytes)
+    }
+
+    /// Points `name` (e.g. `redis:latest`) at a manifest descriptor.
+    pub fn set_ref(&self, name: &str, descriptor: Descriptor) -> io::Result<()> {
+        let _w = self.lock_exclusive()?;
+        let mut index = self.read_index()?;
+        index
+            .manifests
+            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+        let mut d = descriptor;
+        d.annotations.insert(REF_NAME.into(), name.into());
+        index.manifests.push(d);
+        index
+            .manifests
+            .sort_by(|a, b| a.annotations.get(REF_NAME).cmp(&b.annotations.get(REF_NAME)));
+        self.write_index(&index)
+    }
+
+    /// The descriptor a name points at.
+    pub fn get_ref(&self, name: &str) -> io::Result<Option<Descriptor>> {
+        let _r = self.lock_shared()?;
+        Ok(self
+            .read_index()?
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name)))
+    }
+
+    /// Every named manifest: `(name, descriptor)`.
+    pub fn refs(&self) -> io::Result<Vec<(String, Descriptor)>> {
+        let _r = self.lock_shared()?;
+        Ok(self
+            .read_index()?
+            .manifests
+            .into_iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|n| (n, d)))
+            .collect())
+    }
+
+    /// Removes a name; returns whether it existed. Blobs stay until `prune`.
+    pub fn remove_ref(&self, name: &str) -> io::Result<bool> {
+        let _w = self.lock_exclusive()?;
+        let mut index = self.read_index()?;
+        let before = index.manifests.len();
+        index
+            .manifests
+            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+        let removed = index.manifests.len() != before;
+        if removed {
+            self.write_index(&index)?;
+        }
+        Ok(removed)
+    }
+
+    fn step_path(&self, step: &str) -> PathBuf {
+        self.root
+            .join("cache/steps")
+            .join(hex(&Sha256::digest(step.as_bytes())))
+    }
+
+    /// Records a cached step: by key, and as the latest record of its step identity.
+    pub fn put_cache(&self, record: &CacheRecord) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+        write_atomic(&self.root.join("cache/keys").join(&record.key), &bytes)?;
+        let _w = self.lock_exclusive()?;
+        write_atomic(&self.step_path(&record.step), record.key.as_bytes())
+    }
+
+    /// The record for a cache key, if the step was built before.
+    pub fn get_cache(&self, key: &str) -> io::Result<Option<CacheRecord>> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let p = self.root.join("cache/keys").join(key);
+        match fs::read(&p) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(context(e, "cannot read", &p)),
+        }
+    }
+
+    /// The latest record of a step identity (to compare inputs on a miss).
+    pub fn last_for_step(&self, step: &str) -> io::Result<Option<CacheRecord>> {
+        let p = self.step_path(step);
+        match fs::read_to_string(&p) {
+            Ok(key) => self.get_cache(key.trim()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(context(e, "cannot read", &p)),
+        }
+    }
+}
+
+/// OCI media types.
+pub const MEDIA_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const MEDIA_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const MEDIA_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const MEDIA_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+pub const MEDIA_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("root")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn layout_and_blobs() {
+        let (_d, s) = temp();
+        assert_eq!(
+            fs::read_to_string(s.root().join("oci-layout")).unwrap(),
+            r#"{"imageLayoutVersion":"1.0.0"}"#
+        );
+        let d = s.put_blob(b"hello").unwrap();
+        assert_eq!(
+            d.as_str(),
+            "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(s.get_blob(&d).unwrap(), b"hello");
+        // Corruption is detected.
+        fs::write(s.blob_path(&d), b"jello").unwrap();
+        assert_eq!(s.get_blob(&d).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn streamed_blobs_are_verified_and_leave_nothing_on_mismatch() {
+        let (_d, s) = temp();
+        let want = Digest::of(b"abc");
+        let (got, size) = s.put_blob_from(&b"abc"[..], Some(&want)).unwrap();
+        assert_eq!((got, size), (want.clone(), 3));
+        let wrong = Digest::of(b"xyz");
+        assert!(s.put_blob_from(&b"abc!"[..], Some(&wrong)).is_err());
+        let names: Vec<String> = fs::read_dir(s.root().join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![want.hex().to_string()], "no temp file or corrupt blob left");
+    }
+
+    #[test]
+    fn refs_round_trip_and_survive_concurrent_writers() {
+        let (_d, s) = temp();
+        let desc = |n: &[u8]| Descriptor {
+            media_type: MEDIA_MANIFEST.into(),
+            digest: Digest::of(n),
+            size: n.len() as u64,
+            annotations: BTreeMap::new(),
+        };
+        std::thread::scope(|t| {
+            for i in 0..8 {
+                let s = s.clone();
+                t.spawn(move || {
+                    for j in 0..10 {
+                        s.set_ref(&format!("img{i}:{j}"), desc(format!("{i}-{j}").as_bytes()))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.refs().unwrap().len(), 80);
+        assert_eq!(s.get_ref("img3:7").unwrap().unwrap().digest, Digest::of(b"3-7"));
+        assert!(s.remove_ref("img3:7").unwrap());
+        assert!(s.get_ref("img3:7").unwrap().is_none());
+        // index.json is a valid OCI index.
+        let index: serde_json::Value = serde_json::from_slice(&fs::read(s.root().join("index.json")).unwrap()).unwrap();
+        assert_eq!(index["schemaVersion"], 2);
+    }
+
+    #[test]
+    fn cache_records_by_key_and_by_step() {
+        let (_d, s) = temp();
+        let mut r = CacheRecord {
+            key: "ab".repeat(32),
+            step: "Dockerfile#0#2".into(),
+            inputs: CacheInputs::default(),
+            result: None,
+            created: 1,
+        };
+        r.inputs.instruction = "RUN make".into();
+        s.put_cache(&r).unwrap();
+        assert_eq!(s.get_cache(&r.key).unwrap(), Some(r.clone()));
+        assert_eq!(s.get_cache(&"cd".repeat(32)).unwrap(), None);
+        assert_eq!(s.get_cache("../../etc/passwd").unwrap(), None);
+        let mut r2 = r.clone();
+        r2.key = "ef".repeat(32);
+        s.put_cache(&r2).unwrap();
+        assert_eq!(s.last_for_step("Dockerfile#0#2").unwrap().unwrap().key, r2.key);
+    }
+
+    #[test]
+    fn digests_parse_strictly() {
+        assert!("sha256:abc".parse::<Digest>().is_err());
+        assert!("md5:00".parse::<Digest>().is_err());
+        assert!(format!("sha256:{}", "A".repeat(64)).parse::<Digest>().is_err());
+        assert!(format!("sha256:{}", "a".repeat(64)).parse::<Digest>().is_ok());
+    }
+}

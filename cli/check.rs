@@ -1,0 +1,517 @@
+//! `slipway check`: find Dockerfiles, load each one's configuration and
+//! `.dockerignore`, run every check, optionally apply fixes, report.
+//!
+//! Exit codes: 0 nothing at or above the fail level, 1 findings at or above
+//! it, 2 a usage, configuration or I/O error (the other files are still checked).
+
+use crate::report::{self, FileReport, Format};
+use slipway_parser::diagnostics::Edit;
+use slipway_parser::suppress::Config;
+use slipway_parser::{CheckOptions, Diagnostic, Severity};
+use slipway_planner::dockerignore::DockerIgnore;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The lowest severity that makes `check` exit 1.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailLevel {
+    Error,
+    Warning,
+    Info,
+    /// Never exit 1 for findings.
+    None,
+}
+
+impl FailLevel {
+    fn fails(self, s: Severity) -> bool {
+        match self {
+            FailLevel::Error => s == Severity::Error,
+            FailLevel::Warning => s >= Severity::Warning,
+            FailLevel::Info => true,
+            FailLevel::None => false,
+        }
+    }
+}
+
+/// The command line of `slipway check`.
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    pub fail_level: FailLevel,
+    /// `NAME=value`, or `NAME` to take the value from the environment.
+    pub build_args: Vec<String>,
+    pub ignore: Vec<String>,
+    /// Use this configuration file instead of looking for `.slipway.toml`.
+    pub config: Option<PathBuf>,
+    /// `--target`: the stage being built.
+    pub target: Option<String>,
+    pub fix: bool,
+    pub color: bool,
+}
+
+/// The name of the configuration file looked up from each Dockerfile's directory upward.
+pub const CONFIG_FILE: &str = ".slipway.toml";
+
+/// `.slipway.toml`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// Codes never to report.
+    #[serde(default)]
+    ignore: Vec<String>,
+    /// Code → `error`, `warning`, `info` (or `style`, `hint`), or `ignore` / `off`.
+    #[serde(default)]
+    severity: std::collections::BTreeMap<String, String>,
+    /// Experimental build checks to enable (or `all`).
+    #[serde(default)]
+    experimental: Vec<String>,
+    #[serde(default, alias = "trusted-registries")]
+    trusted_registries: Vec<String>,
+}
+
+fn load_config(path: &Path) -> Result<Config, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
+    let mut config = Config {
+        ignore: file.ignore,
+        experimental: file.experimental,
+        trusted_registries: file.trusted_registries,
+        ..Config::default()
+    };
+    for (code, level) in file.severity {
+        let severity = match level.to_ascii_lowercase().as_str() {
+            "error" => Severity::Error,
+            "warning" => Severity::Warning,
+            "info" | "style" | "hint" | "advice" => Severity::Advice,
+            "ignore" | "off" | "none" => {
+                config.ignore.push(code);
+                continue;
+            }
+            other => {
+                return Err(format!(
+                    "invalid {}: unknown severity {other:?} for {code} (expected error, warning, info or ignore)",
+                    path.display()
+                ))
+            }
+        };
+        config.severity.push((code, severity));
+    }
+    Ok(config)
+}
+
+/// One input: a file on disk or standard input.
+enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+/// Whether a file name is a Dockerfile's.
+fn is_dockerfile(name: &str) -> bool {
+    // `Dockerfile.*` also matches files about a Dockerfile, not Dockerfiles.
+    const NOT: &[&str] = &[
+        "dockerignore",
+        "json",
+        "md",
+        "txt",
+        "yml",
+        "yaml",
+        "toml",
+        "sh",
+        "orig",
+        "rej",
+        "bak",
+        "swp",
+        "lock",
+        "sarif",
+    ];
+    if name.rsplit_once('.').is_some_and(|(_, ext)| NOT.contains(&ext)) {
+        return false;
+    }
+    matches!(name, "Dockerfile" | "Containerfile")
+        || name.ends_with(".Dockerfile")
+        || name.ends_with(".dockerfile")
+        || name.starts_with("Dockerfile.")
+        || name.starts_with("Containerfile.")
+}
+
+/// Directories never searched.
+fn skipped_dir(name: &str) -> bool {
+    matches!(name, ".git" | "target" | "node_modules")
+}
+
+/// The Dockerfiles under `dir`, sorted; walk errors are reported and counted.
+fn discover(dir: &Path, errors: &mut usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0 || !(e.file_type().is_dir() && e.file_name().to_str().is_some_and(skipped_dir))
+        });
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() && e.file_name().to_str().is_some_and(is_dockerfile) => {
+                let p = e.into_path();
+                found.push(p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                *errors += 1;
+            }
+        }
+    }
+    found
+}
+
+/// Finds `.slipway.toml` in `dir` or the nearest ancestor.
+fn find_config(dir: &Path) -> Option<PathBuf> {
+    let dir = std::path::absolute(dir).ok()?;
+    dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
+}
+
+/// The `.dockerignore` of a Dockerfile whose context is its own directory:
+/// `<Dockerfile>.dockerignore` next to it, else `.dockerignore` in the context.
+fn find_dockerignore(dockerfile: Option<&Path>, context: &Path) -> Option<PathBuf> {
+    if let Some(f) = dockerfile {
+        let mut specific = f.as_os_str().to_owned();
+        specific.push(".dockerignore");
+        let specific = PathBuf::from(specific);
+        if specific.is_file() {
+            return Some(specific);
+        }
+    }
+    let general = context.join(".dockerignore");
+    general.is_file().then_some(general)
+}
+
+/// `CheckOptions::ignored`.
+type IgnoredFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Reads a `.dockerignore` into the `ignored` callback that BuildKit's
+/// CopyIgnoredFile check needs. Problems are warnings: the check is skipped.
+fn ignored_callback(path: &Path) -> Option<IgnoredFn> {
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            eprintln!("warning: cannot read {}: {e}", path.display());
+            return None;
+        }
+    };
+    match DockerIgnore::parse(&text) {
+        Ok(di) => Some(Arc::new(move |src: &str| di.copy_source_ignored(src))),
+        Err(e) => {
+            eprintln!("warning: {}: {e}; files excluded by it are not checked", path.display());
+            None
+        }
+    }
+}
+
+/// Applies the first fix of each diagnostic, skipping a fix that overlaps one
+/// already taken; edits go back to front. Returns the new text and how many
+/// fixes were applied.
+pub fn apply_fixes(text: &str, diags: &[Diagnostic]) -> (String, usize) {
+    let mut fixes: Vec<&[Edit]> = diags
+        .iter()
+        .filter_map(|d| d.fixes.first())
+        .map(|f| f.edits.as_slice())
+        .filter(|edits| {
+            !edits.is_empty()
+                && edits.iter().all(|e| {
+                    e.span.start <= e.span.end
+                        && e.span.end <= text.len()
+                        && text.is_char_boundary(e.span.start)
+                        && text.is_char_boundary(e.span.end)
+                })
+        })
+        .collect();
+    fixes.sort_by_key(|edits| edits.iter().map(|e| e.span.start).min());
+    let overlaps = |a: &Edit, b: &Edit| {
+        let (a, b) = (&a.span, &b.span);
+        if a.is_empty() || b.is_empty() {
+            // An insertion conflicts with an edit around it or another insertion at the same place.
+            (a.start > b.start && a.start < b.end) || (b.start > a.start && b.start < a.end) || a.start == b.start
+        } else {
+            a.start < b.end && b.start < a.end
+        }
+    };
+    let mut taken: Vec<&Edit> = Vec::new();
+    let mut applied = 0;
+    for edits in fixes {
+        let clash = edits
+            .iter()
+            .enumerate()
+            .any(|(i, e)| taken.iter().any(|t| overlaps(e, t)) || edits[..i].iter().any(|o| overlaps(e, o)));
+        if clash {
+            continue;
+        }
+        taken.extend(edits.iter());
+        applied += 1;
+    }
+    taken.sort_by_key(|e| (e.span.start, e.span.end));
+    let mut out = text.to_string();
+    for e in taken.iter().rev() {
+        out.replace_range(e.span.clone(), &e.text);
+    }
+    (out, applied)
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory and a rename,
+/// keeping the file's permissions.
+fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".slipway-fix-").tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Parses `--build-arg` values; `NAME` alone takes the value from the environment
+/// (and is dropped when unset), as `docker build` does.
+fn build_args(args: &[String]) -> Vec<(String, String)> {
+    args.iter()
+        .filter_map(|a| match a.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(a).ok().map(|v| (a.clone(), v)),
+        })
+        .collect()
+}
+
+/// Runs `slipway check`.
+pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    let mut errors = 0usize;
+    let mut inputs = Vec::new();
+    let paths = if opts.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        opts.paths.clone()
+    };
+    for path in &paths {
+        if path.as_os_str() == "-" {
+            inputs.push(Input::Stdin);
+        } else if path.is_dir() {
+            let found = discover(path, &mut errors);
+            if found.is_empty() {
+                eprintln!("warning: no Dockerfiles found under {}", path.display());
+            }
+            inputs.extend(found.into_iter().map(Input::File));
+        } else {
+            inputs.push(Input::File(path.clone()));
+        }
+    }
+    if opts.fix && inputs.iter().any(|i| matches!(i, Input::Stdin)) {
+        eprintln!("error: --fix cannot rewrite standard input; pass a file path");
+        return Ok(ExitCode::from(2));
+    }
+
+    let explicit_config = match &opts.config {
+        Some(p) => match load_config(p) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let build_args = build_args(&opts.build_args);
+    let check_override = build_args
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "BUILDKIT_DOCKERFILE_CHECK")
+        .map(|(_, v)| v.clone());
+    let mut configs: HashMap<PathBuf, Result<Config, String>> = HashMap::new();
+
+    let mut reports = Vec::new();
+    let mut fixed = 0usize;
+    let mut fixed_files = 0usize;
+    for input in inputs {
+        let (name, path, text) = match &input {
+            Input::Stdin => {
+                let mut bytes = Vec::new();
+                io::stdin().read_to_end(&mut bytes)?;
+                (
+                    "<stdin>".to_string(),
+                    None,
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                )
+            }
+            Input::File(p) => match std::fs::read(p) {
+                Ok(bytes) => (
+                    p.display().to_string(),
+                    Some(p.as_path()),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ),
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", p.display());
+                    errors += 1;
+                    continue;
+                }
+            },
+        };
+        // The build context: the Dockerfile's directory (the working directory for stdin).
+        let context = match path.and_then(Path::parent) {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut config = match &explicit_config {
+            Some(c) => c.clone(),
+            None => match find_config(&context) {
+                Some(found) => {
+                    let first = !configs.contains_key(&found);
+                    match configs.entry(found.clone()).or_insert_with(|| load_config(&found)) {
+                        Ok(c) => c.clone(),
+                        Err(e) => {
+                            // Said once per configuration file; every file under it is skipped.
+                            if first {
+                                eprintln!("error: {e}");
+                            }
+                            errors += 1;
+                            continue;
+                        }
+                    }
+                }
+                None => Config::default(),
+            },
+        };
+        config.ignore.extend(opts.ignore.iter().cloned());
+        if check_override.is_some() {
+            config.check = check_override.clone();
+        }
+        let options = CheckOptions {
+            build_args: build_args.clone(),
+            ignored: find_dockerignore(path, &context).and_then(|p| ignored_callback(&p)),
+            config,
+            target: opts.target.clone(),
+        };
+
+        let mut text = text;
+        let mut result = slipway_parser::check(&text, &options);
+        if let (true, Some(path)) = (opts.fix, path) {
+            let mut applied_here = 0;
+            // A fix can make room for another (overlaps are skipped), so go a few rounds.
+            for _ in 0..10 {
+                let (new_text, applied) = apply_fixes(&text, &result.diagnostics);
+                if applied == 0 || new_text == text {
+                    break;
+                }
+                applied_here += applied;
+                text = new_text;
+                result = slipway_parser::check(&text, &options);
+            }
+            if applied_here > 0 {
+                if let Err(e) = write_atomically(path, &text) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    errors += 1;
+                }
+                fixed += applied_here;
+                fixed_files += 1;
+            }
+        }
+        let mut diagnostics = result.diagnostics;
+        diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+        reports.push(FileReport {
+            name,
+            text,
+            diagnostics,
+        });
+    }
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    report::write(&mut out, opts.format, &reports, opts.color)?;
+    out.flush()?;
+    if opts.fix {
+        eprintln!(
+            "applied {fixed} fix{} in {fixed_files} file{}",
+            if fixed == 1 { "" } else { "es" },
+            if fixed_files == 1 { "" } else { "s" }
+        );
+    }
+
+    let failing = reports
+        .iter()
+        .flat_map(|r| &r.diagnostics)
+        .any(|d| opts.fail_level.fails(d.severity));
+    Ok(if errors > 0 {
+        ExitCode::from(2)
+    } else if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_parser::diagnostics::Fix;
+
+    fn diag(fixes: &[&[(std::ops::Range<usize>, &str)]]) -> Diagnostic {
+        let mut d = Diagnostic::warning("x", 0..0, "x");
+        for edits in fixes {
+            d.fixes.push(Fix {
+                description: "f".into(),
+                edits: edits
+                    .iter()
+                    .map(|(s, t)| Edit {
+                        span: s.clone(),
+                        text: t.to_string(),
+                    })
+                    .collect(),
+            });
+        }
+        d
+    }
+
+    #[test]
+    fn fixes_apply_back_to_front_and_skip_overlaps() {
+        let text = "abcdef";
+        let diags = [
+            diag(&[&[(0..1, "A")]]),
+            diag(&[&[(4..6, "")]]),
+            diag(&[&[(5..6, "Z")]]),                 // overlaps 4..6: skipped
+            diag(&[&[(2..2, "+"), (3..3, "-")]]),    // insertions, one fix
+            diag(&[&[(2..2, "?")]]),                 // same insertion point: skipped
+            diag(&[&[(1..2, "B")], &[(1..2, "C")]]), // only the first alternative
+        ];
+        assert_eq!(apply_fixes(text, &diags), ("AB+c-d".to_string(), 4));
+        // Out-of-range or mid-character edits are never applied.
+        assert_eq!(apply_fixes("é", &[diag(&[&[(1..2, "x")]])]), ("é".to_string(), 0));
+        assert_eq!(apply_fixes("a", &[diag(&[&[(0..9, "x")]])]), ("a".to_string(), 0));
+    }
+
+    #[test]
+    fn dockerfile_names() {
+        for name in [
+            "Dockerfile",
+            "Containerfile",
+            "api.Dockerfile",
+            "x.dockerfile",
+            "Dockerfile.dev",
+            "Containerfile.arm",
+        ] {
+            assert!(is_dockerfile(name), "{name}");
+        }
+        for name in [
+            "Dockerfile.dockerignore",
+            "README.md",
+            "dockerfile.txt",
+            "MyDockerfile",
+            "Dockerfile.json",
+            "Dockerfile.md",
+        ] {
+            assert!(!is_dockerfile(name), "{name}");
+        }
+    }
+}
