@@ -1,0 +1,576 @@
+//! Cache keys and the dry-run plan: for every step of the step graph, its
+//! content-addressed key, whether the store already has it, and for every
+//! miss the reasons (which instruction, ARG, ENV or file changed).
+//!
+//! A step's key is the sha256 of a canonical JSON of its [`CacheInputs`]:
+//! the parent step's key (or the base image), the instruction after
+//! expansion in canonical form, the state it runs in (workdir, user, shell),
+//! the ARG and ENV values it sees and uses, and for COPY/ADD the digest of
+//! every selected source entry (path, type, mode, size, link target,
+//! content — never mtime). What "uses" means: RUN sees every ENV value and
+//! every ARG declared in its stage (they are its environment, as in
+//! BuildKit); other instructions use the variables they expand.
+
+use slipway_parser::graph::{Edge, StepGraph, StepKind};
+use slipway_parser::model::{Base, Command, CommandLine, CopySpec, Model};
+use slipway_parser::syntax::{Dockerfile, Instruction};
+use slipway_store::{CacheInputs, CacheRecord, Store};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where COPY/ADD sources come from: the build context (or a test double).
+pub trait Sources {
+    /// The entries a COPY/ADD selects, as sorted `(path, entry digest)`, or an error.
+    fn select(&self, sources: &[String], excludes: &[String], parents: bool) -> Result<Vec<(String, String)>, String>;
+}
+
+/// No build context: every COPY/ADD from the context fails to select.
+pub struct NoContext;
+
+impl Sources for NoContext {
+    fn select(&self, sources: &[String], _: &[String], _: bool) -> Result<Vec<(String, String)>, String> {
+        Err(format!("no build context for {}", sources.join(" ")))
+    }
+}
+
+/// Options of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Identifies the Dockerfile across builds (its path, as given).
+    pub dockerfile_id: String,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--no-cache-filter`: stage names (or indices) whose steps must rebuild.
+    pub no_cache_filter: Vec<String>,
+    /// Build args given with `--build-arg`.
+    pub build_args: BTreeMap<String, String>,
+}
+
+/// Hit or miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Hit,
+    Miss,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedStep {
+    pub id: usize,
+    pub stage: String,
+    pub line: usize,
+    pub instruction: String,
+    pub cache_key: String,
+    pub status: Status,
+    pub reasons: Vec<String>,
+    pub depends_on: Vec<usize>,
+    #[serde(skip)]
+    pub kind: Option<StepKind>,
+    #[serde(skip)]
+    pub inputs: CacheInputs,
+    #[serde(skip)]
+    pub step_identity: String,
+}
+
+/// Counts over the plan.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    pub steps: usize,
+    pub hits: usize,
+    pub misses: usize,
+    pub stages: usize,
+    pub target: String,
+}
+
+/// The plan of a build.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    pub steps: Vec<PlannedStep>,
+    pub summary: Summary,
+}
+
+/// The state a stage's steps run in, as config instructions change it.
+#[derive(Clone, Default)]
+struct StageState {
+    env: BTreeMap<String, String>,
+    args: BTreeMap<String, String>,
+    workdir: String,
+    user: String,
+    shell: Vec<String>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    slipway_store::hex(&sha2::Sha256::digest(bytes))
+}
+
+/// The key of a set of inputs.
+pub fn cache_key(inputs: &CacheInputs, extra: &BTreeMap<String, String>) -> String {
+    let canonical = serde_json::json!({ "v": 1, "inputs": inputs, "state": extra });
+    sha256_hex(canonical.to_string().as_bytes())
+}
+
+/// Variables referenced as `$NAME` or `${NAME…` in a text.
+fn referenced(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let mut j = i + 1;
+            if b.get(j) == Some(&b'{') {
+                j += 1;
+            }
+            let start = j;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                j += 1;
+            }
+            if j > start {
+                out.insert(text[start..j].to_string());
+            }
+            i = j.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn instruction_words(inst: &Instruction) -> String {
+    let mut parts: Vec<String> = vec![inst.name.clone()];
+    parts.extend(inst.flags.iter().map(|f| f.text.clone()));
+    parts.extend(inst.args.words().iter().map(|w| w.text.clone()));
+    parts.join(" ")
+}
+
+/// The canonical, expanded form of a step's instruction.
+fn canonical(command: Option<&Command>, inst: &Instruction) -> String {
+    match command {
+        Some(Command::Run {
+            command,
+            mounts,
+            network,
+            security,
+        }) => {
+            let line = match command {
+                CommandLine::Exec(v) => serde_json::to_string(v).unwrap_or_default(),
+                CommandLine::Shell(s) => s.clone(),
+            };
+            let heredocs: Vec<String> = inst
+                .heredocs
+                .iter()
+                .map(|h| format!("<<{}:{}", h.name, h.chomped_content()))
+                .collect();
+            serde_json::json!({"RUN": line, "mounts": mounts, "network": network, "security": security, "heredocs": heredocs}).to_string()
+        }
+        Some(Command::Copy(c)) => copy_canonical("COPY", c, inst),
+        Some(Command::Add(c)) => copy_canonical("ADD", c, inst),
+        Some(Command::Workdir { path }) => format!("WORKDIR {path}"),
+        _ => instruction_words(inst),
+    }
+}
+
+fn copy_canonical(kind: &str, c: &CopySpec, inst: &Instruction) -> String {
+    let heredocs: BTreeMap<&str, String> = inst
+        .heredocs
+        .iter()
+        .map(|h| (h.name.as_str(), h.chomped_content()))
+        .collect();
+    serde_json::json!({
+        kind: { "sources": c.sources, "dest": c.dest, "from": c.from, "chown": c.chown, "chmod": c.chmod,
+                "link": c.link, "exclude": c.exclude, "parents": c.parents, "checksum": c.checksum,
+                "keep_git_dir": c.keep_git_dir, "unpack": c.unpack, "heredocs": heredocs }
+    })
+    .to_string()
+}
+
+/// Plans a build: keys for every step of `graph`, looked up in `store`.
+pub fn plan(
+    file: &Dockerfile,
+    model: &Model,
+    graph: &StepGraph,
+    sources: &dyn Sources,
+    store: Option<&Store>,
+    options: &PlanOptions,
+) -> Plan {
+    let stage_name = |s: usize| model.stages[s].name.clone().unwrap_or_else(|| s.to_string());
+    let filtered: BTreeSet<usize> = options
+        .no_cache_filter
+        .iter()
+        .filter_map(|f| model.stage_by_ref(f))
+        .collect();
+    let mut keys: BTreeMap<usize, String> = BTreeMap::new(); // node index → key
+    let mut missed: BTreeSet<usize> = BTreeSet::new();
+    let mut states: BTreeMap<usize, StageState> = BTreeMap::new(); // stage → state after its last step
+    let mut steps = Vec::new();
+    let mut position_in_stage: BTreeMap<usize, usize> = BTreeMap::new();
+    let order: Vec<_> = graph.levels().into_iter().flatten().collect();
+    // Process in file order within the dependency order: sort each node by (stage, instruction) but
+    // parents always come first in `levels`, so a stable walk of `order` is enough.
+    let mut state_of_stage: BTreeMap<usize, StageState> = BTreeMap::new();
+    for node in order {
+        let step = &graph.graph[node];
+        let inst = &file.instructions[step.instruction];
+        let needs = graph.needs(node);
+        let mut state = match step.kind {
+            StepKind::Base => match model.stages[step.stage].base {
+                Base::Stage(s) => states.get(&s).cloned().unwrap_or_default(),
+                _ => StageState {
+                    shell: vec!["/bin/sh".into(), "-c".into()],
+                    ..StageState::default()
+                },
+            },
+            _ => state_of_stage.get(&step.stage).cloned().unwrap_or_default(),
+        };
+        if matches!(step.kind, StepKind::Base) {
+            state.args.clear();
+        }
+        // Fold config instructions before this step into the state.
+        for &ci in &step.config {
+            apply_config(&mut state, model.commands.get(ci).and_then(Option::as_ref), options);
+        }
+        let command = model.commands.get(step.instruction).and_then(Option::as_ref);
+        if let Some(Command::Workdir { path }) = command {
+            state.workdir = join_workdir(&state.workdir, path);
+        }
+
+        let mut inputs = CacheInputs {
+            instruction: canonical(command, inst),
+            ..CacheInputs::default()
+        };
+        let mut reasons_extra = Vec::new();
+        match step.kind {
+            StepKind::Base => {
+                inputs.parent = Some(match &model.stages[step.stage].base {
+                    Base::Scratch => "scratch".to_string(),
+                    Base::Image(r) => {
+                        let platform = model.stages[step.stage].platform.clone().unwrap_or_default();
+                        match store.and_then(|s| s.get_ref(r).ok().flatten()) {
+                            Some(d) => format!("image {r} {}{platform}", d.digest),
+                            None => format!("image {r}{platform}"),
+                        }
+                    }
+                    Base::Stage(s) => graph.stage_last[*s]
+                        .and_then(|n| keys.get(&n.index()).cloned())
+                        .unwrap_or_default(),
+                });
+                inputs.instruction = format!("FROM {}", model.stages[step.stage].base_text);
+            }
+            _ => {
+                inputs.parent = needs
+                    .iter()
+                    .find(|(_, e)| *e == Edge::Parent)
+                    .and_then(|(n, _)| keys.get(&n.index()).cloned());
+            }
+        }
+        // Variables seen and used.
+        let used: BTreeSet<String> = match step.kind {
+            StepKind::Run => state.env.keys().chain(state.args.keys()).cloned().collect(),
+            _ => referenced(&inst.original),
+        };
+        for name in used {
+            if let Some(v) = state.args.get(&name) {
+                inputs.args.insert(name.clone(), v.clone());
+            } else if let Some(v) = state.env.get(&name) {
+                inputs.env.insert(name, v.clone());
+            }
+        }
+        // COPY/ADD sources.
+        if let Some(Command::Copy(c) | Command::Add(c)) = command {
+            match c.from.as_deref().and_then(|f| model.stage_by_ref(f)) {
+                Some(s) => {
+                    let key = graph.stage_last[s]
+                        .and_then(|n| keys.get(&n.index()).cloned())
+                        .unwrap_or_default();
+                    inputs.files.insert(format!("stage:{}", stage_name(s)), key);
+                }
+                None if c.from.is_some() => {
+                    inputs
+                        .files
+                        .insert(format!("image:{}", c.from.clone().unwrap_or_default()), String::new());
+                }
+                None => {
+                    let local: Vec<String> = c
+                        .sources
+                        .iter()
+                        .filter(|s| !s.contains("://") && !s.starts_with("git@"))
+                        .cloned()
+                        .collect();
+                    if !local.is_empty() {
+                        match sources.select(&local, &c.exclude, c.parents) {
+                            Ok(files) => inputs.files.extend(files),
+                            Err(e) => reasons_extra.push(format!("cannot select sources: {e}")),
+                        }
+                    }
+                    for url in c.sources.iter().filter(|s| s.contains("://") || s.starts_with("git@")) {
+                        inputs.files.insert(url.clone(), c.checksum.clone().unwrap_or_default());
+                    }
+                }
+            }
+        }
+        let mut extra = BTreeMap::new();
+        if step.kind != StepKind::Base {
+            extra.insert("workdir".to_string(), state.workdir.clone());
+            extra.insert("user".to_string(), state.user.clone());
+            if step.kind == StepKind::Run {
+                extra.insert("shell".to_string(), state.shell.join(" "));
+            }
+        }
+        let key = cache_key(&inputs, &extra);
+
+        let pos = position_in_stage.entry(step.stage).or_insert(0);
+        let identity = format!("{}#{}#{}", options.dockerfile_id, stage_name(step.stage), pos);
+        *pos += 1;
+
+        // Hit or miss, and why.
+        let parent_missed = needs.iter().any(|(n, _)| missed.contains(&n.index()));
+        let cached = store.and_then(|s| s.get_cache(&key).ok().flatten()).is_some();
+        let forced = options.no_cache || filtered.contains(&step.stage);
+        let status = if cached && !forced && !parent_missed && step.kind != StepKind::Base {
+            Status::Hit
+        } else {
+            Status::Miss
+        };
+        let status = if step.kind == StepKind::Base {
+            // A base is a hit when it is known (stage bases follow their stage; images need to be in the store).
+            match &model.stages[step.stage].base {
+                Base::Scratch => Status::Hit,
+                Base::Stage(_) if !parent_missed => Status::Hit,
+                Base::Image(r) if store.and_then(|s| s.get_ref(r).ok().flatten()).is_some() && !forced => Status::Hit,
+                _ => Status::Miss,
+            }
+        } else {
+            status
+        };
+        let mut reasons = Vec::new();
+        if status == Status::Miss {
+            if forced {
+                reasons.push(if options.no_cache {
+                    "--no-cache".to_string()
+                } else {
+                    format!("--no-cache-filter {}", stage_name(step.stage))
+                });
+            }
+            if step.kind == StepKind::Base {
+                match &model.stages[step.stage].base {
+                    Base::Image(r) => reasons.push(format!("base image {r} is not in the store")),
+                    Base::Stage(s) => reasons.push(format!("stage {} rebuilds", stage_name(*s))),
+                    Base::Scratch => {}
+                }
+            } else if !forced {
+                if parent_missed {
+                    for (n, e) in &needs {
+                        if missed.contains(&n.index()) {
+                            reasons.push(match e {
+                                Edge::Parent | Edge::BaseStage => "parent step missed".to_string(),
+                                Edge::CopyFrom => {
+                                    format!("source stage {} rebuilds", stage_name(graph.graph[*n].stage))
+                                }
+                                Edge::MountFrom => {
+                                    format!("mounted stage {} rebuilds", stage_name(graph.graph[*n].stage))
+                                }
+                            });
+                        }
+                    }
+                }
+                if !parent_missed {
+                    let previous = store.and_then(|s| s.last_for_step(&identity).ok().flatten());
+                    reasons.extend(explain(previous.as_ref(), &inputs));
+                }
+                reasons.extend(reasons_extra);
+            }
+            reasons.dedup();
+            if reasons.is_empty() {
+                reasons.push("not in the cache".into());
+            }
+            missed.insert(node.index());
+        }
+        keys.insert(node.index(), key.clone());
+        state_of_stage.insert(step.stage, state.clone());
+        if graph.stage_last[step.stage] == Some(node) {
+            let mut end = state;
+            for &ci in &graph.stage_tail[step.stage] {
+                apply_config(&mut end, model.commands.get(ci).and_then(Option::as_ref), options);
+            }
+            states.insert(step.stage, end);
+        }
+        steps.push(PlannedStep {
+            id: node.index(),
+            stage: stage_name(step.stage),
+            line: inst.start_line,
+            instruction: first_line(&inst.original),
+            cache_key: key,
+            status,
+            reasons,
+            depends_on: needs.iter().map(|(n, _)| n.index()).collect(),
+            kind: Some(step.kind),
+            inputs,
+            step_identity: identity,
+        });
+    }
+    steps.sort_by_key(|s| s.id);
+    let hits = steps.iter().filter(|s| s.status == Status::Hit).count();
+    let summary = Summary {
+        steps: steps.len(),
+        hits,
+        misses: steps.len() - hits,
+        stages: graph.stage_last.iter().filter(|s| s.is_some()).count(),
+        target: stage_name(graph.target),
+    };
+    Plan { steps, summary }
+}
+
+fn first_line(original: &str) -> String {
+    let line = original.lines().next().unwrap_or("");
+    let squeezed: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if squeezed.chars().count() > 80 {
+        format!("{}…", squeezed.chars().take(79).collect::<String>())
+    } else {
+        squeezed
+    }
+}
+
+fn join_workdir(current: &str, path: &str) -> String {
+    if path.starts_with('/') || current.is_empty() {
+        if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        }
+    } else {
+        format!("{}/{}", current.trim_end_matches('/'), path)
+    }
+}
+
+fn apply_config(state: &mut StageState, command: Option<&Command>, options: &PlanOptions) {
+    match command {
+        Some(Command::Env { pairs }) => state.env.extend(pairs.iter().cloned()),
+        Some(Command::Arg { args }) => {
+            for (k, v) in args {
+                let value = options
+                    .build_args
+                    .get(k)
+                    .cloned()
+                    .or_else(|| v.clone())
+                    .unwrap_or_default();
+                state.args.insert(k.clone(), value);
+            }
+        }
+        Some(Command::User { user }) => state.user = user.clone(),
+        Some(Command::Shell { shell }) => state.shell = shell.clone(),
+        Some(Command::Workdir { path }) => state.workdir = join_workdir(&state.workdir, path),
+        _ => {}
+    }
+}
+
+/// Why `now` differs from the last time this step was built.
+pub fn explain(previous: Option<&CacheRecord>, now: &CacheInputs) -> Vec<String> {
+    let Some(prev) = previous else {
+        return vec!["never built before".into()];
+    };
+    let old = &prev.inputs;
+    let mut reasons = Vec::new();
+    if old.instruction != now.instruction {
+        reasons.push("instruction text changed".into());
+    }
+    for (what, a, b) in [("ARG", &old.args, &now.args), ("ENV", &old.env, &now.env)] {
+        for (k, v) in b {
+            match a.get(k) {
+                Some(o) if o != v => reasons.push(format!("{what} {k} changed {} → {}", short(o), short(v))),
+                None => reasons.push(format!("{what} {k} set to {}", short(v))),
+                _ => {}
+            }
+        }
+        for k in a.keys().filter(|k| !b.contains_key(*k)) {
+            reasons.push(format!("{what} {k} no longer set"));
+        }
+    }
+    reasons.extend(file_changes(&old.files, &now.files));
+    if reasons.is_empty() && old.parent != now.parent {
+        reasons.push("parent step changed".into());
+    }
+    if reasons.is_empty() {
+        reasons.push("build state changed (workdir, user or shell)".into());
+    }
+    reasons
+}
+
+fn short(v: &str) -> String {
+    let v = if v.is_empty() { "\"\"" } else { v };
+    if v.chars().count() > 40 {
+        format!("{}…", v.chars().take(39).collect::<String>())
+    } else {
+        v.to_string()
+    }
+}
+
+/// "file a modified", "3 files added under src/", … — grouped by directory when many.
+fn file_changes(old: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> Vec<String> {
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut modified = Vec::new();
+    for (p, d) in now {
+        match old.get(p) {
+            None => added.push(p.as_str()),
+            Some(o) if o != d => modified.push(p.as_str()),
+            _ => {}
+        }
+    }
+    for p in old.keys().filter(|p| !now.contains_key(*p)) {
+        removed.push(p.as_str());
+    }
+    let mut out = Vec::new();
+    for (verb, list) in [("modified", modified), ("added", added), ("removed", removed)] {
+        out.extend(group(verb, &list));
+    }
+    out
+}
+
+fn group(verb: &str, paths: &[&str]) -> Vec<String> {
+    let describe = |p: &str| {
+        if let Some(stage) = p.strip_prefix("stage:") {
+            format!("stage {stage} output")
+        } else {
+            format!("file {p}")
+        }
+    };
+    if paths.len() <= 3 {
+        return paths.iter().map(|p| format!("{} {verb}", describe(p))).collect();
+    }
+    // Group by top-level directory.
+    let mut by_dir: BTreeMap<String, usize> = BTreeMap::new();
+    for p in paths {
+        let dir = p.rsplit_once('/').map_or(String::new(), |(d, _)| format!("{d}/"));
+        *by_dir.entry(dir).or_default() += 1;
+    }
+    by_dir
+        .into_iter()
+        .map(|(dir, n)| {
+            let what = if n == 1 {
+                "file".to_string()
+            } else {
+                format!("{n} files")
+            };
+            if dir.is_empty() {
+                format!("{what} {verb} at the context root")
+            } else {
+                format!("{what} {verb} under {dir}")
+            }
+        })
+        .collect()
+}
+
+/// Records every step of a plan in the store's cache index, as a build would
+/// after running them (used by tests and, later, by the runner).
+pub fn record(plan: &Plan, store: &Store, created: u64) -> std::io::Result<()> {
+    for s in &plan.steps {
+        store.put_cache(&CacheRecord {
+            key: s.cache_key.clone(),
+            step: s.step_identity.clone(),
+            inputs: s.inputs.clone(),
+            result: None,
+            created,
+        })?;
+    }
+    Ok(())
+}
