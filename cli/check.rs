@@ -50,6 +50,8 @@ pub struct Options {
     pub target: Option<String>,
     pub fix: bool,
     pub color: bool,
+    /// Run shellcheck on RUN scripts when it is installed.
+    pub shellcheck: bool,
 }
 
 /// The name of the configuration file looked up from each Dockerfile's directory upward.
@@ -335,6 +337,13 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let mut reports = Vec::new();
     let mut fixed = 0usize;
     let mut fixed_files = 0usize;
+    // shellcheck on RUN scripts, when installed and not turned off.
+    let scripts: Option<slipway_parser::ScriptChecker> =
+        if opts.shellcheck && slipway_planner::shellcheck::available().is_some() {
+            Some(Arc::new(slipway_planner::shellcheck::check))
+        } else {
+            None
+        };
     for input in inputs {
         let (name, path, text) = match &input {
             Input::Stdin => {
@@ -393,6 +402,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             ignored: find_dockerignore(path, &context).and_then(|p| ignored_callback(&p)),
             config,
             target: opts.target.clone(),
+            scripts: scripts.clone(),
         };
 
         let mut text = text;

@@ -73,6 +73,9 @@ enum Command {
         /// Apply the machine-applicable fixes to the files, then report what remains.
         #[arg(long)]
         fix: bool,
+        /// Do not run shellcheck on RUN scripts (it runs when `shellcheck` is on PATH).
+        #[arg(long)]
+        no_shellcheck: bool,
         /// Dockerfiles or directories (default `.`); `-` reads standard input.
         paths: Vec<PathBuf>,
     },
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             config,
             target,
             fix,
+            no_shellcheck,
             paths,
         } => check::run(&check::Options {
             paths,
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
             target,
             fix,
             color: color(std::io::stdout().is_terminal()),
+            shellcheck: !no_shellcheck,
         }),
     };
     match result {

@@ -60,6 +60,10 @@ pub fn parse(text: &str) -> Parse {
 /// Whether a build-context path is excluded by `.dockerignore`.
 pub type IgnoreFn = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Checks the shell scripts of RUN instructions (shellcheck, in the planner
+/// crate, which may do I/O); its findings are suppressed like the others.
+pub type ScriptChecker = std::sync::Arc<dyn Fn(&str, &Dockerfile, &model::Model) -> Vec<Diagnostic> + Send + Sync>;
+
 /// What `check` needs beyond the text.
 #[derive(Clone, Default)]
 pub struct CheckOptions {
@@ -72,6 +76,8 @@ pub struct CheckOptions {
     pub ignored: Option<IgnoreFn>,
     /// Suppression and severity configuration.
     pub config: suppress::Config,
+    /// Script checks (shellcheck), if enabled.
+    pub scripts: Option<ScriptChecker>,
 }
 
 /// Parses, builds the semantic model and runs every check: parse errors,
@@ -84,6 +90,9 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
     parsed
         .diagnostics
         .extend(lint::run(text, &parsed.file, &model, options));
+    if let Some(scripts) = &options.scripts {
+        parsed.diagnostics.extend(scripts(text, &parsed.file, &model));
+    }
     parsed.diagnostics = suppress::apply(
         text,
         &parsed.file,

@@ -7,4 +7,5 @@
 
 pub mod dockerignore;
 pub mod plan;
+pub mod report;
 pub mod shellcheck;

@@ -282,6 +282,8 @@ fn run_batch(config: &Config, dir: &Path, dialect: &str, batch: &[usize]) -> Vec
 fn run(config: &Config, dir: &Path, dialect: &str, batch: &[usize]) -> Option<Vec<Comment>> {
     let mut child = Command::new(&config.program)
         .current_dir(dir)
+        // GHC runtime options from the environment make shellcheck exit 1 with no output.
+        .env_remove("GHCRTS")
         .args(["--format=json1", "--norc", EXCLUDE, &format!("--shell={dialect}"), "--"])
         .args(batch.iter().map(|&n| file_name(n)))
         .stdin(Stdio::null())
