@@ -337,36 +337,78 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let mut reports = Vec::new();
     let mut fixed = 0usize;
     let mut fixed_files = 0usize;
-    // shellcheck on RUN scripts, when installed and not turned off.
-    let scripts: Option<slipway_parser::ScriptChecker> =
-        if opts.shellcheck && slipway_planner::shellcheck::available().is_some() {
-            Some(Arc::new(slipway_planner::shellcheck::check))
-        } else {
-            None
-        };
-    for input in inputs {
-        let (name, path, text) = match &input {
+    // Read every input first, so shellcheck can check all scripts in one batched run.
+    let mut loaded: Vec<(String, Option<PathBuf>, String)> = Vec::new();
+    for input in &inputs {
+        match input {
             Input::Stdin => {
                 let mut bytes = Vec::new();
                 io::stdin().read_to_end(&mut bytes)?;
-                (
+                loaded.push((
                     "<stdin>".to_string(),
                     None,
                     String::from_utf8_lossy(&bytes).into_owned(),
-                )
+                ));
             }
             Input::File(p) => match std::fs::read(p) {
-                Ok(bytes) => (
+                Ok(bytes) => loaded.push((
                     p.display().to_string(),
-                    Some(p.as_path()),
+                    Some(p.clone()),
                     String::from_utf8_lossy(&bytes).into_owned(),
-                ),
+                )),
                 Err(e) => {
                     eprintln!("error: cannot read {}: {e}", p.display());
                     errors += 1;
-                    continue;
                 }
             },
+        }
+    }
+    // shellcheck on RUN scripts, when installed and not turned off. Without --fix the
+    // scripts of all files go through one batched, parallel run; with --fix each
+    // re-check needs fresh findings, so the files are checked one by one.
+    let shellcheck = if opts.shellcheck {
+        slipway_planner::shellcheck::Config::detect()
+    } else {
+        None
+    };
+    let mut precomputed: Vec<Option<Vec<Diagnostic>>> = vec![None; loaded.len()];
+    if let (Some(config), false) = (&shellcheck, opts.fix) {
+        let script_options = CheckOptions {
+            build_args: build_args.clone(),
+            target: opts.target.clone(),
+            ..CheckOptions::default()
+        };
+        let parsed: Vec<_> = loaded.iter().map(|(_, _, text)| slipway_parser::parse(text)).collect();
+        let models: Vec<_> = loaded
+            .iter()
+            .zip(&parsed)
+            .map(|((_, _, text), p)| slipway_parser::model::analyze(text, &p.file, &script_options))
+            .collect();
+        let batch: Vec<slipway_planner::shellcheck::Input<'_>> = loaded
+            .iter()
+            .zip(&parsed)
+            .zip(&models)
+            .map(|(((_, _, text), p), model)| slipway_planner::shellcheck::Input {
+                text,
+                file: &p.file,
+                model,
+            })
+            .collect();
+        for (slot, found) in precomputed
+            .iter_mut()
+            .zip(slipway_planner::shellcheck::check_files(&batch, config))
+        {
+            *slot = Some(found);
+        }
+    }
+    for (index, (name, path, text)) in loaded.into_iter().enumerate() {
+        let path = path.as_deref();
+        let scripts: Option<slipway_parser::ScriptChecker> = match (precomputed[index].take(), &shellcheck) {
+            (Some(found), _) => Some(Arc::new(
+                move |_: &str, _: &slipway_parser::Dockerfile, _: &slipway_parser::model::Model| found.clone(),
+            )),
+            (None, Some(_)) => Some(Arc::new(slipway_planner::shellcheck::check)),
+            (None, None) => None,
         };
         // The build context: the Dockerfile's directory (the working directory for stdin).
         let context = match path.and_then(Path::parent) {
@@ -402,7 +444,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             ignored: find_dockerignore(path, &context).and_then(|p| ignored_callback(&p)),
             config,
             target: opts.target.clone(),
-            scripts: scripts.clone(),
+            scripts,
         };
 
         let mut text = text;
