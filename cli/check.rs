@@ -280,7 +280,7 @@ fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
 
 /// Parses `--build-arg` values; `NAME` alone takes the value from the environment
 /// (and is dropped when unset), as `docker build` does.
-fn build_args(args: &[String]) -> Vec<(String, String)> {
+pub fn build_args(args: &[String]) -> Vec<(String, String)> {
     args.iter()
         .filter_map(|a| match a.split_once('=') {
             Some((k, v)) => Some((k.to_string(), v.to_string())),

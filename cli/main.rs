@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod check;
+mod plan;
 mod render;
 mod report;
 
@@ -79,6 +80,35 @@ enum Command {
         /// Dockerfiles or directories (default `.`); `-` reads standard input.
         paths: Vec<PathBuf>,
     },
+    /// Show which steps of a build are cached and, for every rebuild, why (a dry run).
+    ///
+    /// Exits 0; with --fail-on-miss, 1 when any step would rebuild.
+    Plan {
+        /// The Dockerfile (default: CONTEXT/Dockerfile).
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The stage to build (default: the last).
+        #[arg(long, value_name = "STAGE")]
+        target: Option<String>,
+        /// A build argument, `NAME=value` (or `NAME` to take it from the environment).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = plan::Format::Human)]
+        format: plan::Format,
+        /// Plan as if nothing were cached.
+        #[arg(long)]
+        no_cache: bool,
+        /// Rebuild the steps of this stage; repeatable.
+        #[arg(long, value_name = "STAGE")]
+        no_cache_filter: Vec<String>,
+        /// Exit 1 when anything would rebuild (a CI gate).
+        #[arg(long)]
+        fail_on_miss: bool,
+        /// The build context directory.
+        #[arg(default_value = ".")]
+        context: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +153,28 @@ fn main() -> ExitCode {
             fix,
             color: color(std::io::stdout().is_terminal()),
             shellcheck: !no_shellcheck,
+        }),
+        Command::Plan {
+            file,
+            target,
+            build_args,
+            format,
+            no_cache,
+            no_cache_filter,
+            fail_on_miss,
+            context,
+        } => plan::run(&plan::Options {
+            request: slipway_planner::request::Request {
+                dockerfile: file,
+                context,
+                target,
+                build_args: check::build_args(&build_args),
+                no_cache,
+                no_cache_filter,
+            },
+            format,
+            fail_on_miss,
+            color: color(std::io::stderr().is_terminal()),
         }),
     };
     match result {

@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod diagnostics;
 mod features;
+mod plan;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

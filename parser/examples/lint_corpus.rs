@@ -10,6 +10,9 @@
 //! the first line of the instruction it belongs to. The last line is
 //! `{"files": N, "seconds": S}`: the time of `check` alone, files read first.
 //!
+//! `--instructions` also prints `{"file", "instructions": [[first, last], …]}`
+//! per file: the line range of every instruction (to place other tools' findings).
+//!
 //! `--dump-scripts DIR` also writes every RUN script shellcheck would be given
 //! (`slipway_parser::scripts`) to `DIR/<n>.<dialect>`, untimed, so the cost of
 //! shellcheck on them can be measured.
@@ -42,9 +45,12 @@ fn hadolint_code(code: &str, phase: Phase, keyword: Option<Keyword>) -> Option<&
 fn main() {
     let mut files = Vec::new();
     let mut dump: Option<std::path::PathBuf> = None;
+    let mut instructions = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--dump-scripts" {
+        if a == "--instructions" {
+            instructions = true;
+        } else if a == "--dump-scripts" {
             dump = Some(args.next().expect("--dump-scripts DIR").into());
         } else if a == "--list" {
             let list = args.next().expect("--list FILE");
@@ -87,6 +93,17 @@ fn main() {
                 "instruction_line": instruction_line,
             });
             writeln!(out, "{row}").expect("write");
+        }
+    }
+    if instructions {
+        for ((file, _), parsed) in texts.iter().zip(&results) {
+            let lines: Vec<[usize; 2]> = parsed
+                .file
+                .instructions
+                .iter()
+                .map(|i| [i.start_line, i.end_line])
+                .collect();
+            writeln!(out, "{}", serde_json::json!({"file": file, "instructions": lines})).expect("write");
         }
     }
     writeln!(out, "{}", serde_json::json!({"files": texts.len(), "seconds": seconds})).expect("write");

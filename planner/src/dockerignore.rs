@@ -127,35 +127,109 @@ impl DockerIgnore {
     }
 
     fn matches_or_parent_matches(&self, file: &str) -> bool {
-        let parent = match file.rfind('/') {
-            Some(0) => "/",
-            Some(i) => &file[..i],
-            None => ".",
-        };
         let mut matched = false;
         for p in &self.patterns {
             // An inclusion needs evaluating only while unmatched, an exclusion only while matched.
             if p.exclusion != matched {
                 continue;
             }
-            let mut hit = p.matches(file);
-            if !hit && parent != "." {
-                // Any parent directory: `a`, `a/b`, … (split as Go does, so `/a` yields `""` first).
-                hit = parent
-                    .match_indices('/')
-                    .map(|(i, _)| i)
-                    .chain(std::iter::once(parent.len()))
-                    .any(|end| p.matches(&parent[..end]));
+            if p.matches_or_parent(file) {
+                matched = !p.exclusion;
             }
+        }
+        matched
+    }
+
+    /// `patternmatcher.New`: patterns as COPY `--exclude` and the `--parents`
+    /// include patterns give them (trimmed and cleaned; no comments, and a
+    /// leading `/` is kept).
+    pub fn from_patterns<S: AsRef<str>>(patterns: &[S]) -> Result<DockerIgnore, PatternError> {
+        let mut out = Vec::new();
+        for (i, raw) in patterns.iter().enumerate() {
+            let raw = raw.as_ref();
+            if let Some(p) = compile(raw).map_err(|message| PatternError {
+                line: i + 1,
+                pattern: raw.trim().to_string(),
+                message,
+            })? {
+                out.push(p);
+            }
+        }
+        Ok(DockerIgnore { patterns: out })
+    }
+
+    /// `PatternMatcher.MatchesUsingParentResults`, as BuildKit's context walk
+    /// and COPY use it: `parent` holds, per pattern, whether it matched the
+    /// parent directory (`None`: nothing known, so parents are checked by
+    /// name); `info` receives the same for `file`, for its children. Unlike
+    /// `excludes`, a pattern skipped for the parent is not inherited (so
+    /// `a/b` then `!a` keeps `a/b/c` excluded, as BuildKit does).
+    pub(crate) fn matches_using_parent_results(
+        &self,
+        file: &str,
+        parent: Option<&[bool]>,
+        info: &mut Vec<bool>,
+    ) -> bool {
+        info.clear();
+        info.resize(self.patterns.len(), false);
+        let mut matched = false;
+        for (i, p) in self.patterns.iter().enumerate() {
+            let mut hit = parent.is_some_and(|m| m[i]);
+            if !hit {
+                if p.exclusion != matched {
+                    continue;
+                }
+                hit = match parent {
+                    Some(_) => p.matches(file),
+                    None => p.matches_or_parent(file),
+                };
+            }
+            info[i] = hit;
             if hit {
                 matched = !p.exclusion;
             }
         }
         matched
     }
+
+    /// Whether BuildKit's context walk (fsutil's filter) still descends into
+    /// an excluded directory: when a `!` pattern has a wildcard, always;
+    /// otherwise when some `!` pattern (without a trailing `/**` or `/*`)
+    /// lies under `dir`.
+    pub(crate) fn may_reinclude_under(&self, dir: &str) -> bool {
+        let exceptions = || self.patterns.iter().filter(|p| p.exclusion);
+        let trimmed = |p: &Pattern| -> String {
+            let t = p.text.strip_suffix("/**").unwrap_or(&p.text);
+            let t = t.strip_suffix("/*").unwrap_or(t);
+            t.to_string()
+        };
+        if exceptions().any(|p| trimmed(p).contains(['*', '[', ']', '?', '^', '\\'])) {
+            return true;
+        }
+        let dir_slash = format!("{dir}/");
+        exceptions().any(|p| format!("{}/", trimmed(p)).starts_with(&dir_slash))
+    }
 }
 
 impl Pattern {
+    /// The path or one of its parent directories matches
+    /// (split as Go does, so `/a` yields `""` first).
+    fn matches_or_parent(&self, file: &str) -> bool {
+        if self.matches(file) {
+            return true;
+        }
+        let parent = match file.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &file[..i],
+            None => return false,
+        };
+        parent
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .chain(std::iter::once(parent.len()))
+            .any(|end| self.matches(&parent[..end]))
+    }
+
     fn matches(&self, path: &str) -> bool {
         match &self.matcher {
             Matcher::Exact => path == self.text,

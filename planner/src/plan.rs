@@ -574,3 +574,14 @@ pub fn record(plan: &Plan, store: &Store, created: u64) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+impl Sources for crate::context::Context {
+    fn select(&self, sources: &[String], excludes: &[String], parents: bool) -> Result<Vec<(String, String)>, String> {
+        let selection = crate::context::Context::select(self, sources, excludes, parents).map_err(|e| e.to_string())?;
+        Ok(selection
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.fingerprint()))
+            .collect())
+    }
+}

@@ -1,0 +1,134 @@
+//! A whole plan from files on disk: read the Dockerfile, analyse it, build the
+//! step graph, scan the context and compute the plan against a store. What
+//! `slipway plan` runs, and what the runner will run before building.
+
+use crate::context::{Context, ScanOptions};
+use crate::dockerignore::DockerIgnore;
+use crate::plan::{plan, Plan, PlanOptions};
+use slipway_parser::{graph, model, CheckOptions, Diagnostic, Severity};
+use slipway_store::Store;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What to plan.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The Dockerfile (default: `context/Dockerfile`).
+    pub dockerfile: Option<PathBuf>,
+    pub context: PathBuf,
+    pub target: Option<String>,
+    pub build_args: Vec<(String, String)>,
+    pub no_cache: bool,
+    pub no_cache_filter: Vec<String>,
+}
+
+/// Why there is no plan.
+#[derive(Debug)]
+pub enum Failure {
+    /// Reading files failed.
+    Io(io::Error),
+    /// The Dockerfile has errors (`name`, `text` for rendering them).
+    Invalid {
+        name: String,
+        text: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+/// A plan and what it was made from.
+pub struct Planned {
+    pub plan: Plan,
+    pub dockerfile: PathBuf,
+    pub text: String,
+    /// Warnings about the context (e.g. the stat cache could not be saved).
+    pub warnings: Vec<String>,
+}
+
+/// `<Dockerfile>.dockerignore` next to the Dockerfile, else `.dockerignore` in the context.
+pub fn find_dockerignore(dockerfile: &Path, context: &Path) -> io::Result<Option<DockerIgnore>> {
+    let mut specific = dockerfile.as_os_str().to_owned();
+    specific.push(".dockerignore");
+    for p in [PathBuf::from(specific), context.join(".dockerignore")] {
+        match std::fs::read(&p) {
+            Ok(bytes) => {
+                return DockerIgnore::parse(&String::from_utf8_lossy(&bytes))
+                    .map(Some)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display())))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot read {}: {e}", p.display()))),
+        }
+    }
+    Ok(None)
+}
+
+/// Plans a build of `request` against `store`.
+pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure> {
+    let dockerfile = request
+        .dockerfile
+        .clone()
+        .unwrap_or_else(|| request.context.join("Dockerfile"));
+    let bytes = std::fs::read(&dockerfile)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", dockerfile.display())))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let name = dockerfile.display().to_string();
+    let parsed = slipway_parser::parse(&text);
+    let check = CheckOptions {
+        build_args: request.build_args.clone(),
+        target: request.target.clone(),
+        ..CheckOptions::default()
+    };
+    let model = model::analyze(&text, &parsed.file, &check);
+    let errors: Vec<Diagnostic> = parsed
+        .diagnostics
+        .iter()
+        .chain(&model.diagnostics)
+        .filter(|d| d.severity == Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(Failure::Invalid {
+            name,
+            text,
+            diagnostics: errors,
+        });
+    }
+    let graph = graph::build(&parsed.file, &model, request.target.as_deref(), 0..0).map_err(|d| Failure::Invalid {
+        name: name.clone(),
+        text: text.clone(),
+        diagnostics: vec![*d],
+    })?;
+    let scan = ScanOptions {
+        dockerignore: find_dockerignore(&dockerfile, &request.context)?,
+        stat_cache: ScanOptions::default_stat_cache(&request.context).ok(),
+        threads: 0,
+    };
+    let context = Context::scan(&request.context, &scan).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot read the build context {}: {e}", request.context.display()),
+        )
+    })?;
+    let options = PlanOptions {
+        dockerfile_id: std::path::absolute(&dockerfile)
+            .unwrap_or_else(|_| dockerfile.clone())
+            .display()
+            .to_string(),
+        no_cache: request.no_cache,
+        no_cache_filter: request.no_cache_filter.clone(),
+        build_args: request.build_args.iter().cloned().collect(),
+    };
+    let plan = plan(&parsed.file, &model, &graph, &context, Some(store), &options);
+    Ok(Planned {
+        plan,
+        dockerfile,
+        text,
+        warnings: context.warnings().to_vec(),
+    })
+}

@@ -1,0 +1,151 @@
+//! `slipway plan` end to end: a context on disk, cache records written as a
+//! build would (there is no runner yet), then edits and the reasons the plan gives.
+
+use crate::root;
+use std::path::Path;
+use std::process::Command;
+
+fn plan_json(store: &Path, context: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["plan", "--format", "json"])
+        .args(extra)
+        .arg(context)
+        .env("SLIPWAY_ROOT", store)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(out.status.code() != Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Writes cache records for the current plan, as a successful build would.
+fn record(store: &Path, context: &Path, build_args: &[(&str, &str)]) {
+    let store = slipway_store::Store::open(store).unwrap();
+    let request = slipway_planner::request::Request {
+        context: context.to_path_buf(),
+        build_args: build_args.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Default::default()
+    };
+    let planned = match slipway_planner::request::plan_request(&request, &store) {
+        Ok(p) => p,
+        Err(_) => panic!("plan failed"),
+    };
+    slipway_planner::plan::record(&planned.plan, &store, 1).unwrap();
+}
+
+fn reasons(v: &serde_json::Value, instruction: &str) -> (String, Vec<String>) {
+    let step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["instruction"] == instruction)
+        .unwrap_or_else(|| panic!("{instruction} not in {v}"));
+    (
+        step["status"].as_str().unwrap().to_string(),
+        step["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string())
+            .collect(),
+    )
+}
+
+#[test]
+fn plan_names_the_changed_file_and_ignores_mtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = (dir.path().join("store"), dir.path().join("ctx"));
+    std::fs::create_dir_all(ctx.join("src")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nARG V=1\nCOPY src /src\nCOPY notes.txt /\nWORKDIR /src\nCOPY --chmod=0644 app.conf /etc/\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("src/main.c"), "int main(){}\n").unwrap();
+    std::fs::write(ctx.join("notes.txt"), "v1\n").unwrap();
+    std::fs::write(ctx.join("app.conf"), "k=v\n").unwrap();
+    std::fs::write(ctx.join(".dockerignore"), "*.log\n").unwrap();
+
+    let (code, first) = plan_json(&store, &ctx, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        reasons(&first, "COPY src /src"),
+        ("miss".into(), vec!["never built before".into()])
+    );
+    record(&store, &ctx, &[]);
+    let (_, again) = plan_json(&store, &ctx, &[]);
+    assert_eq!(again["summary"]["misses"], 0, "{again}");
+
+    // Only the file's step and what follows it rebuild; an ignored file changes nothing.
+    std::thread::sleep(std::time::Duration::from_millis(120));
+    std::fs::write(ctx.join("notes.txt"), "v2\n").unwrap();
+    std::fs::write(ctx.join("debug.log"), "noise\n").unwrap();
+    let (_, after) = plan_json(&store, &ctx, &[]);
+    assert_eq!(reasons(&after, "COPY src /src").0, "hit");
+    assert_eq!(
+        reasons(&after, "COPY notes.txt /"),
+        ("miss".into(), vec!["file notes.txt modified".into()])
+    );
+    assert_eq!(
+        reasons(&after, "WORKDIR /src"),
+        ("miss".into(), vec!["parent step missed".into()])
+    );
+    // --fail-on-miss gates CI.
+    assert_eq!(plan_json(&store, &ctx, &["--fail-on-miss"]).0, 1);
+
+    // A touch alone never misses; a mode change does.
+    record(&store, &ctx, &[]);
+    let conf = ctx.join("app.conf");
+    let f = std::fs::File::options().write(true).open(&conf).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .unwrap();
+    drop(f);
+    assert_eq!(plan_json(&store, &ctx, &[]).1["summary"]["misses"], 0);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (_, moded) = plan_json(&store, &ctx, &[]);
+    assert_eq!(
+        reasons(&moded, "COPY --chmod=0644 app.conf /etc/"),
+        ("miss".into(), vec!["file app.conf modified".into()])
+    );
+}
+
+#[test]
+fn plan_reports_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = (dir.path().join("store"), dir.path().join("ctx"));
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch AS a\nCOPY x /x\nFROM scratch\nCOPY --from=a /x /y\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("x"), "x").unwrap();
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(["plan", "--format", format])
+            .arg(&ctx)
+            .env("SLIPWAY_ROOT", &store)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let md = run("markdown");
+    assert!(
+        md.contains("| 🔁 | `a` | 2 | `COPY x /x` | never built before |"),
+        "{md}"
+    );
+    let dot = run("dot");
+    assert!(
+        dot.starts_with("digraph plan {") && dot.contains("fillcolor=lightcoral") && dot.contains(" -> "),
+        "{dot}"
+    );
+    let human = run("human");
+    assert!(
+        human.contains("rebuild") && human.contains("↳ never built before"),
+        "{human}"
+    );
+}
