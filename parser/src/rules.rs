@@ -144,6 +144,27 @@ pub fn all() -> impl Iterator<Item = &'static Rule> {
 }
 
 /// A rule by its code, BuildKit name (case-insensitive) or hadolint code.
+/// Our own rules come first, then a hadolint code that BuildKit's checks cover
+/// (`DL3025` → `JSONArgsRecommended`, via [`crate::lint::HADOLINT_ALIASES`]).
 pub fn find(name: &str) -> Option<&'static Rule> {
-    all().find(|r| r.code.eq_ignore_ascii_case(name) || r.hadolint.is_some_and(|h| h.eq_ignore_ascii_case(name)))
+    all()
+        .find(|r| r.code.eq_ignore_ascii_case(name) || r.hadolint.is_some_and(|h| h.eq_ignore_ascii_case(name)))
+        .or_else(|| {
+            let (_, code) = crate::lint::HADOLINT_ALIASES
+                .iter()
+                .find(|(h, _)| h.eq_ignore_ascii_case(name))?;
+            all().find(|r| r.code == *code)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hadolint_codes_find_our_rule_or_buildkits() {
+        assert_eq!(super::find("DL3025").map(|r| r.code), Some("JSONArgsRecommended"));
+        assert_eq!(super::find("dl4000").map(|r| r.code), Some("MaintainerDeprecated"));
+        assert!(super::find("DL3000").is_some_and(|r| r.code.starts_with("slipway::lint::")));
+        assert_eq!(super::find("stagenamecasing").map(|r| r.code), Some("StageNameCasing"));
+        assert!(super::find("DL9999").is_none());
+    }
 }

@@ -1,3 +1,12 @@
-//! slipway-runner: executes plans in namespace containers (not yet built; see issue 5).
+//! slipway-runner: namespace containers ([`container`]), layers from their writable
+//! directories ([`layer`]), and images in the store.
 //!
-//! Invariant: the only crate that holds `unsafe` and nix; every privileged syscall goes through one trait.
+//! Invariants:
+//! - the only crate that holds `unsafe` and nix, and only in [`sys`];
+//! - every privileged syscall goes through one trait, [`sys::Sys`], so the set-up logic is
+//!   tested without root against a recording fake;
+//! - nothing here touches cgroups or rlimits (these machines allow neither).
+
+pub mod container;
+pub mod layer;
+pub mod sys;

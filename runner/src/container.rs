@@ -1,0 +1,655 @@
+//! One container: namespaces, the root filesystem (overlayfs or a directory), /proc, a
+//! minimal /dev, /sys read-only, the host's resolv.conf and hosts, pivot_root, then the
+//! command as the given user. PID 1 of the container is our init: it reaps zombies and
+//! forwards signals, and its exit code is the command's.
+//!
+//! Processes: the caller forks a child that unshares the namespaces (its own pid stays
+//! outside the new pid namespace) and forks again; that grandchild is PID 1 in the new
+//! namespaces, sets up the mounts ([`setup`]) and forks the command ([`exec`]). Set-up
+//! errors travel back on an O_CLOEXEC pipe: it reaches EOF without a message exactly when
+//! execve succeeded (the pattern of posix_spawn and Rust's `Command`).
+
+use crate::sys::{self, Forked, Kind, Linux, Sys};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::wait::{waitpid, WaitStatus};
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+/// What to run, and on what.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub rootfs: Rootfs,
+    /// The command; `argv[0]` is looked up in the container's `PATH` unless it has a `/`.
+    pub argv: Vec<String>,
+    /// `KEY=value` pairs, the command's whole environment.
+    pub env: Vec<String>,
+    /// Absolute path inside the container; must exist.
+    pub workdir: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    pub hostname: String,
+    pub network: Network,
+    /// Extra mounts, applied in order after the standard ones.
+    pub mounts: Vec<Mount>,
+}
+
+/// The container's root filesystem.
+#[derive(Debug, Clone)]
+pub enum Rootfs {
+    /// A directory used as it is (changes go straight into it).
+    Dir(PathBuf),
+    /// overlayfs: read-only `lower` layers (bottom first, as in an image), the writable
+    /// `upper` (the new layer), overlayfs' `work` dir (same filesystem as `upper`), and
+    /// the empty directory `merged` to mount it on.
+    /// <https://docs.kernel.org/filesystems/overlayfs.html>
+    Overlay {
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+        merged: PathBuf,
+    },
+}
+
+/// The container's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The host's network namespace (BuildKit's default for RUN).
+    Host,
+    /// A new network namespace with only `lo`, up.
+    None,
+}
+
+/// An extra mount; `target` is absolute inside the container.
+#[derive(Debug, Clone)]
+pub enum Mount {
+    Bind {
+        source: PathBuf,
+        target: PathBuf,
+        readonly: bool,
+    },
+    Tmpfs {
+        target: PathBuf,
+        options: String,
+    },
+}
+
+/// Host files bind-mounted read-only into every container (when the host has them).
+pub const HOST_FILES: [&str; 2] = ["etc/resolv.conf", "etc/hosts"];
+
+/// Device nodes bind-mounted from the host's /dev.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// The namespaces a container gets. namespaces(7):
+/// <https://man7.org/linux/man-pages/man7/namespaces.7.html>
+pub fn namespaces(spec: &ContainerSpec) -> CloneFlags {
+    let mut flags =
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if spec.network == Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    flags
+}
+
+/// Where the root filesystem is mounted.
+fn root_path(spec: &ContainerSpec) -> &Path {
+    match &spec.rootfs {
+        Rootfs::Dir(d) => d,
+        Rootfs::Overlay { merged, .. } => merged,
+    }
+}
+
+/// `/a/b` inside the container → `root/a/b`.
+fn inside(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// The overlayfs mount options. overlayfs takes lowerdirs top first, separated by `:`.
+pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> String {
+    let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        upper.display(),
+        work.display()
+    )
+}
+
+/// Everything PID 1 does before forking the command, in the new namespaces: the mount
+/// plan, hostname, loopback, pivot_root. `host` is the host's root (`/` for real).
+pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result<()> {
+    let root = root_path(spec);
+    let bind = MsFlags::MS_BIND;
+    let none: Option<&Path> = None;
+    // Mounts made in the new namespace must not propagate back to the host (a shared "/"
+    // would), and pivot_root(2) refuses a new root whose parent mount is shared.
+    // mount_namespaces(7): <https://man7.org/linux/man-pages/man7/mount_namespaces.7.html>
+    sys.mount(none, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    match &spec.rootfs {
+        // pivot_root(2) needs the new root to be a mount point: bind the directory on itself.
+        Rootfs::Dir(dir) => sys.mount(Some(dir), dir, None, bind | MsFlags::MS_REC, None)?,
+        Rootfs::Overlay {
+            lower,
+            upper,
+            work,
+            merged,
+        } => {
+            if lower.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "overlay rootfs needs at least one lower dir (use Rootfs::Dir for scratch)",
+                ));
+            }
+            let options = overlay_options(lower, upper, work);
+            sys.mount(
+                Some(Path::new("overlay")),
+                merged,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&options),
+            )?;
+        }
+    }
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    // /proc of the new pid namespace: proc(5) shows the pid namespace of the mounting process.
+    let proc = root.join("proc");
+    sys.mkdir_all(&proc)?;
+    sys.mount(Some(Path::new("proc")), &proc, Some("proc"), nosuid_nodev_noexec, None)?;
+
+    // A minimal /dev on a tmpfs: bind-mounted device nodes (no mknod, so no CAP_MKNOD games),
+    // a private devpts instance, /dev/shm.
+    let dev = root.join("dev");
+    sys.mkdir_all(&dev)?;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for name in DEVICES {
+        let source = host.join("dev").join(name);
+        if sys.kind(&source).is_none() {
+            continue;
+        }
+        let target = dev.join(name);
+        sys.create_file(&target)?;
+        sys.mount(Some(&source), &target, None, bind, None)?;
+    }
+    let pts = dev.join("pts");
+    sys.mkdir_all(&pts)?;
+    sys.mount(
+        Some(Path::new("devpts")),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )?;
+    sys.symlink(Path::new("pts/ptmx"), &dev.join("ptmx"))?;
+    let shm = dev.join("shm");
+    sys.mkdir_all(&shm)?;
+    sys.mount(
+        Some(Path::new("shm")),
+        &shm,
+        Some("tmpfs"),
+        nosuid_nodev_noexec,
+        Some("mode=1777,size=65536k"),
+    )?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        sys.symlink(Path::new(target), &dev.join(link))?;
+    }
+
+    let sysfs = root.join("sys");
+    sys.mkdir_all(&sysfs)?;
+    sys.mount(
+        Some(Path::new("sysfs")),
+        &sysfs,
+        Some("sysfs"),
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+        None,
+    )?;
+
+    for rel in HOST_FILES {
+        let source = host.join(rel);
+        if sys.kind(&source).is_none() {
+            continue;
+        }
+        let target = root.join(rel);
+        // mount(2) resolves a symlinked target in the *host's* root: never follow one out.
+        if sys.kind(&target) == Some(Kind::Symlink) {
+            continue;
+        }
+        sys.create_file(&target)?;
+        bind_readonly(sys, &source, &target, false)?;
+    }
+
+    for m in &spec.mounts {
+        match m {
+            Mount::Bind {
+                source,
+                target,
+                readonly,
+            } => {
+                let t = inside(root, target);
+                if sys.kind(&t) == Some(Kind::Symlink) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("mount target {} is a symlink", target.display()),
+                    ));
+                }
+                if sys.is_dir(source) {
+                    sys.mkdir_all(&t)?;
+                } else {
+                    sys.create_file(&t)?;
+                }
+                if *readonly {
+                    bind_readonly(sys, source, &t, true)?;
+                } else {
+                    sys.mount(Some(source), &t, None, bind | MsFlags::MS_REC, None)?;
+                }
+            }
+            Mount::Tmpfs { target, options } => {
+                let t = inside(root, target);
+                sys.mkdir_all(&t)?;
+                let data = (!options.is_empty()).then_some(options.as_str());
+                sys.mount(
+                    Some(Path::new("tmpfs")),
+                    &t,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    data,
+                )?;
+            }
+        }
+    }
+
+    sys.sethostname(&spec.hostname)?;
+    if spec.network == Network::None {
+        sys.loopback_up()?;
+    }
+
+    // pivot_root(".", "."): the old root ends up stacked under the new one and is detached
+    // at once, so no put_old directory is needed (pivot_root(2), NOTES).
+    sys.chdir(root)?;
+    sys.pivot_root(Path::new("."), Path::new("."))?;
+    sys.umount(Path::new("."), MntFlags::MNT_DETACH)?;
+    sys.chdir(Path::new("/"))
+}
+
+/// A bind mount made read-only: MS_RDONLY is ignored on the bind itself and needs a
+/// remount (mount(2), "Creating a bind mount").
+fn bind_readonly(sys: &mut dyn Sys, source: &Path, target: &Path, recursive: bool) -> io::Result<()> {
+    let rec = if recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+    sys.mount(Some(source), target, None, MsFlags::MS_BIND | rec, None)?;
+    let none: Option<&Path> = None;
+    sys.mount(
+        none,
+        target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | rec,
+        None,
+    )
+}
+
+/// The default `PATH` when the environment has none (Docker's).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// In the command's process, after pivot_root: user, workdir, execve. Returns only on failure.
+pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
+    if let Err(e) = sys.set_ids(spec.uid, spec.gid) {
+        return e;
+    }
+    if let Err(e) = sys.chdir(&spec.workdir) {
+        return io::Error::new(e.kind(), format!("workdir: {e}"));
+    }
+    let Some(program) = spec.argv.first() else {
+        return io::Error::new(io::ErrorKind::InvalidInput, "empty command");
+    };
+    if program.contains('/') {
+        return sys.exec(Path::new(program), &spec.argv, &spec.env);
+    }
+    let path = spec
+        .env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    let mut last = None;
+    for dir in path.split(':').filter(|d| !d.is_empty()) {
+        let e = sys.exec(&Path::new(dir).join(program), &spec.argv, &spec.env);
+        if e.kind() != io::ErrorKind::NotFound {
+            last = Some(e);
+        }
+    }
+    last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{program}: executable file not found in $PATH ({path})"),
+        )
+    })
+}
+
+/// Runs a container to its end; stdin, stdout and stderr are inherited (streamed live).
+/// The status is the command's (a signal N shows as exit code 128+N). Errors of the
+/// set-up say which syscall and path failed.
+pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
+    if spec.argv.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    }
+    if !spec.workdir.is_absolute() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("workdir {} is not absolute", spec.workdir.display()),
+        ));
+    }
+    let cleanup = HostFileCleanup::prepare(&spec.rootfs);
+    let result = run_forked(spec);
+    cleanup.finish();
+    result
+}
+
+fn run_forked(spec: &ContainerSpec) -> io::Result<ExitStatus> {
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
+    let pid = match sys::fork()? {
+        Forked::Child => {
+            drop(r);
+            sys::exit_now(outside(spec, w))
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(w);
+    let mut message = String::new();
+    let read = std::fs::File::from(r).read_to_string(&mut message);
+    let code = wait_code(pid)?;
+    read?;
+    if !message.is_empty() {
+        return Err(io::Error::other(message));
+    }
+    Ok(ExitStatus::from_raw((code & 0xff) << 8))
+}
+
+/// Waits for `pid`; its exit code, or 128+N for signal N.
+fn wait_code(pid: nix::unistd::Pid) -> io::Result<i32> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::other(format!("waitpid {pid}: {e}"))),
+        }
+    }
+}
+
+/// Sends an error up the pipe (best effort: the parent then reports it).
+fn report(w: &OwnedFd, e: &io::Error) {
+    let _ = std::fs::File::from(w.try_clone().expect("dup")).write_all(e.to_string().as_bytes());
+}
+
+/// The first child: unshares, forks PID 1, passes its exit code on.
+fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
+    if let Err(e) = Linux.unshare(namespaces(spec)) {
+        report(&w, &e);
+        return 125;
+    }
+    match sys::fork() {
+        Err(e) => {
+            report(&w, &e);
+            125
+        }
+        Ok(Forked::Child) => sys::exit_now(init(spec, w)),
+        Ok(Forked::Parent(pid)) => {
+            drop(w);
+            wait_code(pid).unwrap_or(125)
+        }
+    }
+}
+
+/// PID 1 of the container.
+fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
+    let mut linux = Linux;
+    if let Err(e) = setup(&mut linux, spec, Path::new("/")) {
+        report(&w, &e);
+        return 125;
+    }
+    let child = match sys::fork() {
+        Err(e) => {
+            report(&w, &e);
+            return 125;
+        }
+        Ok(Forked::Child) => {
+            let e = exec(&mut linux, spec);
+            report(&w, &e);
+            sys::exit_now(127)
+        }
+        Ok(Forked::Parent(pid)) => pid,
+    };
+    drop(w);
+    if let Err(e) = sys::forward_signals_to(child) {
+        eprintln!("slipway init: {e}");
+    }
+    // Reap everything (orphans are re-parented to PID 1); end with the command.
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(p, code)) if p == child => return code,
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == child => return 128 + sig as i32,
+            Err(nix::errno::Errno::ECHILD) => return 125,
+            _ => continue,
+        }
+    }
+}
+
+/// The host files (resolv.conf, hosts) are bind-mounted onto files that must exist in the
+/// container. When the image lacks them, the set-up creates empty ones; this removes them
+/// again from the writable layer afterwards, so they never end up in a layer.
+struct HostFileCleanup {
+    top: Option<PathBuf>,
+    missing: Vec<&'static str>,
+    etc_existed: bool,
+}
+
+impl HostFileCleanup {
+    fn prepare(rootfs: &Rootfs) -> HostFileCleanup {
+        let (top, layers): (PathBuf, Vec<PathBuf>) = match rootfs {
+            Rootfs::Dir(d) => (d.clone(), vec![d.clone()]),
+            Rootfs::Overlay { lower, upper, .. } => {
+                let mut layers = vec![upper.clone()];
+                layers.extend(lower.iter().rev().cloned());
+                (upper.clone(), layers)
+            }
+        };
+        let missing = HOST_FILES
+            .into_iter()
+            .filter(|rel| Path::new("/").join(rel).exists() && !crate::layer::layered_exists(&layers, Path::new(rel)))
+            .collect::<Vec<_>>();
+        let etc_existed = std::fs::symlink_metadata(top.join("etc")).is_ok();
+        HostFileCleanup {
+            top: Some(top),
+            missing,
+            etc_existed,
+        }
+    }
+
+    fn finish(mut self) {
+        let Some(top) = self.top.take() else { return };
+        for rel in &self.missing {
+            let p = top.join(rel);
+            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        if !self.missing.is_empty() && !self.etc_existed {
+            let _ = std::fs::remove_dir(top.join("etc"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::Recorder;
+
+    fn spec(rootfs: Rootfs) -> ContainerSpec {
+        ContainerSpec {
+            rootfs,
+            argv: vec!["sh".into(), "-c".into(), "true".into()],
+            env: vec!["PATH=/usr/bin:/bin".into()],
+            workdir: "/".into(),
+            uid: 1000,
+            gid: 100,
+            hostname: "box".into(),
+            network: Network::None,
+            mounts: vec![
+                Mount::Bind {
+                    source: "/src".into(),
+                    target: "/ctx".into(),
+                    readonly: true,
+                },
+                Mount::Tmpfs {
+                    target: "/tmp".into(),
+                    options: "size=1m".into(),
+                },
+            ],
+        }
+    }
+
+    fn host_has_everything() -> Recorder {
+        let mut r = Recorder::default();
+        for d in DEVICES {
+            r.present.push(PathBuf::from("/dev").join(d));
+        }
+        for f in HOST_FILES {
+            r.present.push(PathBuf::from("/").join(f));
+        }
+        r.dirs.push("/src".into());
+        r
+    }
+
+    #[test]
+    fn overlay_mount_plan() {
+        let mut r = host_has_everything();
+        let s = spec(Rootfs::Overlay {
+            lower: vec!["/l/base".into(), "/l/mid".into()],
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+            merged: "/c/merged".into(),
+        });
+        setup(&mut r, &s, Path::new("/")).unwrap();
+        expect_test::expect![[r#"
+            mount none / none MS_REC | MS_PRIVATE
+            mount overlay /c/merged overlay 0x0 lowerdir=/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work
+            mkdir /c/merged/proc
+            mount proc /c/merged/proc proc MS_NOSUID | MS_NODEV | MS_NOEXEC
+            mkdir /c/merged/dev
+            mount tmpfs /c/merged/dev tmpfs MS_NOSUID | MS_STRICTATIME mode=755,size=65536k
+            touch /c/merged/dev/null
+            mount /dev/null /c/merged/dev/null none MS_BIND
+            touch /c/merged/dev/zero
+            mount /dev/zero /c/merged/dev/zero none MS_BIND
+            touch /c/merged/dev/full
+            mount /dev/full /c/merged/dev/full none MS_BIND
+            touch /c/merged/dev/random
+            mount /dev/random /c/merged/dev/random none MS_BIND
+            touch /c/merged/dev/urandom
+            mount /dev/urandom /c/merged/dev/urandom none MS_BIND
+            touch /c/merged/dev/tty
+            mount /dev/tty /c/merged/dev/tty none MS_BIND
+            mkdir /c/merged/dev/pts
+            mount devpts /c/merged/dev/pts devpts MS_NOSUID | MS_NOEXEC newinstance,ptmxmode=0666,mode=0620
+            symlink /c/merged/dev/ptmx -> pts/ptmx
+            mkdir /c/merged/dev/shm
+            mount shm /c/merged/dev/shm tmpfs MS_NOSUID | MS_NODEV | MS_NOEXEC mode=1777,size=65536k
+            symlink /c/merged/dev/fd -> /proc/self/fd
+            symlink /c/merged/dev/stdin -> /proc/self/fd/0
+            symlink /c/merged/dev/stdout -> /proc/self/fd/1
+            symlink /c/merged/dev/stderr -> /proc/self/fd/2
+            mkdir /c/merged/sys
+            mount sysfs /c/merged/sys sysfs MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            touch /c/merged/etc/resolv.conf
+            mount /etc/resolv.conf /c/merged/etc/resolv.conf none MS_BIND
+            mount none /c/merged/etc/resolv.conf none MS_RDONLY | MS_REMOUNT | MS_BIND
+            touch /c/merged/etc/hosts
+            mount /etc/hosts /c/merged/etc/hosts none MS_BIND
+            mount none /c/merged/etc/hosts none MS_RDONLY | MS_REMOUNT | MS_BIND
+            mkdir /c/merged/ctx
+            mount /src /c/merged/ctx none MS_BIND | MS_REC
+            mount none /c/merged/ctx none MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC
+            mkdir /c/merged/tmp
+            mount tmpfs /c/merged/tmp tmpfs MS_NOSUID | MS_NODEV size=1m
+            sethostname box
+            lo up
+            chdir /c/merged
+            pivot_root . .
+            umount . MNT_DETACH
+            chdir /
+        "#]]
+        .assert_eq(&r.text());
+    }
+
+    #[test]
+    fn dir_rootfs_is_bound_on_itself_and_symlinked_targets_are_not_followed() {
+        let mut r = Recorder::default();
+        r.present.push("/etc/hosts".into());
+        r.symlinks.push("/rootfs/etc/hosts".into());
+        let mut s = spec(Rootfs::Dir("/rootfs".into()));
+        s.mounts.clear();
+        s.network = Network::Host;
+        setup(&mut r, &s, Path::new("/")).unwrap();
+        let text = r.text();
+        assert!(
+            text.starts_with("mount none / none MS_REC | MS_PRIVATE\nmount /rootfs /rootfs none MS_BIND | MS_REC\n"),
+            "{text}"
+        );
+        assert!(!text.contains("etc/hosts"), "{text}");
+        assert!(!text.contains("lo up"), "{text}");
+        assert!(!text.contains("/dev/null"), "no host device, no bind: {text}");
+    }
+
+    #[test]
+    fn overlay_without_lower_is_refused() {
+        let mut r = Recorder::default();
+        let s = spec(Rootfs::Overlay {
+            lower: vec![],
+            upper: "/u".into(),
+            work: "/w".into(),
+            merged: "/m".into(),
+        });
+        let e = setup(&mut r, &s, Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("at least one lower dir"), "{e}");
+    }
+
+    #[test]
+    fn exec_sets_user_then_workdir_then_searches_path() {
+        let mut r = Recorder::default();
+        let mut s = spec(Rootfs::Dir("/r".into()));
+        s.workdir = "/app".into();
+        let e = exec(&mut r, &s);
+        assert_eq!(
+            e.kind(),
+            io::ErrorKind::Other,
+            "the recorder's execve fails with Other: {e}"
+        );
+        expect_test::expect![[r#"
+            setgroups [100]; setgid 100; setuid 1000
+            chdir /app
+            execve /usr/bin/sh ["sh", "-c", "true"] ["PATH=/usr/bin:/bin"]
+            execve /bin/sh ["sh", "-c", "true"] ["PATH=/usr/bin:/bin"]
+        "#]]
+        .assert_eq(&r.text());
+    }
+
+    #[test]
+    fn namespaces_follow_the_network() {
+        let mut s = spec(Rootfs::Dir("/r".into()));
+        assert!(namespaces(&s).contains(CloneFlags::CLONE_NEWNET));
+        s.network = Network::Host;
+        assert!(!namespaces(&s).contains(CloneFlags::CLONE_NEWNET));
+    }
+}

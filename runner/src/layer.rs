@@ -1,0 +1,434 @@
+//! Layers: the writable (upper) directory of a finished container becomes an OCI layer
+//! tar — sorted entries, timestamps normalised, owners and modes kept, deletions as
+//! whiteouts — so the same changes always give the same digest.
+//!
+//! overlayfs records a deleted path as a 0/0 character device and a directory that
+//! replaced a lower one as an "opaque" directory (xattr `trusted.overlay.opaque=y`);
+//! the OCI image spec writes these as `.wh.<name>` and `<dir>/.wh..wh..opq`.
+//! <https://docs.kernel.org/filesystems/overlayfs.html>,
+//! <https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts>
+
+use sha2::{Digest as _, Sha256};
+use slipway_store::Digest;
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// The xattr overlayfs sets on opaque directories (as real root; `user.overlay.*` in
+/// user namespaces).
+pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// How to write a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerOptions {
+    /// Every entry's mtime (seconds since the epoch).
+    pub mtime: u64,
+    pub compression: Compression,
+}
+
+impl Default for LayerOptions {
+    fn default() -> Self {
+        LayerOptions {
+            mtime: source_date_epoch(),
+            compression: Compression::Gzip,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// `$SOURCE_DATE_EPOCH` when set to a number, else 0.
+/// <https://reproducible-builds.org/specs/source-date-epoch/>
+pub fn source_date_epoch() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a written layer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// sha256 of the (compressed) blob.
+    pub digest: Digest,
+    /// sha256 of the uncompressed tar: the image config's `rootfs.diff_ids`.
+    pub diff_id: Digest,
+    /// Size of the blob in bytes.
+    pub size: u64,
+    pub media_type: &'static str,
+}
+
+/// A writer that hashes and counts what passes through.
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            size: 0,
+        }
+    }
+    fn digest(&self) -> Digest {
+        format!("sha256:{}", slipway_store::hex(&self.hash.clone().finalize()))
+            .parse()
+            .expect("a sha256 digest")
+    }
+}
+
+fn ctx(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", path.display()))
+}
+
+/// Whether a file is an overlayfs whiteout (a 0/0 character device).
+pub fn is_whiteout(meta: &fs::Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+/// Whether a directory is marked opaque by overlayfs.
+pub fn is_opaque(dir: &Path) -> bool {
+    matches!(xattr::get(dir, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
+}
+
+/// Writes the upper dir `upper` as a layer to `out`. Entries are sorted by path;
+/// device files, sockets and overlayfs' own bookkeeping are skipped.
+pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<LayerInfo> {
+    let mut blob = Hashing::new(out);
+    let (diff_id, media_type) = match options.compression {
+        Compression::None => {
+            let mut tar = Hashing::new(&mut blob);
+            write_tar(upper, options, &mut tar)?;
+            (tar.digest(), slipway_store::MEDIA_LAYER_TAR)
+        }
+        Compression::Gzip => {
+            // flate2's default gzip header has mtime 0 and no file name: deterministic.
+            let mut gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
+            let mut tar = Hashing::new(&mut gz);
+            write_tar(upper, options, &mut tar)?;
+            let d = tar.digest();
+            gz.finish()?;
+            (d, slipway_store::MEDIA_LAYER_GZIP)
+        }
+    };
+    blob.flush()?;
+    Ok(LayerInfo {
+        digest: blob.digest(),
+        diff_id,
+        size: blob.size,
+        media_type,
+    })
+}
+
+/// The relative paths under `dir`: names sorted bytewise within each directory, a
+/// directory right before its contents.
+fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+        let full = root.join(rel);
+        let mut names = fs::read_dir(&full)
+            .and_then(|d| d.map(|e| e.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>())
+            .map_err(|e| ctx(e, "cannot read", &full))?;
+        names.sort();
+        for name in names {
+            let child = rel.join(name);
+            let meta =
+                fs::symlink_metadata(root.join(&child)).map_err(|e| ctx(e, "cannot stat", &root.join(&child)))?;
+            out.push(child.clone());
+            if meta.is_dir() {
+                walk(root, &child, out)?;
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, Path::new(""), &mut out)?;
+    Ok(out)
+}
+
+fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<()> {
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    for rel in sorted_tree(upper)? {
+        let full = upper.join(&rel);
+        let meta = fs::symlink_metadata(&full).map_err(|e| ctx(e, "cannot stat", &full))?;
+        let ft = meta.file_type();
+        let name = rel.file_name().unwrap_or_default().to_string_lossy();
+        let mut header = tar::Header::new_ustar();
+        header.set_mtime(options.mtime);
+        header.set_uid(u64::from(meta.uid()));
+        header.set_gid(u64::from(meta.gid()));
+        header.set_mode(meta.mode() & 0o7777);
+        if is_whiteout(&meta) {
+            let wh = rel.with_file_name(format!("{WHITEOUT_PREFIX}{name}"));
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(0);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mode(0o600);
+            tar.append_data(&mut header, &wh, io::empty())?;
+        } else if ft.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+            tar.append_data(&mut header, &rel, io::empty())?;
+            if is_opaque(&full) {
+                let mut h = tar::Header::new_ustar();
+                h.set_mtime(options.mtime);
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_size(0);
+                h.set_mode(0o600);
+                h.set_uid(0);
+                h.set_gid(0);
+                tar.append_data(&mut h, rel.join(OPAQUE_MARKER), io::empty())?;
+            }
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&full).map_err(|e| ctx(e, "cannot read link", &full))?;
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            tar.append_link(&mut header, &rel, &target)?;
+        } else if ft.is_file() {
+            if meta.nlink() > 1 {
+                if let Some(first) = links.get(&(meta.dev(), meta.ino())) {
+                    header.set_entry_type(tar::EntryType::Link);
+                    header.set_size(0);
+                    tar.append_link(&mut header, &rel, first)?;
+                    continue;
+                }
+                links.insert((meta.dev(), meta.ino()), rel.clone());
+            }
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_size(meta.len());
+            let f = fs::File::open(&full).map_err(|e| ctx(e, "cannot open", &full))?;
+            tar.append_data(&mut header, &rel, f)?;
+        } else if ft.is_fifo() {
+            header.set_entry_type(tar::EntryType::Fifo);
+            header.set_size(0);
+            tar.append_data(&mut header, &rel, io::empty())?;
+        }
+        // Other devices and sockets are not part of an image.
+    }
+    tar.into_inner()?.flush()
+}
+
+/// Whether `rel` exists in the union of `layers` (top first), honouring whiteouts and
+/// opaque directories as overlayfs would.
+pub fn layered_exists(layers: &[PathBuf], rel: &Path) -> bool {
+    'layers: for layer in layers {
+        // A whiteout or a non-directory on the way hides everything below; an opaque
+        // directory on the way hides the lower layers.
+        let mut opaque = false;
+        let mut at = layer.clone();
+        let comps: Vec<_> = rel.components().collect();
+        for (i, c) in comps.iter().enumerate() {
+            at.push(c);
+            let Ok(meta) = fs::symlink_metadata(&at) else {
+                if opaque {
+                    return false;
+                }
+                continue 'layers;
+            };
+            if is_whiteout(&meta) {
+                return false;
+            }
+            if i + 1 == comps.len() {
+                return true;
+            }
+            if !meta.is_dir() {
+                return false;
+            }
+            opaque |= is_opaque(&at);
+        }
+        return true;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn entries(blob: &[u8], gzip: bool) -> Vec<String> {
+        let reader: Box<dyn io::Read + '_> = if gzip {
+            Box::new(flate2::read::GzDecoder::new(blob))
+        } else {
+            Box::new(blob)
+        };
+        let mut a = tar::Archive::new(reader);
+        a.entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                let link = e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| format!(" -> {}", l.display()))
+                    .unwrap_or_default();
+                format!(
+                    "{:?} {} {:o} {}:{} {} {}{link}",
+                    h.entry_type(),
+                    e.path().unwrap().display(),
+                    h.mode().unwrap(),
+                    h.uid().unwrap(),
+                    h.gid().unwrap(),
+                    h.mtime().unwrap(),
+                    h.size().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    fn sample(root: &Path) {
+        fs::create_dir_all(root.join("etc/app")).unwrap();
+        fs::write(root.join("etc/app/conf"), "x=1\n").unwrap();
+        fs::write(root.join("b"), "bee").unwrap();
+        fs::set_permissions(root.join("b"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::hard_link(root.join("b"), root.join("c")).unwrap();
+        std::os::unix::fs::symlink("b", root.join("a")).unwrap();
+    }
+
+    #[test]
+    fn same_tree_same_digest_and_sorted_entries() {
+        let d1 = tempfile::tempdir().unwrap();
+        let d2 = tempfile::tempdir().unwrap();
+        sample(d1.path());
+        // Created in another order, at another time.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        sample(d2.path());
+        let opts = LayerOptions {
+            mtime: 1_700_000_000,
+            compression: Compression::Gzip,
+        };
+        let mut b1 = Vec::new();
+        let mut b2 = Vec::new();
+        let i1 = write_layer(d1.path(), &opts, &mut b1).unwrap();
+        let i2 = write_layer(d2.path(), &opts, &mut b2).unwrap();
+        assert_eq!(i1, i2);
+        assert_eq!(i1.digest, Digest::of(&b1));
+        assert_eq!(i1.size, b1.len() as u64);
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&b1[..]).read_to_end_into(&mut tar);
+        assert_eq!(i1.diff_id, Digest::of(&tar));
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        let text = entries(&b1, true)
+            .join("\n")
+            .replace(&format!(" {uid}:{gid} "), " U:G ");
+        expect_test::expect![[r#"
+            Symlink a 777 U:G 1700000000 0 -> b
+            Regular b 755 U:G 1700000000 3
+            Link c 755 U:G 1700000000 0 -> b
+            Directory etc 755 U:G 1700000000 0
+            Directory etc/app 755 U:G 1700000000 0
+            Regular etc/app/conf 644 U:G 1700000000 4"#]]
+        .assert_eq(&text);
+        // Uncompressed: the blob is the tar, digest == diff_id.
+        let mut plain = Vec::new();
+        let i3 = write_layer(
+            d1.path(),
+            &LayerOptions {
+                compression: Compression::None,
+                ..opts
+            },
+            &mut plain,
+        )
+        .unwrap();
+        assert_eq!(i3.digest, i3.diff_id);
+        assert_eq!(i3.diff_id, i1.diff_id);
+    }
+
+    trait ReadAll {
+        fn read_to_end_into(self, out: &mut Vec<u8>);
+    }
+    impl<R: io::Read> ReadAll for R {
+        fn read_to_end_into(mut self, out: &mut Vec<u8>) {
+            self.read_to_end(out).unwrap();
+        }
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_dirs_as_root() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: whiteouts need root (mknod of a 0/0 char device, trusted.* xattrs)");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        fs::create_dir_all(root.join("bin")).unwrap();
+        nix::sys::stat::mknod(
+            &root.join("bin/cat"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            0,
+        )
+        .unwrap();
+        nix::sys::stat::mknod(
+            &root.join("null"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        fs::create_dir(root.join("opq")).unwrap();
+        xattr::set(root.join("opq"), OPAQUE_XATTR, b"y").unwrap();
+        fs::write(root.join("opq/new"), "").unwrap();
+        let mut blob = Vec::new();
+        let opts = LayerOptions {
+            mtime: 0,
+            compression: Compression::None,
+        };
+        write_layer(root, &opts, &mut blob).unwrap();
+        let names: Vec<String> = entries(&blob, false)
+            .iter()
+            .map(|e| e.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Directory bin",
+                "Regular bin/.wh.cat",
+                "Directory opq",
+                "Regular opq/.wh..wh..opq",
+                "Regular opq/new"
+            ],
+            "the device file null is skipped"
+        );
+        // layered_exists sees through the whiteout and the opaque dir.
+        let lower = tempfile::tempdir().unwrap();
+        fs::create_dir_all(lower.path().join("bin")).unwrap();
+        fs::write(lower.path().join("bin/cat"), "").unwrap();
+        fs::write(lower.path().join("bin/sh"), "").unwrap();
+        fs::create_dir_all(lower.path().join("opq")).unwrap();
+        fs::write(lower.path().join("opq/old"), "").unwrap();
+        let layers = [root.to_path_buf(), lower.path().to_path_buf()];
+        assert!(!layered_exists(&layers, Path::new("bin/cat")));
+        assert!(layered_exists(&layers, Path::new("bin/sh")));
+        assert!(!layered_exists(&layers, Path::new("opq/old")));
+        assert!(layered_exists(&layers, Path::new("opq/new")));
+        assert!(!layered_exists(&layers, Path::new("etc/hosts")));
+    }
+}

@@ -1,0 +1,398 @@
+//! Every privileged syscall the runner makes, behind one small trait ([`Sys`]), so the
+//! container set-up logic ([`crate::container`]) can be unit-tested with a recording fake
+//! ([`Recorder`]) and run for real on [`Linux`] (nix).
+//!
+//! Process plumbing (fork, wait, pipes, signal forwarding) lives here too, as free
+//! functions: it is the only `unsafe` in the workspace.
+#![allow(unsafe_code)]
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::unistd::{Gid, Uid};
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// The privileged operations of a container's set-up, in the order the caller makes them.
+pub trait Sys {
+    /// unshare(2): <https://man7.org/linux/man-pages/man2/unshare.2.html>
+    fn unshare(&mut self, flags: CloneFlags) -> io::Result<()>;
+    /// mount(2): <https://man7.org/linux/man-pages/man2/mount.2.html>
+    fn mount(
+        &mut self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> io::Result<()>;
+    /// umount2(2): <https://man7.org/linux/man-pages/man2/umount2.2.html>
+    fn umount(&mut self, target: &Path, flags: MntFlags) -> io::Result<()>;
+    /// pivot_root(2): <https://man7.org/linux/man-pages/man2/pivot_root.2.html>
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> io::Result<()>;
+    /// chdir(2).
+    fn chdir(&mut self, path: &Path) -> io::Result<()>;
+    /// `mkdir -p` (a mount point).
+    fn mkdir_all(&mut self, path: &Path) -> io::Result<()>;
+    /// Creates an empty file if nothing is there (a mount point for a file bind mount).
+    fn create_file(&mut self, path: &Path) -> io::Result<()>;
+    /// symlink(2): `link` → `target`; an existing `link` is left alone.
+    fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()>;
+    /// Whether `path` is a directory (follows symlinks); decides bind-mount targets.
+    fn is_dir(&mut self, path: &Path) -> bool;
+    /// What is at `path`, without following a final symlink; `None` when nothing is.
+    fn kind(&mut self, path: &Path) -> Option<Kind>;
+    /// sethostname(2) in the new UTS namespace.
+    fn sethostname(&mut self, name: &str) -> io::Result<()>;
+    /// Brings `lo` up (SIOCSIFFLAGS) in a new network namespace, where it starts down.
+    /// netdevice(7): <https://man7.org/linux/man-pages/man7/netdevice.7.html>
+    fn loopback_up(&mut self) -> io::Result<()>;
+    /// setgroups([gid]), setgid, setuid — in that order: after setuid the others fail.
+    /// <https://man7.org/linux/man-pages/man2/setresuid.2.html>
+    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()>;
+    /// execve(2); returns only on failure.
+    fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error;
+}
+
+fn err(e: Errno, what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::Error::from(e).kind(), format!("{what}: {e}"))
+}
+
+fn cstring(s: &[u8]) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "argument contains a NUL byte"))
+}
+
+/// The real kernel, through nix.
+#[derive(Debug, Default)]
+pub struct Linux;
+
+impl Sys for Linux {
+    fn unshare(&mut self, flags: CloneFlags) -> io::Result<()> {
+        nix::sched::unshare(flags).map_err(|e| err(e, format_args!("unshare({flags:?})")))
+    }
+
+    fn mount(
+        &mut self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        nix::mount::mount(source, target, fstype, flags, data).map_err(|e| {
+            err(
+                e,
+                format_args!(
+                    "mount {} on {} (type {}, {flags:?}, {})",
+                    source.map_or("none".into(), |s| s.display().to_string()),
+                    target.display(),
+                    fstype.unwrap_or("none"),
+                    data.unwrap_or("")
+                ),
+            )
+        })
+    }
+
+    fn umount(&mut self, target: &Path, flags: MntFlags) -> io::Result<()> {
+        nix::mount::umount2(target, flags).map_err(|e| err(e, format_args!("umount2 {}", target.display())))
+    }
+
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> io::Result<()> {
+        nix::unistd::pivot_root(new_root, put_old).map_err(|e| {
+            err(
+                e,
+                format_args!("pivot_root {} {}", new_root.display(), put_old.display()),
+            )
+        })
+    }
+
+    fn chdir(&mut self, path: &Path) -> io::Result<()> {
+        nix::unistd::chdir(path).map_err(|e| err(e, format_args!("chdir {}", path.display())))
+    }
+
+    fn mkdir_all(&mut self, path: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(path).map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", path.display())))
+    }
+
+    fn create_file(&mut self, path: &Path) -> io::Result<()> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            self.mkdir_all(dir)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| io::Error::new(e.kind(), format!("create {}: {e}", path.display())))
+    }
+
+    fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()> {
+        match std::os::unix::fs::symlink(target, link) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(io::Error::new(
+                e.kind(),
+                format!("symlink {} -> {}: {e}", link.display(), target.display()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn is_dir(&mut self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn kind(&mut self, path: &Path) -> Option<Kind> {
+        let t = std::fs::symlink_metadata(path).ok()?.file_type();
+        Some(if t.is_dir() {
+            Kind::Dir
+        } else if t.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        })
+    }
+
+    fn sethostname(&mut self, name: &str) -> io::Result<()> {
+        nix::unistd::sethostname(name).map_err(|e| err(e, format_args!("sethostname {name}")))
+    }
+
+    fn loopback_up(&mut self) -> io::Result<()> {
+        // SAFETY: plain syscalls on a socket we own and a zeroed, NUL-terminated ifreq.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return Err(err(Errno::last(), "socket(AF_INET) for lo"));
+            }
+            let mut req: libc::ifreq = std::mem::zeroed();
+            req.ifr_name[0] = b'l' as libc::c_char;
+            req.ifr_name[1] = b'o' as libc::c_char;
+            let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+            if r == 0 {
+                req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+                r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+            }
+            let e = Errno::last();
+            libc::close(fd);
+            if r != 0 {
+                return Err(err(e, "ioctl SIOCSIFFLAGS lo up"));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()> {
+        let g = Gid::from_raw(gid);
+        nix::unistd::setgroups(&[g]).map_err(|e| err(e, format_args!("setgroups [{gid}]")))?;
+        nix::unistd::setgid(g).map_err(|e| err(e, format_args!("setgid {gid}")))?;
+        nix::unistd::setuid(Uid::from_raw(uid)).map_err(|e| err(e, format_args!("setuid {uid}")))
+    }
+
+    fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error {
+        let run = || -> io::Result<()> {
+            let p = cstring(path.as_os_str().as_bytes())?;
+            let a = argv
+                .iter()
+                .map(|s| cstring(s.as_bytes()))
+                .collect::<io::Result<Vec<_>>>()?;
+            let e = env
+                .iter()
+                .map(|s| cstring(s.as_bytes()))
+                .collect::<io::Result<Vec<_>>>()?;
+            let Err(errno) = nix::unistd::execve(&p, &a, &e);
+            Err(err(errno, format_args!("execve {}", path.display())))
+        };
+        run().unwrap_err()
+    }
+}
+
+/// What a path is, for the set-up's decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    Symlink,
+    /// A file, device, socket or fifo.
+    Other,
+}
+
+/// A fake that records every call as a line of text and succeeds, for tests of the
+/// set-up logic. `dirs`, `symlinks` and `present` (anything else) answer `is_dir` and `kind`.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub calls: Vec<String>,
+    pub dirs: Vec<std::path::PathBuf>,
+    pub symlinks: Vec<std::path::PathBuf>,
+    pub present: Vec<std::path::PathBuf>,
+}
+
+/// `MsFlags(MS_BIND | MS_REC)` → `MS_BIND | MS_REC`.
+fn flag_names(debug: String) -> String {
+    match (debug.find('('), debug.rfind(')')) {
+        (Some(a), Some(b)) if a < b => debug[a + 1..b].to_string(),
+        _ => debug,
+    }
+}
+
+impl Recorder {
+    /// The calls, one a line.
+    pub fn text(&self) -> String {
+        self.calls.iter().map(|c| format!("{c}\n")).collect()
+    }
+}
+
+impl Sys for Recorder {
+    fn unshare(&mut self, flags: CloneFlags) -> io::Result<()> {
+        self.calls.push(format!("unshare {}", flag_names(format!("{flags:?}"))));
+        Ok(())
+    }
+    fn mount(
+        &mut self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        let mut line = format!(
+            "mount {} {} {} {}",
+            source.map_or("none".into(), |s| s.display().to_string()),
+            target.display(),
+            fstype.unwrap_or("none"),
+            flag_names(format!("{flags:?}"))
+        );
+        if let Some(d) = data {
+            line.push(' ');
+            line.push_str(d);
+        }
+        self.calls.push(line);
+        Ok(())
+    }
+    fn umount(&mut self, target: &Path, flags: MntFlags) -> io::Result<()> {
+        self.calls.push(format!(
+            "umount {} {}",
+            target.display(),
+            flag_names(format!("{flags:?}"))
+        ));
+        Ok(())
+    }
+    fn pivot_root(&mut self, new_root: &Path, put_old: &Path) -> io::Result<()> {
+        self.calls
+            .push(format!("pivot_root {} {}", new_root.display(), put_old.display()));
+        Ok(())
+    }
+    fn chdir(&mut self, path: &Path) -> io::Result<()> {
+        self.calls.push(format!("chdir {}", path.display()));
+        Ok(())
+    }
+    fn mkdir_all(&mut self, path: &Path) -> io::Result<()> {
+        self.calls.push(format!("mkdir {}", path.display()));
+        Ok(())
+    }
+    fn create_file(&mut self, path: &Path) -> io::Result<()> {
+        self.calls.push(format!("touch {}", path.display()));
+        Ok(())
+    }
+    fn symlink(&mut self, target: &Path, link: &Path) -> io::Result<()> {
+        self.calls
+            .push(format!("symlink {} -> {}", link.display(), target.display()));
+        Ok(())
+    }
+    fn is_dir(&mut self, path: &Path) -> bool {
+        self.dirs.iter().any(|d| d == path)
+    }
+    fn kind(&mut self, path: &Path) -> Option<Kind> {
+        if self.dirs.iter().any(|d| d == path) {
+            Some(Kind::Dir)
+        } else if self.symlinks.iter().any(|d| d == path) {
+            Some(Kind::Symlink)
+        } else if self.present.iter().any(|d| d == path) {
+            Some(Kind::Other)
+        } else {
+            None
+        }
+    }
+    fn sethostname(&mut self, name: &str) -> io::Result<()> {
+        self.calls.push(format!("sethostname {name}"));
+        Ok(())
+    }
+    fn loopback_up(&mut self) -> io::Result<()> {
+        self.calls.push("lo up".into());
+        Ok(())
+    }
+    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()> {
+        self.calls
+            .push(format!("setgroups [{gid}]; setgid {gid}; setuid {uid}"));
+        Ok(())
+    }
+    fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error {
+        self.calls.push(format!("execve {} {argv:?} {env:?}", path.display()));
+        io::Error::other("recorded")
+    }
+}
+
+// ---- process plumbing -------------------------------------------------------------------
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    Parent(nix::unistd::Pid),
+    Child,
+}
+
+/// fork(2): <https://man7.org/linux/man-pages/man2/fork.2.html>
+///
+/// The child of a multi-threaded process may only rely on memory it owns: callers prepare
+/// what the child needs before forking, and the child ends with `exec` or [`exit_now`].
+/// (glibc's malloc stays usable in the child: it resets its locks in a fork handler.)
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: see above; every child path ends in execve or _exit, never returns into
+    // the caller's threads' state (no unwinding past the fork, no atexit handlers).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child)),
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(err(e, "fork")),
+    }
+}
+
+/// _exit(2): ends a forked child without running the parent's exit handlers or destructors.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) is async-signal-safe and takes no pointers.
+    unsafe { libc::_exit(code) }
+}
+
+/// The child's pid that PID 1 forwards signals to (0: none yet).
+static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// In a container's PID 1: forward the usual termination signals to `pid`. PID 1 of a pid
+/// namespace gets only the signals it has handlers for (pid_namespaces(7):
+/// <https://man7.org/linux/man-pages/man7/pid_namespaces.7.html>), so without this a
+/// `kill -TERM` of the init would be ignored.
+pub fn forward_signals_to(pid: nix::unistd::Pid) -> io::Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    FORWARD_TO.store(pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    let action = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        // SAFETY: the handler only reads an atomic and calls kill(2).
+        unsafe { sigaction(sig, &action) }.map_err(|e| err(e, format_args!("sigaction {sig}")))?;
+    }
+    Ok(())
+}
