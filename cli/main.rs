@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod check;
+mod image;
 mod plan;
 mod render;
 mod report;
@@ -109,6 +110,13 @@ enum Command {
         #[arg(default_value = ".")]
         context: PathBuf,
     },
+    /// Manage the images in the store: import, inspect, tag, rm, ls.
+    Image {
+        #[command(subcommand)]
+        command: image::Command,
+    },
+    /// List the images in the store (the same as `slipway image ls`).
+    Images,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -176,6 +184,8 @@ fn main() -> ExitCode {
             fail_on_miss,
             color: color(std::io::stderr().is_terminal()),
         }),
+        Command::Image { command } => image::run(command),
+        Command::Images => image::run(image::Command::Ls),
     };
     match result {
         Ok(code) => code,

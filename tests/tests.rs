@@ -5,6 +5,7 @@ mod cli;
 mod diagnostics;
 mod features;
 mod plan;
+mod runner;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

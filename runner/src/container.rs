@@ -13,7 +13,7 @@ use crate::sys::{self, Forked, Kind, Linux, Sys};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::wait::{waitpid, WaitStatus};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ pub struct ContainerSpec {
     pub workdir: PathBuf,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups (see [`crate::user::resolve`]).
+    pub groups: Vec<u32>,
     pub hostname: String,
     pub network: Network,
     /// Extra mounts, applied in order after the standard ones.
@@ -304,7 +306,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 
 /// In the command's process, after pivot_root: user, workdir, execve. Returns only on failure.
 pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
-    if let Err(e) = sys.set_ids(spec.uid, spec.gid) {
+    if let Err(e) = sys.set_ids(spec.uid, spec.gid, &spec.groups) {
         return e;
     }
     if let Err(e) = sys.chdir(&spec.workdir) {
@@ -349,7 +351,7 @@ pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
             format!("workdir {} is not absolute", spec.workdir.display()),
         ));
     }
-    let cleanup = HostFileCleanup::prepare(&spec.rootfs);
+    let cleanup = MountStubs::prepare(spec);
     let result = run_forked(spec);
     cleanup.finish();
     result
@@ -361,7 +363,10 @@ fn run_forked(spec: &ContainerSpec) -> io::Result<ExitStatus> {
     let pid = match sys::fork()? {
         Forked::Child => {
             drop(r);
-            sys::exit_now(outside(spec, w))
+            // Never unwind out of a forked child into the caller's code (a test harness,
+            // say): a panic anywhere below ends this process, or its own forked child.
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w)));
+            sys::exit_now(code.unwrap_or(125))
         }
         Forked::Parent(pid) => pid,
     };
@@ -390,7 +395,7 @@ fn wait_code(pid: nix::unistd::Pid) -> io::Result<i32> {
 
 /// Sends an error up the pipe (best effort: the parent then reports it).
 fn report(w: &OwnedFd, e: &io::Error) {
-    let _ = std::fs::File::from(w.try_clone().expect("dup")).write_all(e.to_string().as_bytes());
+    let _ = nix::unistd::write(w, e.to_string().as_bytes());
 }
 
 /// The first child: unshares, forks PID 1, passes its exit code on.
@@ -425,6 +430,10 @@ fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
             return 125;
         }
         Ok(Forked::Child) => {
+            if let Err(e) = sys::reset_signals_for_exec() {
+                report(&w, &e);
+                sys::exit_now(127)
+            }
             let e = exec(&mut linux, spec);
             report(&w, &e);
             sys::exit_now(127)
@@ -446,47 +455,52 @@ fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
     }
 }
 
-/// The host files (resolv.conf, hosts) are bind-mounted onto files that must exist in the
-/// container. When the image lacks them, the set-up creates empty ones; this removes them
-/// again from the writable layer afterwards, so they never end up in a layer.
-struct HostFileCleanup {
-    top: Option<PathBuf>,
-    missing: Vec<&'static str>,
-    etc_existed: bool,
+/// Mount points the set-up creates when the image lacks them (/proc, /dev, /sys, the host
+/// files, extra mount targets, and their parents). They land in the writable layer, so this
+/// removes them again afterwards when they are still empty, as BuildKit's mount stub
+/// cleaner does: they never end up in a layer.
+struct MountStubs {
+    top: PathBuf,
+    /// Relative paths absent from the writable layer before the run, deepest last.
+    stubs: Vec<PathBuf>,
 }
 
-impl HostFileCleanup {
-    fn prepare(rootfs: &Rootfs) -> HostFileCleanup {
-        let (top, layers): (PathBuf, Vec<PathBuf>) = match rootfs {
-            Rootfs::Dir(d) => (d.clone(), vec![d.clone()]),
-            Rootfs::Overlay { lower, upper, .. } => {
-                let mut layers = vec![upper.clone()];
-                layers.extend(lower.iter().rev().cloned());
-                (upper.clone(), layers)
-            }
+impl MountStubs {
+    fn prepare(spec: &ContainerSpec) -> MountStubs {
+        let top = match &spec.rootfs {
+            Rootfs::Dir(d) => d.clone(),
+            Rootfs::Overlay { upper, .. } => upper.clone(),
         };
-        let missing = HOST_FILES
-            .into_iter()
-            .filter(|rel| Path::new("/").join(rel).exists() && !crate::layer::layered_exists(&layers, Path::new(rel)))
-            .collect::<Vec<_>>();
-        let etc_existed = std::fs::symlink_metadata(top.join("etc")).is_ok();
-        HostFileCleanup {
-            top: Some(top),
-            missing,
-            etc_existed,
+        let mut targets: Vec<PathBuf> = ["proc", "dev", "sys"].iter().map(PathBuf::from).collect();
+        targets.extend(HOST_FILES.iter().map(PathBuf::from));
+        for m in &spec.mounts {
+            let (Mount::Bind { target, .. } | Mount::Tmpfs { target, .. }) = m;
+            targets.push(target.strip_prefix("/").unwrap_or(target).to_path_buf());
         }
+        let mut stubs = Vec::new();
+        for t in targets {
+            for p in t.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+                if std::fs::symlink_metadata(top.join(p)).is_err() && !stubs.iter().any(|s: &PathBuf| s == p) {
+                    stubs.push(p.to_path_buf());
+                }
+            }
+        }
+        stubs.sort_by_key(|p| p.components().count());
+        MountStubs { top, stubs }
     }
 
-    fn finish(mut self) {
-        let Some(top) = self.top.take() else { return };
-        for rel in &self.missing {
-            let p = top.join(rel);
-            if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_file() && m.len() == 0) {
-                let _ = std::fs::remove_file(&p);
+    fn finish(self) {
+        for rel in self.stubs.iter().rev() {
+            let p = self.top.join(rel);
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => {
+                    let _ = std::fs::remove_dir(&p);
+                }
+                Ok(m) if m.is_file() && m.len() == 0 => {
+                    let _ = std::fs::remove_file(&p);
+                }
+                _ => {}
             }
-        }
-        if !self.missing.is_empty() && !self.etc_existed {
-            let _ = std::fs::remove_dir(top.join("etc"));
         }
     }
 }
@@ -504,6 +518,7 @@ mod tests {
             workdir: "/".into(),
             uid: 1000,
             gid: 100,
+            groups: vec![],
             hostname: "box".into(),
             network: Network::None,
             mounts: vec![

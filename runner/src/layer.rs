@@ -143,6 +143,75 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io:
     })
 }
 
+/// Turns an existing tar stream into a layer blob on `out`: compressed as `options` say,
+/// or kept as it is when it is gzip already (then the digests are computed from it).
+pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl Write) -> io::Result<LayerInfo> {
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < 2 {
+        let r = tar.read(&mut head[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    let mut input = io::Read::chain(&head[..n], tar);
+    let mut blob = Hashing::new(out);
+    if head[..n] == [0x1f, 0x8b] {
+        // Already gzip: copy it and hash what it decompresses to.
+        let mut tee = Tee {
+            inner: input,
+            copy: &mut blob,
+        };
+        let mut diff = Hashing::new(io::sink());
+        io::copy(&mut flate2::read::MultiGzDecoder::new(&mut tee), &mut diff)?;
+        io::copy(&mut tee, &mut io::sink())?;
+        blob.flush()?;
+        return Ok(LayerInfo {
+            digest: blob.digest(),
+            diff_id: diff.digest(),
+            size: blob.size,
+            media_type: slipway_store::MEDIA_LAYER_GZIP,
+        });
+    }
+    let (diff_id, media_type) = match options.compression {
+        Compression::None => {
+            let mut t = Hashing::new(&mut blob);
+            io::copy(&mut input, &mut t)?;
+            (t.digest(), slipway_store::MEDIA_LAYER_TAR)
+        }
+        Compression::Gzip => {
+            let mut gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
+            let mut t = Hashing::new(&mut gz);
+            io::copy(&mut input, &mut t)?;
+            let d = t.digest();
+            gz.finish()?;
+            (d, slipway_store::MEDIA_LAYER_GZIP)
+        }
+    };
+    blob.flush()?;
+    Ok(LayerInfo {
+        digest: blob.digest(),
+        diff_id,
+        size: blob.size,
+        media_type,
+    })
+}
+
+/// A reader that copies what it reads to a writer.
+struct Tee<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: io::Read, W: Write> io::Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
 /// The relative paths under `dir`: names sorted bytewise within each directory, a
 /// directory right before its contents.
 fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {

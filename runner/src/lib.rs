@@ -8,5 +8,7 @@
 //! - nothing here touches cgroups or rlimits (these machines allow neither).
 
 pub mod container;
+pub mod image;
 pub mod layer;
 pub mod sys;
+pub mod user;

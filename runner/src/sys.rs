@@ -49,9 +49,9 @@ pub trait Sys {
     /// Brings `lo` up (SIOCSIFFLAGS) in a new network namespace, where it starts down.
     /// netdevice(7): <https://man7.org/linux/man-pages/man7/netdevice.7.html>
     fn loopback_up(&mut self) -> io::Result<()>;
-    /// setgroups([gid]), setgid, setuid — in that order: after setuid the others fail.
-    /// <https://man7.org/linux/man-pages/man2/setresuid.2.html>
-    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()>;
+    /// setgroups([gid, groups…]), setgid, setuid — in that order: after setuid the others
+    /// fail. <https://man7.org/linux/man-pages/man2/setgroups.2.html>
+    fn set_ids(&mut self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()>;
     /// execve(2); returns only on failure.
     fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error;
 }
@@ -185,9 +185,11 @@ impl Sys for Linux {
         Ok(())
     }
 
-    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()> {
+    fn set_ids(&mut self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
         let g = Gid::from_raw(gid);
-        nix::unistd::setgroups(&[g]).map_err(|e| err(e, format_args!("setgroups [{gid}]")))?;
+        let mut all = vec![g];
+        all.extend(groups.iter().map(|&x| Gid::from_raw(x)));
+        nix::unistd::setgroups(&all).map_err(|e| err(e, format_args!("setgroups {all:?}")))?;
         nix::unistd::setgid(g).map_err(|e| err(e, format_args!("setgid {gid}")))?;
         nix::unistd::setuid(Uid::from_raw(uid)).map_err(|e| err(e, format_args!("setuid {uid}")))
     }
@@ -323,15 +325,24 @@ impl Sys for Recorder {
         self.calls.push("lo up".into());
         Ok(())
     }
-    fn set_ids(&mut self, uid: u32, gid: u32) -> io::Result<()> {
+    fn set_ids(&mut self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
+        let mut all = vec![gid];
+        all.extend_from_slice(groups);
         self.calls
-            .push(format!("setgroups [{gid}]; setgid {gid}; setuid {uid}"));
+            .push(format!("setgroups {all:?}; setgid {gid}; setuid {uid}"));
         Ok(())
     }
     fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error {
         self.calls.push(format!("execve {} {argv:?} {env:?}", path.display()));
         io::Error::other("recorded")
     }
+}
+
+/// An overlayfs whiteout at `path`: a character device 0/0 (mknod(2) needs CAP_MKNOD).
+/// <https://docs.kernel.org/filesystems/overlayfs.html#whiteouts-and-opaque-directories>
+pub fn whiteout(path: &Path) -> io::Result<()> {
+    use nix::sys::stat::{mknod, Mode, SFlag};
+    mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|e| err(e, format_args!("mknod whiteout {}", path.display())))
 }
 
 // ---- process plumbing -------------------------------------------------------------------
@@ -361,6 +372,16 @@ pub fn fork() -> io::Result<Forked> {
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit(2) is async-signal-safe and takes no pointers.
     unsafe { libc::_exit(code) }
+}
+
+/// Restores the default disposition of SIGPIPE, which the Rust runtime ignores and
+/// execve(2) would pass on (ignored signals stay ignored across exec; signal(7)).
+pub fn reset_signals_for_exec() -> io::Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installs the default disposition; no handler code runs.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+        .map(drop)
+        .map_err(|e| err(e, "signal SIGPIPE SIG_DFL"))
 }
 
 /// The child's pid that PID 1 forwards signals to (0: none yet).

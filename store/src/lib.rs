@@ -11,6 +11,8 @@
 //! - `index.json` and the cache's step index change only under the store's
 //!   exclusive lock; readers take the shared lock.
 
+pub mod image;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;

@@ -1,0 +1,471 @@
+//! Images in the store: import a root filesystem as a one-layer image, list, resolve a
+//! name or ID, load, tag, remove.
+//!
+//! Names are stored normalised as Docker does (`busybox` → `docker.io/library/busybox:latest`,
+//! see [`slipway_store::image::normalize_name`]) in `index.json`'s ref-name annotation, and
+//! shown in their short form. An image's ID is its config's digest, as in Docker.
+
+use crate::layer::{layer_from_tar, write_layer, LayerInfo, LayerOptions};
+use slipway_store::image::{familiar_name, normalize_name, History, ImageConfig, Manifest, RootFs, RunConfig};
+use slipway_store::{Descriptor, Digest, Store, MEDIA_CONFIG, MEDIA_MANIFEST};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// The OCI architecture name of this machine.
+pub fn architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// A stored image, resolved.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The full name it was found by (None when found by ID).
+    pub name: Option<String>,
+    pub manifest_descriptor: Descriptor,
+    pub manifest: Manifest,
+    pub config: ImageConfig,
+}
+
+impl Image {
+    /// The image ID: the config's digest.
+    pub fn id(&self) -> &Digest {
+        &self.manifest.config.digest
+    }
+
+    /// Config plus layer blob sizes.
+    pub fn size(&self) -> u64 {
+        self.manifest.config.size + self.manifest.layers.iter().map(|l| l.size).sum::<u64>()
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// RFC 3339 UTC for seconds since the epoch (days-from-civil, Howard Hinnant's algorithm).
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// `$SOURCE_DATE_EPOCH` if set, else now.
+fn created_now() -> u64 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+}
+
+/// Writes a layer into the store via a temp file under `<root>/tmp`.
+fn store_layer(store: &Store, write: impl FnOnce(&mut fs::File) -> io::Result<LayerInfo>) -> io::Result<LayerInfo> {
+    let dir = store.root().join("tmp");
+    fs::create_dir_all(&dir)?;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!("layer-{}-{nanos}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display())))?;
+        let info = write(&mut f)?;
+        drop(f);
+        store.put_blob_from(fs::File::open(&tmp)?, Some(&info.digest))?;
+        Ok(info)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Imports a root filesystem (a directory, or a tar or tar.gz file) as a one-layer image
+/// named `name`; returns the stored image.
+pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
+    let full = normalize_name(name).map_err(invalid)?;
+    let meta =
+        fs::metadata(source).map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", source.display())))?;
+    let options = LayerOptions::default();
+    let layer = if meta.is_dir() {
+        store_layer(store, |f| write_layer(source, &options, io::BufWriter::new(f)))?
+    } else {
+        let input = fs::File::open(source)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", source.display())))?;
+        store_layer(store, |f| {
+            layer_from_tar(io::BufReader::new(input), &options, io::BufWriter::new(f))
+        })?
+    };
+    let created = rfc3339(created_now());
+    let config = ImageConfig {
+        created: Some(created.clone()),
+        architecture: architecture().into(),
+        os: "linux".into(),
+        config: RunConfig {
+            env: vec![format!("PATH={}", crate::container::DEFAULT_PATH)],
+            ..RunConfig::default()
+        },
+        rootfs: RootFs {
+            kind: "layers".into(),
+            diff_ids: vec![layer.diff_id.clone()],
+        },
+        history: vec![History {
+            created: Some(created),
+            created_by: Some(format!(
+                "slipway image import {}",
+                source.file_name().unwrap_or_default().to_string_lossy()
+            )),
+            ..History::default()
+        }],
+        ..ImageConfig::default()
+    };
+    let config_bytes = serde_json::to_vec(&config).map_err(io::Error::other)?;
+    let config_digest = store.put_blob(&config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_MANIFEST.into()),
+        config: Descriptor {
+            media_type: MEDIA_CONFIG.into(),
+            digest: config_digest,
+            size: config_bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        },
+        layers: vec![Descriptor {
+            media_type: layer.media_type.into(),
+            digest: layer.digest,
+            size: layer.size,
+            annotations: BTreeMap::new(),
+        }],
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    let descriptor = Descriptor {
+        media_type: MEDIA_MANIFEST.into(),
+        digest: store.put_blob(&manifest_bytes)?,
+        size: manifest_bytes.len() as u64,
+        annotations: BTreeMap::new(),
+    };
+    store.set_ref(&full, descriptor.clone())?;
+    Ok(Image {
+        name: Some(full),
+        manifest_descriptor: descriptor,
+        manifest,
+        config,
+    })
+}
+
+/// Loads the manifest and config a descriptor points at.
+pub fn load(store: &Store, name: Option<String>, descriptor: Descriptor) -> io::Result<Image> {
+    fn parse<T: serde::de::DeserializeOwned>(bytes: Vec<u8>, what: &str, d: &Digest) -> io::Result<T> {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{what} {d}: {e}")))
+    }
+    let manifest: Manifest = parse(store.get_blob(&descriptor.digest)?, "manifest", &descriptor.digest)?;
+    let config: ImageConfig = parse(
+        store.get_blob(&manifest.config.digest)?,
+        "config",
+        &manifest.config.digest,
+    )?;
+    let mut descriptor = descriptor;
+    descriptor.annotations.clear();
+    Ok(Image {
+        name,
+        manifest_descriptor: descriptor,
+        manifest,
+        config,
+    })
+}
+
+/// Every named image, sorted by name.
+pub fn list(store: &Store) -> io::Result<Vec<Image>> {
+    store
+        .refs()?
+        .into_iter()
+        .map(|(name, d)| load(store, Some(name), d))
+        .collect()
+}
+
+/// Finds an image by name (`busybox`, `me/app:1`), by ID or manifest digest
+/// (`sha256:…`), or by a unique prefix of an ID's hex (at least 4 characters).
+pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
+    if let Ok(full) = normalize_name(reference) {
+        if let Some(d) = store.get_ref(&full)? {
+            return load(store, Some(full), d);
+        }
+    }
+    let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut found: Vec<Image> = Vec::new();
+        for image in list(store)? {
+            let matches = image.id().hex().starts_with(hex) || image.manifest_descriptor.digest.hex().starts_with(hex);
+            if matches
+                && !found
+                    .iter()
+                    .any(|f| f.manifest_descriptor.digest == image.manifest_descriptor.digest)
+            {
+                found.push(image);
+            }
+        }
+        match found.len() {
+            0 => {}
+            1 => {
+                let mut image = found.remove(0);
+                image.name = None;
+                return Ok(image);
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "{reference} matches {} images; give more of the ID",
+                    found.len()
+                )))
+            }
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "no image {reference} in the store (import a root filesystem with `slipway image import ROOTFS.tar --tag {reference}`)"
+        ),
+    ))
+}
+
+/// Gives the image `source` a new name; returns the new full name.
+pub fn tag(store: &Store, source: &str, target: &str) -> io::Result<String> {
+    let image = resolve(store, source)?;
+    let full = normalize_name(target).map_err(invalid)?;
+    store.set_ref(&full, image.manifest_descriptor)?;
+    Ok(full)
+}
+
+/// Removes a name (blobs stay until a prune); returns the full name removed.
+pub fn remove(store: &Store, reference: &str) -> io::Result<String> {
+    let full = normalize_name(reference).map_err(invalid)?;
+    if store.remove_ref(&full)? {
+        Ok(full)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no image named {} in the store", familiar_name(&full)),
+        ))
+    }
+}
+
+/// Writes a container's upper dir into the store as a layer blob.
+pub fn commit_layer(store: &Store, upper: &Path, options: &LayerOptions) -> io::Result<LayerInfo> {
+    store_layer(store, |f| write_layer(upper, options, io::BufWriter::new(f)))
+}
+
+/// A reader that hashes what passes through.
+struct HashingReader<R> {
+    inner: R,
+    hash: sha2::Sha256,
+}
+
+impl<R: io::Read> io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The unpacked directory of a layer: `<root>/layers/<diff_id hex>/`, usable as an
+/// overlayfs lower dir (whiteouts as overlayfs' 0/0 character devices, opaque
+/// directories with `trusted.overlay.opaque=y`). Unpacked once per diff_id, into a temp
+/// directory renamed into place, so a crash never leaves a half layer under the name.
+/// Needs root (mknod, trusted.* xattrs, ownership).
+pub fn unpack_layer(store: &Store, layer: &Descriptor, diff_id: &Digest) -> io::Result<std::path::PathBuf> {
+    let layers = store.root().join("layers");
+    let dir = layers.join(diff_id.hex());
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    fs::create_dir_all(&layers)?;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = layers.join(format!(".tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        fs::create_dir(&tmp)?;
+        let blob = io::BufReader::new(
+            fs::File::open(store.blob_path(&layer.digest))
+                .map_err(|e| io::Error::new(e.kind(), format!("layer blob {}: {e}", layer.digest)))?,
+        );
+        let decompressed: Box<dyn io::Read> = match layer.media_type.as_str() {
+            slipway_store::MEDIA_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+                Box::new(flate2::read::MultiGzDecoder::new(blob))
+            }
+            slipway_store::MEDIA_LAYER_TAR => Box::new(blob),
+            other => return Err(invalid(format!("unsupported layer media type {other}"))),
+        };
+        let mut reader = HashingReader {
+            inner: decompressed,
+            hash: sha2::Digest::new(),
+        };
+        unpack_tar(&mut reader, &tmp)?;
+        io::copy(&mut reader, &mut io::sink())?;
+        let got = format!("sha256:{}", slipway_store::hex(&sha2::Digest::finalize(reader.hash)));
+        if got != diff_id.as_str() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("layer {} unpacks to {got}, not its diff_id {diff_id}", layer.digest),
+            ));
+        }
+        match fs::rename(&tmp, &dir) {
+            // Another process unpacked it first: theirs is as good.
+            Err(_) if dir.is_dir() => {
+                let _ = fs::remove_dir_all(&tmp);
+                Ok(())
+            }
+            r => r,
+        }
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result.map(|()| dir)
+}
+
+/// Unpacks an OCI layer tar into `dir`, turning `.wh.` entries into overlayfs whiteouts.
+/// Paths that would leave `dir` (`..`, absolute, through symlinks) are refused by
+/// `tar::Entry::unpack_in`.
+fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(true);
+    archive.set_preserve_mtime(true);
+    archive.set_overwrite(true);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(hidden) = name.strip_prefix(crate::layer::WHITEOUT_PREFIX) {
+            let parent = path.parent().unwrap_or(Path::new(""));
+            if parent
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(invalid(format!("layer entry {} leaves the layer", path.display())));
+            }
+            let parent = dir.join(parent);
+            fs::create_dir_all(&parent)?;
+            if name == crate::layer::OPAQUE_MARKER {
+                xattr::set(&parent, crate::layer::OPAQUE_XATTR, b"y")
+                    .map_err(|e| io::Error::new(e.kind(), format!("setxattr {}: {e}", parent.display())))?;
+            } else {
+                let target = parent.join(hidden);
+                if let Ok(m) = fs::symlink_metadata(&target) {
+                    if m.is_dir() {
+                        fs::remove_dir_all(&target)?;
+                    } else {
+                        fs::remove_file(&target)?;
+                    }
+                }
+                crate::sys::whiteout(&target)?;
+            }
+            continue;
+        }
+        if !entry.unpack_in(dir)? {
+            return Err(invalid(format!("layer entry {} leaves the layer", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// The unpacked layers of an image, bottom first: overlayfs lower dirs.
+pub fn unpack_image(store: &Store, image: &Image) -> io::Result<Vec<std::path::PathBuf>> {
+    if image.manifest.layers.len() != image.config.rootfs.diff_ids.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "image {} has {} layers but {} diff_ids",
+                image.id(),
+                image.manifest.layers.len(),
+                image.config.rootfs.diff_ids.len()
+            ),
+        ));
+    }
+    image
+        .manifest
+        .layers
+        .iter()
+        .zip(&image.config.rootfs.diff_ids)
+        .map(|(l, d)| unpack_layer(store, l, d))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn import_list_resolve_tag_remove() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("store")).unwrap();
+        let rootfs = d.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("bin")).unwrap();
+        fs::write(rootfs.join("bin/hello"), "#!/bin/sh\necho hi\n").unwrap();
+        let image = import(&store, &rootfs, "hello").unwrap();
+        assert_eq!(image.name.as_deref(), Some("docker.io/library/hello:latest"));
+        assert_eq!(image.config.rootfs.diff_ids.len(), 1);
+        assert!(store.has_blob(&image.manifest.layers[0].digest));
+
+        // The same rootfs as a tar: the same diff_id.
+        let tar_path = d.path().join("rootfs.tar");
+        let mut b = tar::Builder::new(fs::File::create(&tar_path).unwrap());
+        b.append_dir_all(".", &rootfs).unwrap();
+        b.into_inner().unwrap();
+        let from_tar = import(&store, &tar_path, "hello:tar").unwrap();
+        assert_eq!(from_tar.manifest.layers.len(), 1);
+
+        let names: Vec<_> = list(&store).unwrap().into_iter().filter_map(|i| i.name).collect();
+        assert_eq!(names, ["docker.io/library/hello:latest", "docker.io/library/hello:tar"]);
+        let by_id = resolve(&store, &image.id().hex()[..12]).unwrap();
+        assert_eq!(by_id.manifest_descriptor.digest, image.manifest_descriptor.digest);
+        assert_eq!(tag(&store, "hello", "me/hello:v1").unwrap(), "docker.io/me/hello:v1");
+        assert_eq!(
+            resolve(&store, "me/hello:v1").unwrap().manifest_descriptor.digest,
+            image.manifest_descriptor.digest
+        );
+        assert_eq!(remove(&store, "hello").unwrap(), "docker.io/library/hello:latest");
+        let e = resolve(&store, "hello").unwrap_err();
+        assert!(e.to_string().contains("slipway image import"), "{e}");
+        assert!(remove(&store, "hello").is_err());
+        assert!(
+            !store.root().join("tmp").read_dir().unwrap().any(|_| true),
+            "no temp file left"
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! `slipway image …` and `slipway images` against a store in a temp dir.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn slipway_in(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .env("SLIPWAY_ROOT", store)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .output()
+        .expect("run slipway")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn image_import_list_inspect_tag_rm() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let rootfs = d.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::write(rootfs.join("bin/hello"), "#!/bin/sh\necho hello\n").unwrap();
+
+    let o = slipway_in(&store, &["image", "import", rootfs.to_str().unwrap(), "--tag", "hello"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let id = out.trim().to_string();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{out}");
+
+    // Reproducible: the same rootfs and SOURCE_DATE_EPOCH give the same ID.
+    let o = slipway_in(
+        &store,
+        &["image", "import", rootfs.to_str().unwrap(), "-t", "me/hello:v1"],
+    );
+    assert_eq!(text(&o).0.trim(), id);
+
+    let o = slipway_in(&store, &["images"]);
+    let (out, _) = text(&o);
+    let short = &id["sha256:".len().."sha256:".len() + 12];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ID") && lines[0].contains("SIZE"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("hello:latest") && lines[1].contains(short),
+        "{out}"
+    );
+    assert!(lines[1].contains("2023-11-14 22:13:20"), "{out}");
+    assert!(lines[2].starts_with("me/hello:v1"), "{out}");
+
+    let o = slipway_in(&store, &["image", "inspect", "hello"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["Id"], id.as_str());
+    assert_eq!(v[0]["Name"], "hello:latest");
+    assert_eq!(v[0]["Config"]["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["Config"]["os"], "linux");
+    assert!(v[0]["Config"]["config"]["Env"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("PATH="));
+    assert_eq!(
+        v[0]["Manifest"]["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+
+    // By ID prefix, then tag and rm.
+    assert!(slipway_in(&store, &["image", "inspect", short]).status.success());
+    assert!(slipway_in(&store, &["image", "tag", "hello", "hello:2"])
+        .status
+        .success());
+    let o = slipway_in(&store, &["image", "rm", "hello", "hello:2"]);
+    assert_eq!(text(&o).0, "Untagged: hello:latest\nUntagged: hello:2\n");
+    let o = slipway_in(&store, &["image", "inspect", "hello"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err.contains("no image hello in the store (import a root filesystem with `slipway image import"),
+        "{err}"
+    );
+    let o = slipway_in(&store, &["image", "import", rootfs.to_str().unwrap(), "--tag", "Bad"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("invalid image name"), "{}", text(&o).1);
+}
