@@ -117,6 +117,38 @@ enum Command {
     },
     /// List the images in the store (the same as `slipway image ls`).
     Images,
+    /// Start a container from an image, like `docker run`.
+    ///
+    /// Runs the image's Entrypoint and Cmd (a COMMAND replaces Cmd) with its Env, WorkingDir
+    /// and User, in new mount, pid, uts and ipc namespaces; exits with the command's code.
+    Run {
+        /// Remove the container's writable layer when it exits.
+        #[arg(long)]
+        rm: bool,
+        /// Set an environment variable, `NAME=value` (or `NAME` to copy it from here); repeatable.
+        #[arg(long, short = 'e', value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// Working directory inside the container.
+        #[arg(long, short = 'w', value_name = "DIR")]
+        workdir: Option<String>,
+        /// User (name or uid, optionally `:group`).
+        #[arg(long, short = 'u', value_name = "USER")]
+        user: Option<String>,
+        /// `host` (default) or `none` (only loopback).
+        #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
+        network: String,
+        /// Replace the image's Entrypoint (`""` clears it).
+        #[arg(long, value_name = "CMD")]
+        entrypoint: Option<String>,
+        /// Container hostname.
+        #[arg(long, value_name = "NAME")]
+        hostname: Option<String>,
+        /// The image: a name, a full digest or a unique ID prefix.
+        image: String,
+        /// The command and its arguments (replaces the image's Cmd).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,6 +218,27 @@ fn main() -> ExitCode {
         }),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
+        Command::Run {
+            rm,
+            env,
+            workdir,
+            user,
+            network,
+            entrypoint,
+            hostname,
+            image,
+            command,
+        } => run_container(slipway_runner::run::RunOptions {
+            image,
+            command,
+            entrypoint,
+            env,
+            workdir,
+            user,
+            network_none: network == "none",
+            remove: rm,
+            hostname,
+        }),
     };
     match result {
         Ok(code) => code,
@@ -260,4 +313,23 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
         }
     }
     Ok(code)
+}
+
+/// `slipway run`: the container's exit code becomes ours.
+fn run_container(options: slipway_runner::run::RunOptions) -> std::io::Result<ExitCode> {
+    use std::os::unix::process::ExitStatusExt;
+    let store = slipway_store::Store::open(slipway_store::default_root())?;
+    let status = slipway_runner::run::run(&store, &options)?;
+    let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every subcommand's flags are consistent (clap checks this only when the subcommand runs).
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

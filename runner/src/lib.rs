@@ -10,5 +10,6 @@
 pub mod container;
 pub mod image;
 pub mod layer;
+pub mod run;
 pub mod sys;
 pub mod user;

@@ -1,0 +1,205 @@
+//! `slipway run`: a container from an image, as `docker run` starts one: the
+//! image's layers as read-only lower dirs, a fresh writable layer on top, the
+//! config's Entrypoint/Cmd/Env/WorkingDir/User, overridable from the command line.
+
+use crate::container::{self, ContainerSpec, Network, Rootfs};
+use crate::image;
+use slipway_store::Store;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+/// What `slipway run` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub image: String,
+    /// Replaces the image's Cmd (and, with `entrypoint`, its Entrypoint).
+    pub command: Vec<String>,
+    /// `--entrypoint` (an empty string clears it).
+    pub entrypoint: Option<String>,
+    /// `-e K=V` (or `-e K` to take it from the environment).
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub network_none: bool,
+    /// `--rm`: discard the container's writable layer afterwards (the default keeps it
+    /// under the store's `containers/` for inspection).
+    pub remove: bool,
+    pub hostname: Option<String>,
+}
+
+/// The argv a container runs: Entrypoint + Cmd, where a given command replaces Cmd
+/// and `--entrypoint` replaces Entrypoint (and drops the image's Cmd), as in Docker.
+pub fn argv(config: &slipway_store::image::RunConfig, options: &RunOptions) -> Vec<String> {
+    let entrypoint: Vec<String> = match &options.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => config.entrypoint.clone().unwrap_or_default(),
+    };
+    let cmd = if !options.command.is_empty() {
+        options.command.clone()
+    } else if options.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        config.cmd.clone().unwrap_or_default()
+    };
+    entrypoint.into_iter().chain(cmd).collect()
+}
+
+/// The environment: the image's, then `-e`, with `HOME` from the user when unset.
+pub fn env(config: &slipway_store::image::RunConfig, extra: &[String], home: &str) -> Vec<String> {
+    let mut env: Vec<String> = config.env.clone();
+    for e in extra {
+        let entry = if e.contains('=') {
+            e.clone()
+        } else {
+            match std::env::var(e) {
+                Ok(v) => format!("{e}={v}"),
+                Err(_) => continue,
+            }
+        };
+        let key = entry.split('=').next().unwrap_or_default().to_string();
+        env.retain(|x| x.split('=').next() != Some(key.as_str()));
+        env.push(entry);
+    }
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
+    env
+}
+
+/// Runs a container from an image to its end; returns the command's status.
+pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
+    let img = image::resolve(store, &options.image)?;
+    let lower = image::unpack_image(store, &img)?;
+    let config = &img.config.config;
+    let argv = argv(config, options);
+    if argv.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "no command specified: {} has no Entrypoint or Cmd; give one after the image name",
+                options.image
+            ),
+        ));
+    }
+    let id = format!("{:016x}", rand_id());
+    let dir = store.root().join("containers").join(&id);
+    let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
+    for d in [&upper, &work, &merged] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display())))?;
+    }
+    // Resolve the user against the image's own /etc/passwd and /etc/group (top layer wins).
+    let user_spec = options
+        .user
+        .clone()
+        .or_else(|| config.user.clone())
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "0".into());
+    let read = |name: &str| -> String {
+        lower
+            .iter()
+            .rev()
+            .find_map(|l| std::fs::read_to_string(l.join(name)).ok())
+            .unwrap_or_default()
+    };
+    let user = crate::user::resolve(&user_spec, &read("etc/passwd"), &read("etc/group")).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unable to find user {user_spec}: {e}"),
+        )
+    })?;
+    let workdir = options
+        .workdir
+        .clone()
+        .or_else(|| config.working_dir.clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "/".into());
+    let spec = ContainerSpec {
+        rootfs: Rootfs::Overlay {
+            lower,
+            upper,
+            work,
+            merged,
+        },
+        argv,
+        env: env(config, &options.env, &user.home),
+        workdir: PathBuf::from(workdir),
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.groups.clone(),
+        hostname: options.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
+        network: if options.network_none {
+            Network::None
+        } else {
+            Network::Host
+        },
+        mounts: Vec::new(),
+    };
+    let result = container::run(&spec);
+    if options.remove {
+        remove_dir(&dir);
+    }
+    result
+}
+
+fn remove_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A random-enough container id: time and pid, no extra dependency.
+fn rand_id() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_store::image::RunConfig;
+
+    fn config() -> RunConfig {
+        RunConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["serve".into(), "--port=1".into()]),
+            env: vec!["A=1".into(), "PATH=/bin".into()],
+            ..RunConfig::default()
+        }
+    }
+
+    #[test]
+    fn argv_follows_docker() {
+        let c = config();
+        let o = RunOptions::default();
+        assert_eq!(argv(&c, &o), ["/entry", "serve", "--port=1"]);
+        let o = RunOptions {
+            command: vec!["sh".into()],
+            ..RunOptions::default()
+        };
+        assert_eq!(argv(&c, &o), ["/entry", "sh"]);
+        let o = RunOptions {
+            entrypoint: Some("/bin/sh".into()),
+            ..RunOptions::default()
+        };
+        assert_eq!(argv(&c, &o), ["/bin/sh"]);
+        let o = RunOptions {
+            entrypoint: Some(String::new()),
+            command: vec!["true".into()],
+            ..RunOptions::default()
+        };
+        assert_eq!(argv(&c, &o), ["true"]);
+    }
+
+    #[test]
+    fn env_overrides_and_defaults() {
+        let e = env(&config(), &["A=2".into(), "B=3".into()], "/root");
+        assert_eq!(e, ["PATH=/bin", "A=2", "B=3", "HOME=/root"]);
+    }
+}
