@@ -3,7 +3,6 @@
 
 use crate::syntax::{Args, Dockerfile, Instruction};
 use serde::Serialize;
-use std::fmt::Write;
 
 /// One instruction as the `dockerfile` package (BuildKit v0.12.5) reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,49 +134,9 @@ fn dump_node(inst: &Instruction, out: &mut String) {
     out.push_str(&node);
 }
 
-/// Go's `strconv.Quote`.
+/// Go's `strconv.Quote` (one implementation, shared with the shell lexer's messages).
 pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c < ' ' || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `unicode.IsPrint` for non-ASCII: graphic
-/// characters, not spaces other than U+0020, not format or private-use characters.
-fn is_go_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c as u32,
-            0xa0 | 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x2028..=0x202e
-            | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0xfffe | 0xffff
-            | 0xf0000..=0x10ffff | 0xe0000..=0xe007f | 0x1bca0..=0x1bca3 | 0x1d173..=0x1d17a))
+    crate::shell::go_quote(s)
 }
 
 #[cfg(test)]

@@ -298,24 +298,33 @@ impl<'a> Analyzer<'a> {
     }
 
     /// An ARG before the first FROM.
+    /// The name and default of one ARG word, after the checks every ARG gets
+    /// (blank name, secrets); `None` when the word has no name.
+    fn arg_word(&mut self, w: &Word) -> Option<(String, Option<(String, Span)>)> {
+        let (name, default) = split_arg(w);
+        if name.is_empty() {
+            self.push(
+                Diagnostic::error(
+                    codes::MISSING_ARGUMENTS,
+                    Phase::Build,
+                    w.span.clone(),
+                    "ARG names can not be blank",
+                )
+                .with_label("no name before `=`")
+                .with_help("write `ARG NAME=default`"),
+            );
+            return None;
+        }
+        self.secret_check("ARG", &name, name_span(w, &name));
+        Some((name, default))
+    }
+
     fn meta_arg(&mut self, i: usize, inst: &Instruction) {
         let Args::Words(words) = &inst.args else { return };
         for w in words {
-            let (name, default) = split_arg(w);
-            if name.is_empty() {
-                self.push(
-                    Diagnostic::error(
-                        codes::MISSING_ARGUMENTS,
-                        Phase::Build,
-                        w.span.clone(),
-                        "ARG names can not be blank",
-                    )
-                    .with_label("no name before `=`")
-                    .with_help("write `ARG NAME=default`"),
-                );
+            let Some((name, default)) = self.arg_word(w) else {
                 continue;
-            }
-            self.secret_check("ARG", &name, w.span.clone());
+            };
             let value = if let Some(v) = self.build_args.get(&name) {
                 Some(v.clone())
             } else if let Some((d, dspan)) = default {
@@ -734,21 +743,9 @@ impl<'a> Analyzer<'a> {
         match (kw, &inst.args) {
             (Keyword::Arg, Args::Words(words)) => {
                 for w in words {
-                    let (name, default) = split_arg(w);
-                    if name.is_empty() {
-                        self.push(
-                            Diagnostic::error(
-                                codes::MISSING_ARGUMENTS,
-                                Phase::Build,
-                                w.span.clone(),
-                                "ARG names can not be blank",
-                            )
-                            .with_label("no name before `=`")
-                            .with_help("write `ARG NAME=default`"),
-                        );
+                    let Some((name, default)) = self.arg_word(w) else {
                         continue;
-                    }
-                    self.secret_check("ARG", &name, name_span(w, &name));
+                    };
                     let value = if let Some(v) = self.build_args.get(&name) {
                         Some(v.clone())
                     } else if let Some((d, dspan)) = default {

@@ -1283,7 +1283,7 @@ fn expand_template(out: &mut String, template: &str, matched: &str) {
 // ---------------------------------------------------------------------------
 
 /// Quotes `s` like Go's `%q` (`strconv.Quote`).
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
