@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod build;
 mod check;
 mod image;
 mod plan;
@@ -106,6 +107,32 @@ enum Command {
         /// Exit 1 when anything would rebuild (a CI gate).
         #[arg(long)]
         fail_on_miss: bool,
+        /// The build context directory.
+        #[arg(default_value = ".")]
+        context: PathBuf,
+    },
+    /// Build an image from a Dockerfile, reusing cached steps.
+    ///
+    /// Exits 1 when a RUN fails (naming its line), 2 on other errors.
+    Build {
+        /// The Dockerfile (default: CONTEXT/Dockerfile).
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Name the image `NAME[:TAG]`; repeatable.
+        #[arg(long, short = 't', value_name = "NAME:TAG")]
+        tag: Vec<String>,
+        /// The stage to build (default: the last).
+        #[arg(long, value_name = "STAGE")]
+        target: Option<String>,
+        /// A build argument, `NAME=value` (or `NAME` to take it from the environment).
+        #[arg(long = "build-arg", value_name = "NAME=VALUE")]
+        build_args: Vec<String>,
+        /// Run every step, ignoring the cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// No progress; print only the image ID.
+        #[arg(long, short = 'q')]
+        quiet: bool,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -214,6 +241,27 @@ fn main() -> ExitCode {
             },
             format,
             fail_on_miss,
+            color: color(std::io::stderr().is_terminal()),
+        }),
+        Command::Build {
+            file,
+            tag,
+            target,
+            build_args,
+            no_cache,
+            quiet,
+            context,
+        } => build::run(&build::Options {
+            request: slipway_planner::request::Request {
+                dockerfile: file,
+                context,
+                target,
+                build_args: check::build_args(&build_args),
+                no_cache,
+                no_cache_filter: Vec::new(),
+            },
+            tags: tag,
+            quiet,
             color: color(std::io::stderr().is_terminal()),
         }),
         Command::Image { command } => image::run(command),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `slipway` binary.
 
+mod build;
 mod check;
 mod cli;
 mod diagnostics;

@@ -104,6 +104,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     slipway_store::hex(&sha2::Sha256::digest(bytes))
 }
 
+/// A base image's descriptor in the store, by its name as written (`bb` → `docker.io/library/bb:latest`).
+fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
+    let full = slipway_store::image::normalize_name(name).unwrap_or_else(|_| name.to_string());
+    store.get_ref(&full).ok().flatten()
+}
+
 /// The key of a set of inputs.
 pub fn cache_key(inputs: &CacheInputs, extra: &BTreeMap<String, String>) -> String {
     let canonical = serde_json::json!({ "v": 1, "inputs": inputs, "state": extra });
@@ -245,7 +251,7 @@ pub fn plan(
                     Base::Scratch => "scratch".to_string(),
                     Base::Image(r) => {
                         let platform = model.stages[step.stage].platform.clone().unwrap_or_default();
-                        match store.and_then(|s| s.get_ref(r).ok().flatten()) {
+                        match store.and_then(|s| base_ref(s, r)) {
                             Some(d) => format!("image {r} {}{platform}", d.digest),
                             None => format!("image {r}{platform}"),
                         }
@@ -336,7 +342,7 @@ pub fn plan(
             match &model.stages[step.stage].base {
                 Base::Scratch => Status::Hit,
                 Base::Stage(_) if !parent_missed => Status::Hit,
-                Base::Image(r) if store.and_then(|s| s.get_ref(r).ok().flatten()).is_some() && !forced => Status::Hit,
+                Base::Image(r) if store.and_then(|s| base_ref(s, r)).is_some() && !forced => Status::Hit,
                 _ => Status::Miss,
             }
         } else {

@@ -48,6 +48,11 @@ pub struct Planned {
     pub text: String,
     /// Warnings about the context (e.g. the stat cache could not be saved).
     pub warnings: Vec<String>,
+    /// What the plan was made from, for the builder.
+    pub file: slipway_parser::syntax::Dockerfile,
+    pub model: model::Model,
+    pub graph: graph::StepGraph,
+    pub context: Context,
 }
 
 /// `<Dockerfile>.dockerignore` next to the Dockerfile, else `.dockerignore` in the context.
@@ -130,5 +135,9 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
         dockerfile,
         text,
         warnings: context.warnings().to_vec(),
+        file: parsed.file,
+        model,
+        graph,
+        context,
     })
 }

@@ -7,6 +7,7 @@
 //!   tested without root against a recording fake;
 //! - nothing here touches cgroups or rlimits (these machines allow neither).
 
+pub mod build;
 pub mod container;
 pub mod image;
 pub mod layer;
