@@ -1,7 +1,8 @@
 //! `slipway build`: plan, then run the plan (see `slipway_runner::build`).
 
 use slipway_planner::request::{plan_request, Failure, Request};
-use slipway_runner::build::{build, BuildError, BuildOptions};
+use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource};
+use std::collections::BTreeMap;
 use std::io;
 use std::process::ExitCode;
 
@@ -10,9 +11,43 @@ pub struct Options {
     pub tags: Vec<String>,
     pub quiet: bool,
     pub color: bool,
+    /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
+    pub secrets: Vec<String>,
+}
+
+/// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
+pub fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>, String> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let (mut id, mut source) = (None, None);
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => source = Some(SecretSource::File(v.into())),
+                Some(("env", v)) => source = Some(SecretSource::Env(v.into())),
+                Some(("type", "file" | "env")) => {}
+                _ => {
+                    return Err(format!(
+                        "--secret {spec}: unknown field {field:?} (want id=X,src=FILE or id=X,env=VAR)"
+                    ))
+                }
+            }
+        }
+        let id = id.ok_or_else(|| format!("--secret {spec}: id= is required"))?;
+        let source = source.ok_or_else(|| format!("--secret {spec}: src=FILE or env=VAR is required"))?;
+        out.insert(id, source);
+    }
+    Ok(out)
 }
 
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    let secrets = match parse_secrets(&opts.secrets) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let store = slipway_store::Store::open(slipway_store::default_root())?;
     let planned = match plan_request(&opts.request, &store) {
         Ok(p) => p,
@@ -33,6 +68,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         tags: opts.tags.clone(),
         quiet: opts.quiet,
         build_args: opts.request.build_args.clone(),
+        secrets,
     };
     match build(&store, &planned, &options) {
         Ok(built) => {

@@ -130,6 +130,10 @@ enum Command {
         /// Run every step, ignoring the cache.
         #[arg(long)]
         no_cache: bool,
+        /// A secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR`;
+        /// repeatable. Secrets never enter a layer or a cache key.
+        #[arg(long, value_name = "id=ID,src=FILE")]
+        secret: Vec<String>,
         /// No progress; print only the image ID.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -249,6 +253,7 @@ fn main() -> ExitCode {
             target,
             build_args,
             no_cache,
+            secret,
             quiet,
             context,
         } => build::run(&build::Options {
@@ -263,6 +268,7 @@ fn main() -> ExitCode {
             tags: tag,
             quiet,
             color: color(std::io::stderr().is_terminal()),
+            secrets: secret,
         }),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),

@@ -39,7 +39,7 @@ fn import_busybox(store: &Path, dir: &Path) {
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     std::fs::create_dir_all(rootfs.join("etc")).unwrap();
     std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "cat", "date", "id", "mkdir"] {
+    for a in ["sh", "echo", "cat", "date", "id", "mkdir", "ls", "cp", "test"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
     }
     std::fs::write(
@@ -146,5 +146,194 @@ fn failing_run_names_the_line() {
     assert!(
         err.contains("error: step 4/4 at Dockerfile:5: RUN exit 3 exited with code 3"),
         "{err}"
+    );
+}
+
+/// A store with busybox imported as `bb` and a context dir with `dockerfile`.
+fn setup(dockerfile: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    import_busybox(&store, d.path());
+    let ctx = d.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    (d, store, ctx)
+}
+
+fn run_in(store: &Path, ctx: &Path, args: &[&str]) -> String {
+    let o = slipway_in(store, ctx, args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?}: {err}");
+    out
+}
+
+#[test]
+fn cache_mount_persists_across_builds_and_stays_out_of_the_image() {
+    if !can_run_containers("cache_mount_persists_across_builds_and_stays_out_of_the_image") {
+        return;
+    }
+    let (_d, store, ctx) = setup(
+        "FROM bb\n\
+         RUN --mount=type=cache,target=/cache sh -c 'test -f /cache/stamp || date +%N > /cache/stamp; cp /cache/stamp /stamp-copy'\n\
+         RUN --mount=type=cache,target=/c2,id=locked-one,sharing=locked,mode=0700 sh -c 'ls -ld /c2 > /c2-mode'\n\
+         RUN --mount=type=cache,target=/c3,sharing=private sh -c 'test ! -e /c3/x && echo x > /c3/x'\n",
+    );
+    run_in(&store, &ctx, &["build", "-t", "c1", "."]);
+    let first = run_in(&store, &ctx, &["run", "--rm", "c1", "cat", "/stamp-copy"]);
+    assert!(!first.trim().is_empty());
+    let mode = run_in(&store, &ctx, &["run", "--rm", "c1", "cat", "/c2-mode"]);
+    assert!(mode.starts_with("drwx------"), "{mode}");
+    run_in(&store, &ctx, &["build", "--no-cache", "-t", "c2", "."]);
+    let second = run_in(&store, &ctx, &["run", "--rm", "c2", "cat", "/stamp-copy"]);
+    assert_eq!(first, second, "the cache mount did not persist");
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "run",
+            "--rm",
+            "c2",
+            "sh",
+            "-c",
+            "test -e /cache && echo present || echo absent",
+        ],
+    );
+    assert_eq!(text(&o).0, "absent\n", "{}", text(&o).1);
+}
+
+#[test]
+fn secret_mount_never_lands_in_a_layer() {
+    if !can_run_containers("secret_mount_never_lands_in_a_layer") {
+        return;
+    }
+    let secret = "s3cr3t-slipway-token-8c1f0e";
+    let (d, store, ctx) = setup(
+        "FROM bb\n\
+         RUN --mount=type=secret,id=tok cat /run/secrets/tok > /dev/null && test -s /run/secrets/tok && echo ok > /ok\n\
+         RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo ${#TOK} > /len; test -e /run/secrets/tok || echo none > /nofile'\n",
+    );
+    let file = d.path().join("tok.txt");
+    std::fs::write(&file, secret).unwrap();
+    let src = format!("id=tok,src={}", file.display());
+    run_in(&store, &ctx, &["build", "--secret", &src, "-t", "s", "."]);
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "s", "cat", "/ok"]), "ok\n");
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "s", "cat", "/len", "/nofile"]),
+        "27\nnone\n"
+    );
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "run",
+            "--rm",
+            "s",
+            "sh",
+            "-c",
+            "test -e /run/secrets/tok && echo present || echo absent",
+        ],
+    );
+    assert_eq!(text(&o).0, "absent\n", "{}", text(&o).1);
+    let mut scanned = 0;
+    for entry in walkdir::WalkDir::new(&store).into_iter().filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let raw = std::fs::read(entry.path()).unwrap();
+        let mut plain = Vec::new();
+        if raw.starts_with(&[0x1f, 0x8b]) {
+            use std::io::Read;
+            let _ = flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut plain);
+        }
+        for bytes in [&raw, &plain] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the secret is in {}",
+                entry.path().display()
+            );
+        }
+        scanned += 1;
+    }
+    assert!(scanned > 0);
+    // A required secret that was not given fails the build.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb\nRUN --mount=type=secret,id=other,required=true true\n",
+    )
+    .unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "."]);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("secret other is required"), "{}", text(&o).1);
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    if !can_run_containers("network_none_has_only_loopback") {
+        return;
+    }
+    let (_d, store, ctx) = setup("FROM bb\nRUN --network=none sh -c 'ls /sys/class/net > /nets'\n");
+    run_in(&store, &ctx, &["build", "-t", "n", "."]);
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "n", "cat", "/nets"]), "lo\n");
+    std::fs::write(ctx.join("Dockerfile"), "FROM bb\nRUN --security=insecure true\n").unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "."]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("--security=insecure is not supported"),
+        "{}",
+        text(&o).1
+    );
+    std::fs::write(ctx.join("Dockerfile"), "FROM bb\nRUN --mount=type=ssh true\n").unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "."]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("ssh mounts are not supported yet"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn bind_mount_from_the_context_is_read_only_and_not_in_the_image() {
+    if !can_run_containers("bind_mount_from_the_context_is_read_only_and_not_in_the_image") {
+        return;
+    }
+    let (_d, store, ctx) = setup(
+        "FROM bb AS src\n\
+         RUN echo staged > /s\n\
+         FROM bb\n\
+         RUN --mount=type=bind,from=src,source=/s,target=/m cp /m /m-copy\n\
+         RUN --mount=type=bind,source=data,target=/data cp /data/x /x-copy && ! sh -c 'echo no > /data/y' 2>/dev/null\n\
+         RUN --mount=type=tmpfs,target=/scratch,size=1m sh -c 'echo t > /scratch/f && cp /scratch/f /t-copy'\n\
+         RUN --mount=type=bind,source=data,target=/data,rw sh -c 'echo w > /data/x'\n",
+    );
+    std::fs::create_dir_all(ctx.join("data")).unwrap();
+    std::fs::write(ctx.join("data/x"), "from the context\n").unwrap();
+    run_in(&store, &ctx, &["build", "-t", "b", "."]);
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "b", "cat", "/x-copy"]),
+        "from the context\n"
+    );
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "b", "cat", "/t-copy"]), "t\n");
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "b", "cat", "/m-copy"]),
+        "staged\n"
+    );
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "run",
+            "--rm",
+            "b",
+            "sh",
+            "-c",
+            "test -e /data || test -e /scratch || test -e /m && echo present || echo absent",
+        ],
+    );
+    assert_eq!(text(&o).0, "absent\n", "{}", text(&o).1);
+    // rw writes went to a copy: the context is unchanged.
+    assert_eq!(
+        std::fs::read_to_string(ctx.join("data/x")).unwrap(),
+        "from the context\n"
     );
 }

@@ -34,6 +34,28 @@ pub struct BuildOptions {
     pub quiet: bool,
     /// `--build-arg`s (as the plan was made with).
     pub build_args: Vec<(String, String)>,
+    /// `--secret`s by id, for `RUN --mount=type=secret`. Never part of a cache key.
+    pub secrets: BTreeMap<String, SecretSource>,
+}
+
+/// Where a `--secret` comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    File(PathBuf),
+    Env(String),
+}
+
+impl SecretSource {
+    fn read(&self) -> io::Result<Vec<u8>> {
+        match self {
+            SecretSource::File(p) => {
+                fs::read(p).map_err(|e| io::Error::new(e.kind(), format!("cannot read secret {}: {e}", p.display())))
+            }
+            SecretSource::Env(v) => std::env::var_os(v)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("secret env {v} is not set"))),
+        }
+    }
 }
 
 /// Why a build failed.
@@ -232,8 +254,8 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                         }
                         let started = std::time::Instant::now();
                         let dir = work.join(format!("step-{counter}"));
-                        let layer =
-                            run_step(store, &dir, &state, command, planned, &finished).map_err(|e| match e {
+                        let layer = run_step(store, &dir, &state, command, planned, &finished, &options.secrets)
+                            .map_err(|e| match e {
                                 BuildError::Step(m) => BuildError::Step(format!(
                                     "step {counter}/{total} at {dockerfile_name}:{}: {} {m}",
                                     inst.start_line,
@@ -476,6 +498,7 @@ fn run_step(
     command: Option<&Command>,
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
+    secrets: &BTreeMap<String, SecretSource>,
 ) -> Result<Descriptor, BuildError> {
     let _ = fs::remove_dir_all(dir);
     let (upper, workd, merged, empty) = (
@@ -492,7 +515,33 @@ fn run_step(
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("unable to find user {spec}: {e}")))
     };
     match command {
-        Some(Command::Run { command, .. }) => {
+        Some(Command::Run {
+            command,
+            mounts,
+            network,
+            security,
+        }) => {
+            let network = match network.as_deref() {
+                None | Some("default" | "host") => Network::Host,
+                Some("none") => Network::None,
+                Some(n) => {
+                    return Err(
+                        io::Error::new(io::ErrorKind::Unsupported, format!("--network={n} is not supported")).into(),
+                    )
+                }
+            };
+            match security.as_deref() {
+                None | Some("sandbox") => {}
+                Some(s) => {
+                    return Err(
+                        io::Error::new(io::ErrorKind::Unsupported, format!("--security={s} is not supported")).into(),
+                    )
+                }
+            }
+            let mut prepared = RunMounts::default();
+            for m in mounts {
+                prepare_mount(store, dir, state, m, planned, finished, secrets, &mut prepared)?;
+            }
             let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
             let mut rc = RunConfig::default();
             // ENV wins over ARG of the same name.
@@ -521,16 +570,25 @@ fn run_step(
                     merged,
                 },
                 argv: line_of(command, &state.shell()),
-                env: crate::run::env(&rc, &[], &user.home),
+                env: {
+                    let mut env = crate::run::env(&rc, &[], &user.home);
+                    for (k, v) in &prepared.env {
+                        env.retain(|e| e.split('=').next() != Some(k.as_str()));
+                        env.push(format!("{k}={v}"));
+                    }
+                    env
+                },
                 workdir: PathBuf::from(state.workdir()),
                 uid: user.uid,
                 gid: user.gid,
                 groups: user.groups.clone(),
                 hostname: "slipway-build".into(),
-                network: Network::Host,
-                mounts: Vec::new(),
+                network,
+                mounts: prepared.mounts.clone(),
             };
-            let status = container::run(&spec)?;
+            let status = container::run(&spec);
+            drop(prepared);
+            let status = status?;
             if !status.success() {
                 use std::os::unix::process::ExitStatusExt;
                 let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
@@ -559,6 +617,218 @@ fn run_step(
         size: info.size,
         annotations,
     })
+}
+
+/// What a RUN's `--mount`s need: the container mounts, env vars (secrets with `env=`),
+/// and what must live until the RUN ends (temp dirs, locks).
+#[derive(Default)]
+struct RunMounts {
+    mounts: Vec<container::Mount>,
+    env: Vec<(String, String)>,
+    temps: Vec<TempDir>,
+    locks: Vec<fs::File>,
+}
+
+fn unsupported(msg: String) -> BuildError {
+    io::Error::new(io::ErrorKind::Unsupported, msg).into()
+}
+
+/// Prepares one `RUN --mount`.
+#[allow(clippy::too_many_arguments)]
+fn prepare_mount(
+    store: &Store,
+    dir: &Path,
+    state: &StageState,
+    m: &slipway_parser::values::Mount,
+    planned: &Planned,
+    finished: &BTreeMap<usize, StageState>,
+    secrets: &BTreeMap<String, SecretSource>,
+    out: &mut RunMounts,
+) -> Result<(), BuildError> {
+    use slipway_parser::values::{MountType, Sharing};
+    let workdir = state.workdir();
+    let target = m.target.as_deref().map(|t| PathBuf::from(join_path(&workdir, t)));
+    let need_target = || {
+        target
+            .clone()
+            .ok_or_else(|| unsupported(format!("--mount=type={}: a target is required", m.kind.as_str())))
+    };
+    let scratch = dir.join("mounts");
+    match m.kind {
+        MountType::Ssh => return Err(unsupported("ssh mounts are not supported yet".into())),
+        MountType::Tmpfs => {
+            out.mounts.push(container::Mount::Tmpfs {
+                target: need_target()?,
+                options: m.size.as_ref().map(|s| format!("size={s}")).unwrap_or_default(),
+            });
+        }
+        MountType::Cache => {
+            if m.from.is_some() {
+                return Err(unsupported("cache mounts with from= are not supported yet".into()));
+            }
+            let target = need_target()?;
+            let key = m.id.clone().unwrap_or_else(|| target.to_string_lossy().into_owned());
+            let base = store.root().join("cache-mounts");
+            fs::create_dir_all(&base)?;
+            let path = base.join(Digest::of(key.as_bytes()).hex());
+            let init = |p: &Path| -> io::Result<()> {
+                fs::set_permissions(p, fs::Permissions::from_mode(m.mode.unwrap_or(0o755) & 0o7777))?;
+                std::os::unix::fs::chown(p, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
+            };
+            let source = match m.sharing.unwrap_or(Sharing::Shared) {
+                Sharing::Private => {
+                    let t = tempdir_in(&base)?;
+                    init(&t)?;
+                    out.temps.push(TempDir(t.clone()));
+                    t
+                }
+                sharing => {
+                    if sharing == Sharing::Locked {
+                        let lock = fs::OpenOptions::new()
+                            .create(true)
+                            .truncate(false)
+                            .write(true)
+                            .open(base.join(format!("{}.lock", Digest::of(key.as_bytes()).hex())))?;
+                        lock.lock()?;
+                        out.locks.push(lock);
+                    }
+                    match fs::create_dir(&path) {
+                        Ok(()) => init(&path)?,
+                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    path
+                }
+            };
+            out.mounts.push(container::Mount::Bind {
+                source,
+                target,
+                readonly: m.readonly,
+            });
+        }
+        MountType::Bind => {
+            let target = need_target()?;
+            let rel = join_path("/", m.source.as_deref().unwrap_or("."));
+            let rel = rel.trim_start_matches('/');
+            let source = match &m.from {
+                None => {
+                    let root = fs::canonicalize(planned.context.root())?;
+                    let host = fs::canonicalize(root.join(rel)).map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("--mount source {rel}: not found in the build context: {e}"),
+                        )
+                    })?;
+                    if !host.starts_with(&root) {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("--mount source {rel} is outside the build context"),
+                        )
+                        .into());
+                    }
+                    if m.readonly {
+                        host
+                    } else {
+                        // Writes are discarded: the RUN gets a copy.
+                        fs::create_dir_all(&scratch)?;
+                        let t = tempdir_in(&scratch)?;
+                        out.temps.push(TempDir(t.clone()));
+                        let copy = t.join("src");
+                        copy_tree(&host, &copy, None, None, true)?;
+                        copy
+                    }
+                }
+                Some(from) => {
+                    let dirs = match planned.model.stage_by_ref(from) {
+                        Some(s) => finished
+                            .get(&s)
+                            .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?
+                            .dirs
+                            .clone(),
+                        None => {
+                            let img = image::resolve(store, from)?;
+                            image::unpack_image(store, &img)?
+                        }
+                    };
+                    fs::create_dir_all(&scratch)?;
+                    let t = tempdir_in(&scratch)?;
+                    out.temps.push(TempDir(t.clone()));
+                    let copy = t.join("src");
+                    assemble(&dirs, rel, &copy)?;
+                    if fs::symlink_metadata(&copy).is_err() {
+                        return Err(
+                            io::Error::new(io::ErrorKind::NotFound, format!("{rel}: not found in {from}")).into(),
+                        );
+                    }
+                    copy
+                }
+            };
+            out.mounts.push(container::Mount::Bind {
+                source,
+                target,
+                readonly: m.readonly,
+            });
+        }
+        MountType::Secret => {
+            let id =
+                m.id.clone()
+                    .or_else(|| {
+                        m.target
+                            .as_deref()
+                            .and_then(|t| Path::new(t).file_name())
+                            .map(|n| n.to_string_lossy().into_owned())
+                    })
+                    .ok_or_else(|| unsupported("--mount=type=secret: an id or target is required".into()))?;
+            let Some(src) = secrets.get(&id) else {
+                if m.required {
+                    return Err(BuildError::Step(format!(
+                        "secret {id} is required but was not given (--secret id={id},src=FILE)"
+                    )));
+                }
+                return Ok(());
+            };
+            let bytes = match src.read() {
+                Ok(b) => b,
+                Err(e) if !m.required && e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(var) = &m.env {
+                out.env
+                    .push((var.clone(), String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            if m.env.is_none() || m.target.is_some() {
+                let target = target.unwrap_or_else(|| PathBuf::from(format!("/run/secrets/{id}")));
+                // A 0600 copy on tmpfs when there is one, never in a layer.
+                let shm = Path::new("/dev/shm");
+                let parent = if shm.is_dir() {
+                    shm.to_path_buf()
+                } else {
+                    scratch.clone()
+                };
+                let t = tempdir_in(&parent)?;
+                fs::set_permissions(&t, fs::Permissions::from_mode(0o700))?;
+                out.temps.push(TempDir(t.clone()));
+                let file = t.join("secret");
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    let mut f = fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&file)?;
+                    f.write_all(&bytes)?;
+                }
+                std::os::unix::fs::chown(&file, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))?;
+                fs::set_permissions(&file, fs::Permissions::from_mode(m.mode.unwrap_or(0o400) & 0o7777))?;
+                out.mounts.push(container::Mount::Bind {
+                    source: file,
+                    target,
+                    readonly: true,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Makes `target` (absolute) a directory in `upper`, its missing parents copied from the
