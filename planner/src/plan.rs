@@ -281,6 +281,21 @@ pub fn plan(
                 inputs.env.insert(name, v.clone());
             }
         }
+        // Files a RUN reads through a bind mount of the build context are inputs too.
+        if let Some(Command::Run { mounts, .. }) = command {
+            for m in mounts
+                .iter()
+                .filter(|m| m.kind == slipway_parser::values::MountType::Bind && m.from.is_none())
+            {
+                let source = m.source.clone().unwrap_or_else(|| ".".into());
+                match sources.select(std::slice::from_ref(&source), &[], false) {
+                    Ok(files) => inputs
+                        .files
+                        .extend(files.into_iter().map(|(p, d)| (format!("mount:{p}"), d))),
+                    Err(e) => reasons_extra.push(format!("cannot read bind mount source: {e}")),
+                }
+            }
+        }
         // COPY/ADD sources.
         if let Some(Command::Copy(c) | Command::Add(c)) = command {
             match c.from.as_deref().and_then(|f| model.stage_by_ref(f)) {
@@ -536,6 +551,8 @@ fn group(verb: &str, paths: &[&str]) -> Vec<String> {
     let describe = |p: &str| {
         if let Some(stage) = p.strip_prefix("stage:") {
             format!("stage {stage} output")
+        } else if let Some(mounted) = p.strip_prefix("mount:") {
+            format!("bind-mounted file {mounted}")
         } else {
             format!("file {p}")
         }

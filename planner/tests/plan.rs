@@ -221,3 +221,25 @@ fn no_cache_and_filters() {
     let p = plan(&parsed.file, &m, &g, &ctx, Some(&store), &opts);
     assert_eq!(p.summary.hits, 2, "only the two scratch bases are hits");
 }
+
+#[test]
+fn files_read_through_a_context_bind_mount_are_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let src = "FROM scratch\nRUN --mount=type=bind,source=data,target=/data cp /data/x /x\n";
+    record(
+        &run(src, &files(&[("data/x", "1"), ("other", "1")]), &store, &[]),
+        &store,
+        1,
+    )
+    .unwrap();
+    let p = run(src, &files(&[("data/x", "2"), ("other", "1")]), &store, &[]);
+    let step = p.steps.iter().find(|s| s.instruction.starts_with("RUN")).unwrap();
+    assert_eq!(
+        (step.status, step.reasons.clone()),
+        (Status::Miss, vec!["bind-mounted file data/x modified".to_string()])
+    );
+    // Files outside the mounted source do not matter.
+    let p = run(src, &files(&[("data/x", "1"), ("other", "2")]), &store, &[]);
+    assert_eq!(p.summary.misses, 0);
+}
