@@ -1,6 +1,6 @@
 //! `slipway build`: plan, then run the plan (see `slipway_runner::build`).
 
-use slipway_planner::request::{plan_request, Failure, Request};
+use slipway_planner::request::Request;
 use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource};
 use std::collections::BTreeMap;
 use std::io;
@@ -48,22 +48,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let store = slipway_store::Store::open(slipway_store::default_root())?;
-    let planned = match plan_request(&opts.request, &store) {
-        Ok(p) => p,
-        Err(Failure::Io(e)) => return Err(e),
-        Err(Failure::Invalid {
-            name,
-            text,
-            diagnostics,
-        }) => {
-            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, opts.color));
-            return Ok(ExitCode::from(1));
-        }
+    let (store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
     };
-    for w in &planned.warnings {
-        eprintln!("warning: {w}");
-    }
     let options = BuildOptions {
         tags: opts.tags.clone(),
         quiet: opts.quiet,

@@ -1,7 +1,7 @@
 //! `slipway plan`: the dry-run cache report.
 
 use slipway_planner::report;
-use slipway_planner::request::{plan_request, Failure, Request};
+use slipway_planner::request::Request;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
@@ -20,9 +20,15 @@ pub struct Options {
     pub color: bool,
 }
 
-pub fn run(opts: &Options) -> io::Result<ExitCode> {
+/// Opens the store and plans `request`; renders a failure (Dockerfile errors → exit 1)
+/// and prints context warnings. Shared by `plan` and `build`.
+pub fn plan_or_report(
+    request: &Request,
+    color: bool,
+) -> io::Result<Result<(slipway_store::Store, slipway_planner::request::Planned), ExitCode>> {
+    use slipway_planner::request::{plan_request, Failure};
     let store = slipway_store::Store::open(slipway_store::default_root())?;
-    let planned = match plan_request(&opts.request, &store) {
+    let planned = match plan_request(request, &store) {
         Ok(p) => p,
         Err(Failure::Io(e)) => return Err(e),
         Err(Failure::Invalid {
@@ -30,13 +36,21 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             text,
             diagnostics,
         }) => {
-            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, opts.color));
-            return Ok(ExitCode::from(1));
+            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, color));
+            return Ok(Err(ExitCode::from(1)));
         }
     };
     for w in &planned.warnings {
         eprintln!("warning: {w}");
     }
+    Ok(Ok((store, planned)))
+}
+
+pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    let (_store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
     let p = &planned.plan;
     let out = match opts.format {
         Format::Human => report::human(p),
