@@ -344,12 +344,7 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
                 writeln!(out)?;
             }
             ParseFormat::BuildkitJson => {
-                if parsed.rejected() {
-                    let first = parsed.diagnostics.iter().find(|d| d.rejects_parse()).expect("rejected");
-                    serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "error": first.message }))?;
-                } else {
-                    serde_json::to_writer_pretty(&mut out, &slipway_parser::buildkit::commands(&parsed.file))?;
-                }
+                serde_json::to_writer_pretty(&mut out, &slipway_parser::buildkit::json_view(&parsed))?;
                 writeln!(out)?;
             }
             ParseFormat::BuildkitDump => {

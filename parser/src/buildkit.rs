@@ -89,6 +89,15 @@ fn command(inst: &Instruction) -> Command {
     }
 }
 
+/// What the `dockerfile` package returns for a whole file: the commands, or
+/// `{"error": message}` when BuildKit's parser rejects it.
+pub fn json_view(parsed: &crate::Parse) -> serde_json::Value {
+    match parsed.diagnostics.iter().find(|d| d.rejects_parse()) {
+        Some(first) => serde_json::json!({ "error": first.message }),
+        None => serde_json::to_value(commands(&parsed.file)).unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// `Node.Dump()` of the root node, plus the final newline BuildKit's tests expect.
 pub fn dump(file: &Dockerfile) -> String {
     let mut out = String::new();

@@ -4,6 +4,8 @@
 //! `tests/corpus-differences.txt`; the test fails on any unlisted difference
 //! and on any listed file that no longer differs.
 
+mod oracle;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,31 +21,6 @@ fn corpus() -> Option<PathBuf> {
         );
         None
     }
-}
-
-/// The oracle passes strings through C strings: a NUL ends them.
-fn truncate_at_nul(v: &mut Value) {
-    match v {
-        Value::String(s) => {
-            if let Some(i) = s.find('\0') {
-                s.truncate(i);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(truncate_at_nul),
-        Value::Object(o) => o.values_mut().for_each(truncate_at_nul),
-        _ => {}
-    }
-}
-
-fn ours(text: &str) -> Value {
-    let parsed = slipway_parser::parse(text);
-    if parsed.rejected() {
-        let first = parsed.diagnostics.iter().find(|d| d.rejects_parse()).unwrap();
-        return serde_json::json!({ "error": first.message });
-    }
-    let mut v = serde_json::to_value(slipway_parser::buildkit::commands(&parsed.file)).unwrap();
-    truncate_at_nul(&mut v);
-    v
 }
 
 fn known_differences() -> BTreeMap<String, String> {
@@ -76,7 +53,7 @@ fn corpus_matches_buildkit_oracle() {
         let oracle: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("oracle").join(format!("{rel}.json"))).unwrap())
                 .unwrap();
-        let got = ours(&text);
+        let got = oracle::view(&text);
         let equal = if oracle.get("error").is_some() {
             // Rejection must agree; the message is compared too.
             got.get("error").is_some() && {

@@ -9,6 +9,8 @@
 //! does not know the `# check=` directive, which ends its directive block,
 //! so an `# escape=` after it is ignored there but honoured today.
 
+mod oracle;
+
 use serde_json::Value;
 use std::process::Command;
 
@@ -172,19 +174,6 @@ fn generated(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn truncate_at_nul(v: &mut Value) {
-    match v {
-        Value::String(s) => {
-            if let Some(i) = s.find('\0') {
-                s.truncate(i);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(truncate_at_nul),
-        Value::Object(o) => o.values_mut().for_each(truncate_at_nul),
-        _ => {}
-    }
-}
-
 /// JSON form followed by more text: v0.12.5 and current BuildKit disagree.
 fn json_with_trailing_text(oracle: &Value) -> bool {
     oracle.as_array().is_some_and(|cmds| {
@@ -252,12 +241,12 @@ fn live_oracle_agrees_on_edge_cases_and_generated_files() {
         }
         compared += 1;
         let parsed = slipway_parser::parse(text);
+        let ours = oracle::view(text);
+        // Rejections must agree; the messages may differ between BuildKit versions.
         let ok = if oracle.get("error").is_some() {
-            parsed.rejected()
+            ours.get("error").is_some()
         } else {
-            let mut ours = serde_json::to_value(slipway_parser::buildkit::commands(&parsed.file)).unwrap();
-            truncate_at_nul(&mut ours);
-            !parsed.rejected() && &ours == oracle
+            &ours == oracle
         };
         if !ok {
             failures.push(format!(
