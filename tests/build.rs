@@ -22,7 +22,8 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
-fn can_run_containers(test: &str) -> bool {
+/// Whether this process can run containers (root and busybox-static); prints why not.
+pub(crate) fn can_run_containers(test: &str) -> bool {
     let is_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
@@ -34,12 +35,15 @@ fn can_run_containers(test: &str) -> bool {
     true
 }
 
-fn import_busybox(store: &Path, dir: &Path) {
+/// Imports a busybox root filesystem (with root and nobody users) as the image `bb`.
+pub(crate) fn import_busybox(store: &Path, dir: &Path) {
     let rootfs = dir.join("rootfs");
     std::fs::create_dir_all(rootfs.join("bin")).unwrap();
     std::fs::create_dir_all(rootfs.join("etc")).unwrap();
     std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "cat", "date", "id", "mkdir", "ls", "cp", "test"] {
+    for a in [
+        "sh", "echo", "cat", "date", "id", "mkdir", "ls", "cp", "test", "hostname", "pwd",
+    ] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
     }
     std::fs::write(

@@ -96,33 +96,12 @@ fn image_import_list_inspect_tag_rm() {
 /// Needs root (namespaces, overlayfs) and Debian's busybox-static; skips otherwise.
 #[test]
 fn run_busybox_container_like_docker_run() {
-    let is_root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    });
-    if !is_root || !Path::new("/bin/busybox").is_file() {
-        eprintln!(
-            "note: skipping run_busybox_container_like_docker_run (needs root and /bin/busybox from busybox-static)"
-        );
+    if !crate::build::can_run_containers("run_busybox_container_like_docker_run") {
         return;
     }
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("store");
-    let rootfs = d.path().join("rootfs");
-    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
-    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
-    for a in ["sh", "echo", "id", "hostname", "cat", "pwd"] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
-    }
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
-    )
-    .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
-    let o = slipway_in(&store, &["image", "import", rootfs.to_str().unwrap(), "--tag", "bb"]);
-    assert!(o.status.success(), "{}", text(&o).1);
+    crate::build::import_busybox(&store, d.path());
 
     // The command's exit code becomes ours; -e, -w and -u apply.
     let o = slipway_in(
