@@ -341,3 +341,50 @@ fn bind_mount_from_the_context_is_read_only_and_not_in_the_image() {
         "from the context\n"
     );
 }
+
+#[test]
+fn heredocs_in_run_and_copy() {
+    if !can_run_containers("heredocs_in_run_and_copy") {
+        return;
+    }
+    let (_d, store, ctx) = setup(
+        "FROM bb\n\
+         ARG WHO=world\n\
+         ENV GREETING=hello\n\
+         RUN <<EOF\n\
+         echo \"plain $GREETING\" > /plain\n\
+         echo second >> /plain\n\
+         EOF\n\
+         RUN <<EOF\n\
+         #!/bin/sh\n\
+         echo \"shebang $0\" > /shebang\n\
+         EOF\n\
+         RUN cat <<A > /a && cat <<-B > /b\n\
+         from a\n\
+         A\n\
+         \tfrom b\n\
+         \tB\n\
+         COPY <<EOF /etc/greeting\n\
+         $GREETING, \"${WHO}\"!\n\
+         EOF\n\
+         COPY --chmod=755 <<'RAW' <<TWO /opt/\n\
+         $GREETING stays\n\
+         RAW\n\
+         two $WHO\n\
+         TWO\n",
+    );
+    run_in(&store, &ctx, &["build", "--build-arg", "WHO=docs", "-t", "h", "."]);
+    let cat = |path: &str| run_in(&store, &ctx, &["run", "--rm", "h", "cat", path]);
+    assert_eq!(cat("/plain"), "plain hello\nsecond\n");
+    assert_eq!(cat("/shebang"), "shebang /dev/pipes/EOF\n");
+    assert_eq!(cat("/a"), "from a\n");
+    assert_eq!(cat("/b"), "from b\n");
+    assert_eq!(cat("/etc/greeting"), "hello, \"docs\"!\n");
+    assert_eq!(cat("/opt/RAW"), "$GREETING stays\n");
+    assert_eq!(cat("/opt/TWO"), "two docs\n");
+    let modes = run_in(&store, &ctx, &["run", "--rm", "h", "ls", "-l", "/opt/TWO", "/etc/greeting"]);
+    assert!(modes.contains("-rwxr-xr-x") && modes.contains("-rw-r--r--"), "{modes}");
+    // Nothing of the shebang script stays behind in the image.
+    let pipes = run_in(&store, &ctx, &["run", "--rm", "h", "sh", "-c", "ls /dev/pipes 2>&1 || true"]);
+    assert!(!pipes.contains("EOF"), "{pipes}");
+}

@@ -254,7 +254,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                         }
                         let started = std::time::Instant::now();
                         let dir = work.join(format!("step-{counter}"));
-                        let layer = run_step(store, &dir, &state, command, planned, &finished, &options.secrets)
+                        let layer = run_step(store, &dir, &state, step.instruction, planned, &finished, &options.secrets)
                             .map_err(|e| match e {
                                 BuildError::Step(m) => BuildError::Step(format!(
                                     "step {counter}/{total} at {dockerfile_name}:{}: {} {m}",
@@ -495,11 +495,13 @@ fn run_step(
     store: &Store,
     dir: &Path,
     state: &StageState,
-    command: Option<&Command>,
+    instruction: usize,
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     secrets: &BTreeMap<String, SecretSource>,
 ) -> Result<Descriptor, BuildError> {
+    let command = planned.model.commands.get(instruction).and_then(Option::as_ref);
+    let heredocs = &planned.file.instructions[instruction].heredocs;
     let _ = fs::remove_dir_all(dir);
     let (upper, workd, merged, empty) = (
         dir.join("upper"),
@@ -542,6 +544,20 @@ fn run_step(
             for m in mounts {
                 prepare_mount(store, dir, state, m, planned, finished, secrets, &mut prepared)?;
             }
+            let (argv, script) = run_argv(command, heredocs, &state.shell())?;
+            if let Some((name, body)) = script {
+                // A shebang heredoc runs as a file, read-only under /dev/pipes (as BuildKit).
+                let pipes = dir.join("pipes");
+                fs::create_dir_all(&pipes)?;
+                let file = pipes.join(&name);
+                fs::write(&file, body)?;
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o755))?;
+                prepared.mounts.push(container::Mount::Bind {
+                    source: pipes,
+                    target: PathBuf::from("/dev/pipes"),
+                    readonly: true,
+                });
+            }
             let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
             let mut rc = RunConfig::default();
             // ENV wins over ARG of the same name.
@@ -569,7 +585,7 @@ fn run_step(
                     work: workd,
                     merged,
                 },
-                argv: line_of(command, &state.shell()),
+                argv,
                 env: {
                     let mut env = crate::run::env(&rc, &[], &user.home);
                     for (k, v) in &prepared.env {
@@ -605,7 +621,9 @@ fn run_step(
             let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
             ensure_dir(&upper, &state.dirs, &target, Some((user.uid, user.gid)))?;
         }
-        Some(Command::Copy(c) | Command::Add(c)) => copy(store, &upper, state, c, planned, finished, &user_of)?,
+        Some(Command::Copy(c) | Command::Add(c)) => {
+            copy(store, &upper, state, c, heredocs, planned, finished, &user_of)?
+        }
         _ => {}
     }
     let info = image::commit_layer(store, &upper, &LayerOptions::default())?;
@@ -617,6 +635,62 @@ fn run_step(
         size: info.size,
         annotations,
     })
+}
+
+/// The argv of a RUN, heredocs applied as BuildKit does: `RUN <<EOF` alone runs the body
+/// with the shell, or, when the body starts with `#!`, as an executable file (returned as
+/// name and body, to be mounted at `/dev/pipes/<name>`); a command with heredocs
+/// (`RUN python3 <<EOF`, several heredocs) gets the bodies appended and the shell reads them.
+type Script = Option<(String, String)>;
+
+fn run_argv(
+    command: &CommandLine,
+    heredocs: &[slipway_parser::syntax::Heredoc],
+    shell: &[String],
+) -> Result<(Vec<String>, Script), BuildError> {
+    let with_shell = |s: String| shell.iter().cloned().chain([s]).collect::<Vec<_>>();
+    let line = match command {
+        CommandLine::Exec(v) if heredocs.is_empty() => return Ok((v.clone(), None)),
+        CommandLine::Exec(_) => {
+            return Err(unsupported(
+                "a heredoc needs the shell form of RUN (the JSON form has no shell to read it)".into(),
+            ))
+        }
+        CommandLine::Shell(s) if heredocs.is_empty() => return Ok((with_shell(s.clone()), None)),
+        CommandLine::Shell(s) => s,
+    };
+    let first = &heredocs[0];
+    if is_lone_heredoc(line.trim()) {
+        let body = if first.chomp {
+            first.chomped_content()
+        } else {
+            first.content.clone()
+        };
+        if body.starts_with("#!") {
+            let name = first.name.clone();
+            return Ok((vec![format!("/dev/pipes/{name}")], Some((name, body))));
+        }
+        return Ok((with_shell(body), None));
+    }
+    let mut full = line.clone();
+    for h in heredocs {
+        full.push('\n');
+        full.push_str(&h.content);
+        full.push_str(&h.name);
+    }
+    Ok((with_shell(full), None))
+}
+
+/// `<<EOF`, `<<-EOF`, `<<"EOF"`, `3<<'EOF'` and nothing else.
+fn is_lone_heredoc(word: &str) -> bool {
+    let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    let Some(rest) = rest.strip_prefix("<<") else { return false };
+    let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+    let name = rest.trim_matches(|c| c == '"' || c == '\'');
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && rest.len() - name.len() <= 2
 }
 
 /// What a RUN's `--mount`s need: the container mounts, env vars (secrets with `env=`),
@@ -873,24 +947,28 @@ struct Item {
     dest: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn copy(
     store: &Store,
     upper: &Path,
     state: &StageState,
     c: &CopySpec,
+    heredocs: &[slipway_parser::syntax::Heredoc],
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     user_of: &dyn Fn(&str) -> io::Result<crate::user::ExecUser>,
 ) -> Result<(), BuildError> {
-    if !c.heredocs.is_empty() || c.sources.iter().any(|s| s.contains("://") || s.starts_with("git@")) {
+    if c.sources.iter().any(|s| s.contains("://") || s.starts_with("git@")) {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "COPY/ADD of heredocs, URLs and git sources is not supported yet",
+            "COPY/ADD of URLs and git sources is not supported yet",
         )
         .into());
     }
     let workdir = state.workdir();
-    let dest_is_dir = c.dest.ends_with('/') || c.sources.len() > 1 || c.sources.iter().any(|s| has_wildcard(s));
+    let dest_is_dir = c.dest.ends_with('/')
+        || c.sources.len() + heredocs.len() > 1
+        || c.sources.iter().any(|s| has_wildcard(s));
     let dest = join_path(&workdir, &c.dest);
     let owner = match &c.chown {
         Some(spec) => {
@@ -911,8 +989,14 @@ fn copy(
     let mut items: Vec<Item> = Vec::new();
     let mut keep_owner = false;
     let mut dir_source = false;
+    let _inline = if heredocs.is_empty() {
+        None
+    } else {
+        Some(inline_files(store, state, heredocs, &dest, dest_is_dir, &mut items)?)
+    };
     let _assembled; // keeps a --from temp dir alive while copying
     match &c.from {
+        _ if c.sources.is_empty() => _assembled = None,
         Some(from) => {
             let stage = planned.model.stage_by_ref(from);
             let src_state = match stage {
@@ -1037,6 +1121,45 @@ fn copy(
         )?;
     }
     Ok(())
+}
+
+/// COPY/ADD heredocs become files named after their delimiter (mode 0644), bodies
+/// expanded with the stage's ARG/ENV unless the delimiter was quoted (as BuildKit:
+/// quotes are not processed, `\` escapes).
+fn inline_files(
+    store: &Store,
+    state: &StageState,
+    heredocs: &[slipway_parser::syntax::Heredoc],
+    dest: &str,
+    dest_is_dir: bool,
+    items: &mut Vec<Item>,
+) -> io::Result<TempDir> {
+    let tmp = TempDir(tempdir_in(&store.root().join("builds"))?);
+    let mut env = slipway_parser::shell::MapEnv::new();
+    env.extend(state.args.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for e in &state.config.config.env {
+        if let Some((k, v)) = e.split_once('=') {
+            env.insert(k, v);
+        }
+    }
+    let lexer = slipway_parser::shell::Lexer {
+        skip_process_quotes: true,
+        ..slipway_parser::shell::Lexer::new('\\')
+    };
+    for (i, h) in heredocs.iter().enumerate() {
+        let mut body = if h.chomp { h.chomped_content() } else { h.content.clone() };
+        if h.expand {
+            body = lexer.process_word(&body, &env).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidInput, format!("heredoc <<{}: {e}", h.name))
+            })?;
+        }
+        let host = tmp.0.join(i.to_string());
+        fs::write(&host, body)?;
+        fs::set_permissions(&host, fs::Permissions::from_mode(0o644))?;
+        let dest = if dest_is_dir { join_path(dest, &h.name) } else { dest.to_string() };
+        items.push(Item { host, dest });
+    }
+    Ok(tmp)
 }
 
 fn has_wildcard(s: &str) -> bool {
