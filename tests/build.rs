@@ -382,9 +382,126 @@ fn heredocs_in_run_and_copy() {
     assert_eq!(cat("/etc/greeting"), "hello, \"docs\"!\n");
     assert_eq!(cat("/opt/RAW"), "$GREETING stays\n");
     assert_eq!(cat("/opt/TWO"), "two docs\n");
-    let modes = run_in(&store, &ctx, &["run", "--rm", "h", "ls", "-l", "/opt/TWO", "/etc/greeting"]);
+    let modes = run_in(
+        &store,
+        &ctx,
+        &["run", "--rm", "h", "ls", "-l", "/opt/TWO", "/etc/greeting"],
+    );
     assert!(modes.contains("-rwxr-xr-x") && modes.contains("-rw-r--r--"), "{modes}");
     // Nothing of the shebang script stays behind in the image.
-    let pipes = run_in(&store, &ctx, &["run", "--rm", "h", "sh", "-c", "ls /dev/pipes 2>&1 || true"]);
+    let pipes = run_in(
+        &store,
+        &ctx,
+        &["run", "--rm", "h", "sh", "-c", "ls /dev/pipes 2>&1 || true"],
+    );
     assert!(!pipes.contains("EOF"), "{pipes}");
+}
+
+/// Serves `body` over HTTP on 127.0.0.1 for at most `requests` requests; returns the base URL.
+fn serve_once(body: Vec<u8>, requests: usize) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        for _ in 0..requests {
+            let Ok((mut conn, _)) = listener.accept() else { return };
+            let mut req = [0u8; 4096];
+            let _ = conn.read(&mut req);
+            let found = String::from_utf8_lossy(&req).starts_with("GET /files/");
+            let (status, payload): (&str, &[u8]) = if found {
+                ("200 OK", &body)
+            } else {
+                ("404 Not Found", b"")
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = conn.write_all(payload);
+        }
+    });
+    (url, handle)
+}
+
+fn tar_gz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (name, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_uid(1234);
+        h.set_gid(5678);
+        let n = name.as_bytes();
+        h.as_old_mut().name[..n.len()].copy_from_slice(n);
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn add_unpacks_local_archives_and_fetches_checked_urls() {
+    if !can_run_containers("add_unpacks_local_archives_and_fetches_checked_urls") {
+        return;
+    }
+    use sha2::Digest;
+    let payload = b"remote payload\n".to_vec();
+    let sum = slipway_store::hex(&sha2::Sha256::digest(&payload));
+    let (url, server) = serve_once(payload, 1);
+    let (_d, store, ctx) = setup(&format!(
+        "FROM bb\n\
+         ADD app.tar.gz /opt/app/\n\
+         ADD notes.tar /notes.tar\n\
+         ADD --checksum=sha256:{sum} {url}/files/remote.txt /dl/\n"
+    ));
+    std::fs::write(
+        ctx.join("app.tar.gz"),
+        tar_gz(&[
+            ("./bin/tool", b"#!/bin/sh\necho tool\n", 0o755),
+            ("etc/app.conf", b"k=v\n", 0o600),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(ctx.join("notes.tar"), "a text file whose name ends in .tar\n").unwrap();
+    run_in(&store, &ctx, &["build", "-t", "a", "."]);
+    server.join().unwrap();
+    let sh = |script: &str| run_in(&store, &ctx, &["run", "--rm", "a", "sh", "-c", script]);
+    assert_eq!(sh("/opt/app/bin/tool"), "tool\n");
+    assert_eq!(sh("cat /opt/app/etc/app.conf"), "k=v\n");
+    let owners = sh("ls -ln /opt/app/etc/app.conf /dl/remote.txt");
+    assert!(
+        owners.contains("-rw-------    1 1234     5678"),
+        "archive ownership kept: {owners}"
+    );
+    assert!(
+        owners.contains("-rw-------    1 0        0"),
+        "a URL's file is 0600 root: {owners}"
+    );
+    assert_eq!(sh("cat /notes.tar"), "a text file whose name ends in .tar\n");
+    assert_eq!(sh("cat /dl/remote.txt"), "remote payload\n");
+
+    // A wrong checksum fails the step and says which digest arrived.
+    let (url, server) = serve_once(b"tampered\n".to_vec(), 1);
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM bb\nADD --checksum=sha256:{sum} {url}/files/remote.txt /dl/\n"),
+    )
+    .unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "-t", "bad", "."]);
+    server.join().unwrap();
+    let err = text(&o).1;
+    assert!(!o.status.success());
+    assert!(err.contains("checksum mismatch") && err.contains(&sum), "{err}");
+
+    // An archive entry that climbs out of the destination is refused.
+    std::fs::write(ctx.join("evil.tar.gz"), tar_gz(&[("a/../../../etc/evil", b"x", 0o644)])).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM bb\nADD evil.tar.gz /opt/\n").unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "-t", "evil", "."]);
+    let err = text(&o).1;
+    assert!(!o.status.success());
+    assert!(
+        err.contains("climbs out of the destination") && err.contains("Dockerfile:2"),
+        "{err}"
+    );
 }

@@ -87,10 +87,23 @@ fn shipped_examples_parse_cleanly() {
         ("examples/redis/alpine.Dockerfile", 7, 1),
     ] {
         let out = slipway(&["parse", "--format", "json", file], None);
-        assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["tree"]["directives"].as_array().unwrap().len(), directives, "{file}");
-        assert_eq!(v["tree"]["instructions"].as_array().unwrap().len(), instructions, "{file}");
+        assert_eq!(
+            v["tree"]["instructions"].as_array().unwrap().len(),
+            instructions,
+            "{file}"
+        );
     }
 }

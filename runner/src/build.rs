@@ -254,22 +254,30 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                         }
                         let started = std::time::Instant::now();
                         let dir = work.join(format!("step-{counter}"));
-                        let layer = run_step(store, &dir, &state, step.instruction, planned, &finished, &options.secrets)
-                            .map_err(|e| match e {
-                                BuildError::Step(m) => BuildError::Step(format!(
-                                    "step {counter}/{total} at {dockerfile_name}:{}: {} {m}",
+                        let layer = run_step(
+                            store,
+                            &dir,
+                            &state,
+                            step.instruction,
+                            planned,
+                            &finished,
+                            &options.secrets,
+                        )
+                        .map_err(|e| match e {
+                            BuildError::Step(m) => BuildError::Step(format!(
+                                "step {counter}/{total} at {dockerfile_name}:{}: {} {m}",
+                                inst.start_line,
+                                first_line(&inst.original)
+                            )),
+                            BuildError::Io(e) => BuildError::Io(io::Error::new(
+                                e.kind(),
+                                format!(
+                                    "step {counter}/{total} at {dockerfile_name}:{}: {}: {e}",
                                     inst.start_line,
                                     first_line(&inst.original)
-                                )),
-                                BuildError::Io(e) => BuildError::Io(io::Error::new(
-                                    e.kind(),
-                                    format!(
-                                        "step {counter}/{total} at {dockerfile_name}:{}: {}: {e}",
-                                        inst.start_line,
-                                        first_line(&inst.original)
-                                    ),
-                                )),
-                            })?;
+                                ),
+                            )),
+                        })?;
                         let _ = fs::remove_dir_all(&dir);
                         store.put_cache(&CacheRecord {
                             key: planned_step.cache_key.clone(),
@@ -621,9 +629,8 @@ fn run_step(
             let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
             ensure_dir(&upper, &state.dirs, &target, Some((user.uid, user.gid)))?;
         }
-        Some(Command::Copy(c) | Command::Add(c)) => {
-            copy(store, &upper, state, c, heredocs, planned, finished, &user_of)?
-        }
+        Some(Command::Copy(c)) => copy(store, &upper, state, c, false, heredocs, planned, finished, &user_of)?,
+        Some(Command::Add(c)) => copy(store, &upper, state, c, true, heredocs, planned, finished, &user_of)?,
         _ => {}
     }
     let info = image::commit_layer(store, &upper, &LayerOptions::default())?;
@@ -684,7 +691,9 @@ fn run_argv(
 /// `<<EOF`, `<<-EOF`, `<<"EOF"`, `3<<'EOF'` and nothing else.
 fn is_lone_heredoc(word: &str) -> bool {
     let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
-    let Some(rest) = rest.strip_prefix("<<") else { return false };
+    let Some(rest) = rest.strip_prefix("<<") else {
+        return false;
+    };
     let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
     let name = rest.trim_matches(|c| c == '"' || c == '\'');
     !name.is_empty()
@@ -907,7 +916,7 @@ fn prepare_mount(
 
 /// Makes `target` (absolute) a directory in `upper`, its missing parents copied from the
 /// lower layers' metadata (else root-owned 0755); the last one owned by `owner` when new.
-fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
     let mut rel = PathBuf::new();
     let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
     for (i, p) in parts.iter().enumerate() {
@@ -945,6 +954,8 @@ fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: Option<(u32
 struct Item {
     host: PathBuf,
     dest: String,
+    /// ADD unpacks this into the destination when it is a tar archive.
+    unpack: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -953,22 +964,30 @@ fn copy(
     upper: &Path,
     state: &StageState,
     c: &CopySpec,
+    add: bool,
     heredocs: &[slipway_parser::syntax::Heredoc],
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     user_of: &dyn Fn(&str) -> io::Result<crate::user::ExecUser>,
 ) -> Result<(), BuildError> {
-    if c.sources.iter().any(|s| s.contains("://") || s.starts_with("git@")) {
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "COPY/ADD of URLs and git sources is not supported yet",
-        )
-        .into());
+    let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
+    let is_git = |s: &str| s.starts_with("git@") || s.ends_with(".git") || s.starts_with("git://");
+    for s in &c.sources {
+        if !add && is_url(s) {
+            return Err(unsupported(format!("COPY cannot fetch {s}: use ADD for URLs")));
+        }
+        if add && is_git(s) {
+            return Err(unsupported(format!(
+                "ADD of git repositories ({s}) is not supported yet"
+            )));
+        }
+    }
+    if c.checksum.is_some() && !c.sources.iter().all(|s| is_url(s)) {
+        return Err(unsupported("ADD --checksum applies to URL sources only".into()));
     }
     let workdir = state.workdir();
-    let dest_is_dir = c.dest.ends_with('/')
-        || c.sources.len() + heredocs.len() > 1
-        || c.sources.iter().any(|s| has_wildcard(s));
+    let dest_is_dir =
+        c.dest.ends_with('/') || c.sources.len() + heredocs.len() > 1 || c.sources.iter().any(|s| has_wildcard(s));
     let dest = join_path(&workdir, &c.dest);
     let owner = match &c.chown {
         Some(spec) => {
@@ -994,9 +1013,32 @@ fn copy(
     } else {
         Some(inline_files(store, state, heredocs, &dest, dest_is_dir, &mut items)?)
     };
+    let urls: Vec<&String> = c.sources.iter().filter(|s| is_url(s)).collect();
+    let _fetched = if urls.is_empty() {
+        None
+    } else {
+        let tmp = TempDir(tempdir_in(&store.root().join("builds"))?);
+        for (i, url) in urls.iter().enumerate() {
+            let host = tmp.0.join(i.to_string());
+            crate::add::fetch(url, c.checksum.as_deref(), &host)?;
+            let name = crate::add::url_file_name(url);
+            let d = if dest_is_dir {
+                join_path(&dest, &name)
+            } else {
+                dest.clone()
+            };
+            items.push(Item {
+                host,
+                dest: d,
+                unpack: c.unpack == Some(true),
+            });
+        }
+        Some(tmp)
+    };
+    let local: Vec<String> = c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
     let _assembled; // keeps a --from temp dir alive while copying
     match &c.from {
-        _ if c.sources.is_empty() => _assembled = None,
+        _ if local.is_empty() => _assembled = None,
         Some(from) => {
             let stage = planned.model.stage_by_ref(from);
             let src_state = match stage {
@@ -1014,7 +1056,7 @@ fn copy(
                 }
             };
             let tmp = tempdir_in(&store.root().join("builds"))?;
-            for src in &c.sources {
+            for src in &local {
                 if has_wildcard(src) {
                     return Err(io::Error::new(
                         io::ErrorKind::Unsupported,
@@ -1043,7 +1085,11 @@ fn copy(
                 } else {
                     dest.clone()
                 };
-                items.push(Item { host, dest: d });
+                items.push(Item {
+                    host,
+                    dest: d,
+                    unpack: false,
+                });
             }
             keep_owner = true;
             _assembled = Some(TempDir(tmp));
@@ -1052,7 +1098,7 @@ fn copy(
             _assembled = None;
             let sel = planned
                 .context
-                .select(&c.sources, &c.exclude, c.parents)
+                .select(&local, &c.exclude, c.parents)
                 .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
             let kinds: BTreeMap<&str, EntryKind> = sel.files.iter().map(|f| (f.path.as_str(), f.kind)).collect();
             let root = planned.context.root();
@@ -1098,23 +1144,31 @@ fn copy(
                     items.push(Item {
                         host: root.join(p),
                         dest: d,
+                        unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
                     });
                 }
             }
         }
     }
+    // Destinations resolve through the image's own links (`/lib -> usr/lib`).
+    let view = crate::rootfs::View::new(&state.dirs, upper);
     if dest_is_dir || dir_source {
-        ensure_dir(upper, &state.dirs, &dest, owner)?;
+        ensure_dir(upper, &state.dirs, &view.resolve(&dest, true)?, owner)?;
     }
     for item in &items {
-        let parent = Path::new(&item.dest)
-            .parent()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        if item.unpack {
+            if let Some(compression) = crate::add::detect(&item.host)? {
+                crate::add::unpack(&item.host, compression, &state.dirs, upper, &dest, owner)?;
+                continue;
+            }
+        }
+        let (parent, name) = item.dest.rsplit_once('/').unwrap_or(("", item.dest.as_str()));
+        let parent = view.resolve(parent, true)?;
         ensure_dir(upper, &state.dirs, &parent, None)?;
+        let target = format!("{}/{name}", parent.trim_end_matches('/'));
         copy_tree(
             &item.host,
-            &upper.join(item.dest.trim_start_matches('/')),
+            &upper.join(target.trim_start_matches('/')),
             owner,
             mode,
             keep_owner,
@@ -1147,17 +1201,29 @@ fn inline_files(
         ..slipway_parser::shell::Lexer::new('\\')
     };
     for (i, h) in heredocs.iter().enumerate() {
-        let mut body = if h.chomp { h.chomped_content() } else { h.content.clone() };
+        let mut body = if h.chomp {
+            h.chomped_content()
+        } else {
+            h.content.clone()
+        };
         if h.expand {
-            body = lexer.process_word(&body, &env).map_err(|e| {
-                io::Error::new(io::ErrorKind::InvalidInput, format!("heredoc <<{}: {e}", h.name))
-            })?;
+            body = lexer
+                .process_word(&body, &env)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("heredoc <<{}: {e}", h.name)))?;
         }
         let host = tmp.0.join(i.to_string());
         fs::write(&host, body)?;
         fs::set_permissions(&host, fs::Permissions::from_mode(0o644))?;
-        let dest = if dest_is_dir { join_path(dest, &h.name) } else { dest.to_string() };
-        items.push(Item { host, dest });
+        let dest = if dest_is_dir {
+            join_path(dest, &h.name)
+        } else {
+            dest.to_string()
+        };
+        items.push(Item {
+            host,
+            dest,
+            unpack: false,
+        });
     }
     Ok(tmp)
 }

@@ -7,10 +7,12 @@
 //!   tested without root against a recording fake;
 //! - nothing here touches cgroups or rlimits (these machines allow neither).
 
+pub mod add;
 pub mod build;
 pub mod container;
 pub mod image;
 pub mod layer;
+pub mod rootfs;
 pub mod run;
 pub mod sys;
 pub mod user;

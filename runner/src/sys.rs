@@ -345,6 +345,26 @@ pub fn whiteout(path: &Path) -> io::Result<()> {
     mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|e| err(e, format_args!("mknod whiteout {}", path.display())))
 }
 
+/// A device node or FIFO, as an archive entry describes it (mknod(2)).
+pub fn make_node(path: &Path, kind: NodeKind, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let flag = match kind {
+        NodeKind::Char => SFlag::S_IFCHR,
+        NodeKind::Block => SFlag::S_IFBLK,
+        NodeKind::Fifo => SFlag::S_IFIFO,
+    };
+    let dev = makedev(major.into(), minor.into());
+    mknod(path, flag, Mode::from_bits_truncate(mode), dev).map_err(|e| err(e, format_args!("mknod {}", path.display())))
+}
+
+/// What [`make_node`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Char,
+    Block,
+    Fifo,
+}
+
 // ---- process plumbing -------------------------------------------------------------------
 
 /// Which side of a fork we are on.
