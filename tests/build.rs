@@ -505,3 +505,47 @@ fn add_unpacks_local_archives_and_fetches_checked_urls() {
         "{err}"
     );
 }
+
+#[test]
+fn onbuild_triggers_run_in_the_child_build_only() {
+    if !can_run_containers("onbuild_triggers_run_in_the_child_build_only") {
+        return;
+    }
+    let (_d, store, ctx) = setup(
+        "FROM bb\n\
+         ONBUILD COPY app.txt /app/\n\
+         ONBUILD RUN echo \"triggered as $(id -u)\" > /app/ran\n\
+         RUN echo parent > /parent\n",
+    );
+    std::fs::write(ctx.join("app.txt"), "child's file\n").unwrap();
+    run_in(&store, &ctx, &["build", "-t", "onbuild-base", "."]);
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &["run", "--rm", "onbuild-base", "sh", "-c", "ls /app 2>&1; true"],
+    );
+    assert!(
+        text(&o).0.contains("No such file"),
+        "triggers must not run in the parent: {:?}",
+        text(&o)
+    );
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM onbuild-base\nRUN cat /app/ran /app/app.txt > /both\n",
+    )
+    .unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "-t", "child", "."]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).1.contains("2 ONBUILD trigger"), "{}", text(&o).1);
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "child", "cat", "/both"]),
+        "triggered as 0\nchild's file\n"
+    );
+    let inspect = run_in(&store, &ctx, &["image", "inspect", "child"]);
+    assert!(
+        !inspect.contains("\"OnBuild\""),
+        "the child keeps no triggers: {inspect}"
+    );
+    let inspect = run_in(&store, &ctx, &["image", "inspect", "onbuild-base"]);
+    assert!(inspect.contains("\"OnBuild\""), "{inspect}");
+}

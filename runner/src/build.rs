@@ -72,6 +72,16 @@ impl From<io::Error> for BuildError {
     }
 }
 
+impl BuildError {
+    /// The same error, its message prefixed with `what`.
+    fn context(self, what: String) -> BuildError {
+        match self {
+            BuildError::Step(m) => BuildError::Step(format!("{what}: {m}")),
+            BuildError::Io(e) => BuildError::Io(io::Error::new(e.kind(), format!("{what}: {e}"))),
+        }
+    }
+}
+
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -221,6 +231,24 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
             } else {
                 states.remove(&step.stage).unwrap_or_default()
             };
+            if step.kind == StepKind::Base {
+                if !options.quiet {
+                    eprintln!("{header}");
+                }
+                // The base image's ONBUILD triggers run first; the new image does not keep them.
+                if let Some(triggers) = state.config.config.on_build.take().filter(|t| !t.is_empty()) {
+                    let dir = work.join(format!("step-{counter}-onbuild"));
+                    run_triggers(store, &dir, &mut state, &triggers, planned, &finished, options).map_err(|e| {
+                        e.context(format!(
+                            "step {counter}/{total} at {dockerfile_name}:{}: the base image's ONBUILD",
+                            inst.start_line
+                        ))
+                    })?;
+                    if !options.quiet {
+                        eprintln!("#{counter} ran {} ONBUILD trigger(s) of the base image", triggers.len());
+                    }
+                }
+            }
             for &ci in &step.config {
                 apply_config(
                     &mut state,
@@ -229,11 +257,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                     &build_args,
                 );
             }
-            if step.kind == StepKind::Base {
-                if !options.quiet {
-                    eprintln!("{header}");
-                }
-            } else {
+            if step.kind != StepKind::Base {
                 let command = model.commands.get(step.instruction).and_then(Option::as_ref);
                 // A hit whose layer is still in the store is reused.
                 let cached = (planned_step.status == Status::Hit)
@@ -258,7 +282,8 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                             store,
                             &dir,
                             &state,
-                            step.instruction,
+                            command,
+                            &inst.heredocs,
                             planned,
                             &finished,
                             &options.secrets,
@@ -292,25 +317,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                         layer
                     }
                 };
-                let diff_id: Digest = layer.annotations[DIFF_ID_ANNOTATION]
-                    .parse()
-                    .map_err(|e: String| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                let dir = image::unpack_layer(store, &layer, &diff_id)?;
-                let mut plain = layer.clone();
-                plain.annotations.clear();
-                state.layers.push(plain);
-                state.dirs.push(dir);
-                state.config.rootfs.diff_ids.push(diff_id);
-                if let Some(Command::Workdir { path }) = command {
-                    let wd = join_path(&state.workdir(), path);
-                    state.config.config.working_dir = Some(wd);
-                }
-                state.config.history.push(History {
-                    created: Some(created()),
-                    created_by: Some(history_text(&inst.original, command, &state)),
-                    comment: Some("slipway build".into()),
-                    empty_layer: false,
-                });
+                push_layer(store, &mut state, layer, command, &inst.original)?;
             }
             if graph.stage_last[step.stage] == Some(node) {
                 for &ci in &graph.stage_tail[step.stage] {
@@ -333,6 +340,94 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
     })();
     let _ = fs::remove_dir_all(&work);
     result
+}
+
+/// Adds a step's layer to the stage: unpacked for the next steps, in the manifest, the
+/// config's diff_ids and history.
+fn push_layer(
+    store: &Store,
+    state: &mut StageState,
+    layer: Descriptor,
+    command: Option<&Command>,
+    original: &str,
+) -> Result<(), BuildError> {
+    let diff_id: Digest = layer.annotations[DIFF_ID_ANNOTATION]
+        .parse()
+        .map_err(|e: String| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let dir = image::unpack_layer(store, &layer, &diff_id)?;
+    let mut plain = layer;
+    plain.annotations.clear();
+    state.layers.push(plain);
+    state.dirs.push(dir);
+    state.config.rootfs.diff_ids.push(diff_id);
+    if let Some(Command::Workdir { path }) = command {
+        let wd = join_path(&state.workdir(), path);
+        state.config.config.working_dir = Some(wd);
+    }
+    let text = history_text(original, command, state);
+    state.config.history.push(History {
+        created: Some(created()),
+        created_by: Some(text),
+        comment: Some("slipway build".into()),
+        empty_layer: false,
+    });
+    Ok(())
+}
+
+/// Runs ONBUILD triggers (instruction texts from the base image's config) in `state`,
+/// as BuildKit does: parsed as instructions of the stage, right after its FROM. They are
+/// not cached: each build runs them.
+fn run_triggers(
+    store: &Store,
+    dir: &Path,
+    state: &mut StageState,
+    triggers: &[String],
+    planned: &Planned,
+    finished: &BTreeMap<usize, StageState>,
+    options: &BuildOptions,
+) -> Result<(), BuildError> {
+    let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
+    let parsed = slipway_parser::parse(&text);
+    let check = slipway_parser::CheckOptions {
+        build_args: options.build_args.clone(),
+        ..Default::default()
+    };
+    let model = slipway_parser::model::analyze(&text, &parsed.file, &check);
+    if let Some(d) = parsed
+        .diagnostics
+        .iter()
+        .chain(&model.diagnostics)
+        .find(|d| d.severity == slipway_parser::Severity::Error)
+    {
+        return Err(BuildError::Step(format!("invalid trigger: {}", d.message)));
+    }
+    let build_args: BTreeMap<String, String> = options.build_args.iter().cloned().collect();
+    for (i, inst) in parsed.file.instructions.iter().enumerate().skip(1) {
+        let command = model.commands.get(i).and_then(Option::as_ref);
+        match command {
+            Some(Command::Run { .. } | Command::Copy(_) | Command::Add(_) | Command::Workdir { .. }) => {
+                let step_dir = dir.join(i.to_string());
+                let layer = run_step(
+                    store,
+                    &step_dir,
+                    state,
+                    command,
+                    &inst.heredocs,
+                    planned,
+                    finished,
+                    &options.secrets,
+                )
+                .map_err(|e| match e {
+                    BuildError::Step(m) => BuildError::Step(format!("{} {m}", first_line(&inst.original))),
+                    e => e,
+                })?;
+                let _ = fs::remove_dir_all(&step_dir);
+                push_layer(store, state, layer, command, &inst.original)?;
+            }
+            _ => apply_config(state, command, &inst.original, &build_args),
+        }
+    }
+    Ok(())
 }
 
 fn history_text(original: &str, command: Option<&Command>, state: &StageState) -> String {
@@ -499,17 +594,17 @@ fn join_path(base: &str, path: &str) -> String {
 }
 
 /// Runs one file-making step into a fresh upper dir under `dir`; returns its layer.
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     store: &Store,
     dir: &Path,
     state: &StageState,
-    instruction: usize,
+    command: Option<&Command>,
+    heredocs: &[slipway_parser::syntax::Heredoc],
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     secrets: &BTreeMap<String, SecretSource>,
 ) -> Result<Descriptor, BuildError> {
-    let command = planned.model.commands.get(instruction).and_then(Option::as_ref);
-    let heredocs = &planned.file.instructions[instruction].heredocs;
     let _ = fs::remove_dir_all(dir);
     let (upper, workd, merged, empty) = (
         dir.join("upper"),
