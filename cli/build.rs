@@ -1,7 +1,8 @@
 //! `slipway build`: plan, then run the plan (see `slipway_runner::build`).
 
 use slipway_planner::request::Request;
-use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource};
+use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource, StepFailure};
+use slipway_runner::progress::Mode;
 use std::collections::BTreeMap;
 use std::io;
 use std::process::ExitCode;
@@ -10,6 +11,9 @@ pub struct Options {
     pub request: Request,
     pub tags: Vec<String>,
     pub quiet: bool,
+    pub progress: Progress,
+    /// `--network`: the default network of RUN steps.
+    pub network_none: bool,
     pub color: bool,
     /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
     pub secrets: Vec<String>,
@@ -40,6 +44,47 @@ pub fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>,
     Ok(out)
 }
 
+/// `--progress`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Progress {
+    /// A live tree on a terminal, `plain` otherwise.
+    Auto,
+    /// One line per event, narrated: steps, cache, containers, layers.
+    Plain,
+    /// One JSON object per event.
+    Json,
+}
+
+/// A failed step as a diagnostic at its instruction, with its last output lines.
+fn failure(f: &StepFailure, planned: &slipway_planner::request::Planned, color: bool) -> String {
+    let inst = &planned.file.instructions[f.instruction];
+    let span = inst.name_span.start
+        ..inst
+            .span
+            .end
+            .min(inst.name_span.start + inst.original.lines().next().map_or(0, str::len));
+    let mut help = String::new();
+    if !f.output.is_empty() {
+        help.push_str("the step's last output lines:\n");
+        for l in &f.output {
+            help.push_str("  │ ");
+            help.push_str(l);
+            help.push('\n');
+        }
+    }
+    help.push_str("fix the command, then build again: the steps before it come from the cache");
+    let d = slipway_parser::Diagnostic::error(
+        "slipway::build::step_failed",
+        slipway_parser::Phase::Build,
+        span,
+        format!("step {}/{} failed: {}", f.step, f.total, f.message),
+    )
+    .with_label("this step failed")
+    .with_help(help);
+    let name = planned.dockerfile.display().to_string();
+    crate::render::diagnostics(&name, &planned.text, &[d], color)
+}
+
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let secrets = match parse_secrets(&opts.secrets) {
         Ok(s) => s,
@@ -52,9 +97,17 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    let progress = match opts.progress {
+        _ if opts.quiet => Mode::Quiet,
+        Progress::Plain => Mode::Plain,
+        Progress::Json => Mode::Json,
+        Progress::Auto if std::io::IsTerminal::is_terminal(&std::io::stderr()) => Mode::Tty,
+        Progress::Auto => Mode::Plain,
+    };
     let options = BuildOptions {
         tags: opts.tags.clone(),
-        quiet: opts.quiet,
+        progress,
+        network_none: opts.network_none,
         build_args: opts.request.build_args.clone(),
         secrets,
     };
@@ -69,6 +122,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Err(BuildError::Failed(f)) => {
+            eprint!("{}", failure(&f, &planned, opts.color));
+            Ok(ExitCode::from(1))
         }
         Err(BuildError::Step(m)) => {
             eprintln!("error: {m}");

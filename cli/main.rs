@@ -137,6 +137,12 @@ enum Command {
         /// No progress; print only the image ID.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// How to show progress: a live tree on a terminal (auto), narrated lines (plain), JSON lines.
+        #[arg(long, value_enum, default_value_t = build::Progress::Auto)]
+        progress: build::Progress,
+        /// The network of RUN steps without `--network`: `host` (default, as BuildKit) or `none`.
+        #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
+        network: String,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -255,6 +261,8 @@ fn main() -> ExitCode {
             no_cache,
             secret,
             quiet,
+            progress,
+            network,
             context,
         } => build::run(&build::Options {
             request: slipway_planner::request::Request {
@@ -267,6 +275,8 @@ fn main() -> ExitCode {
             },
             tags: tag,
             quiet,
+            progress,
+            network_none: network == "none",
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
         }),

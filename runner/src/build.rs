@@ -9,6 +9,8 @@
 use crate::container::{self, ContainerSpec, Network, Rootfs};
 use crate::image;
 use crate::layer::LayerOptions;
+use crate::progress::{self, Progress};
+use petgraph::graph::NodeIndex;
 use slipway_parser::graph::StepKind;
 use slipway_parser::model::{Base, Command, CommandLine, CopySpec};
 use slipway_planner::context::EntryKind;
@@ -30,8 +32,10 @@ pub const DIFF_ID_ANNOTATION: &str = "org.slipway.diff_id";
 pub struct BuildOptions {
     /// `-t`: names to give the image.
     pub tags: Vec<String>,
-    /// `-q`: no progress.
-    pub quiet: bool,
+    /// How progress is shown (`Quiet` for `-q`).
+    pub progress: progress::Mode,
+    /// `--network=none`: RUN steps without their own `--network` get only loopback.
+    pub network_none: bool,
     /// `--build-arg`s (as the plan was made with).
     pub build_args: Vec<(String, String)>,
     /// `--secret`s by id, for `RUN --mount=type=secret`. Never part of a cache key.
@@ -61,9 +65,28 @@ impl SecretSource {
 /// Why a build failed.
 #[derive(Debug)]
 pub enum BuildError {
-    /// A RUN exited non-zero: the message names the step and line.
+    /// A command failed (inside a step; [`build`] turns it into `Failed`).
     Step(String),
+    /// A step failed: which, where in the Dockerfile, why, and its last output lines.
+    Failed(Box<StepFailure>),
     Io(io::Error),
+}
+
+/// A failed step, for a diagnostic that points at its instruction.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    pub step: usize,
+    pub total: usize,
+    /// Index into the Dockerfile's instructions.
+    pub instruction: usize,
+    pub dockerfile: PathBuf,
+    /// 1-based line of the instruction.
+    pub line: usize,
+    /// The instruction's first line.
+    pub text: String,
+    pub message: String,
+    /// The last lines the step printed.
+    pub output: Vec<String>,
 }
 
 impl From<io::Error> for BuildError {
@@ -77,6 +100,7 @@ impl BuildError {
     fn context(self, what: String) -> BuildError {
         match self {
             BuildError::Step(m) => BuildError::Step(format!("{what}: {m}")),
+            BuildError::Failed(f) => BuildError::Failed(f),
             BuildError::Io(e) => BuildError::Io(io::Error::new(e.kind(), format!("{what}: {e}"))),
         }
     }
@@ -86,6 +110,18 @@ impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             BuildError::Step(m) => f.write_str(m),
+            BuildError::Failed(s) => {
+                let name = s
+                    .dockerfile
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                write!(
+                    f,
+                    "step {}/{} at {name}:{}: {}: {}",
+                    s.step, s.total, s.line, s.text, s.message
+                )
+            }
             BuildError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -111,6 +147,8 @@ struct StageState {
     shell: Vec<String>,
     /// CMD set in this stage (ENTRYPOINT then keeps it).
     cmd_set: bool,
+    /// The base image's ID, when the stage starts from an image.
+    image_id: String,
 }
 
 impl StageState {
@@ -178,159 +216,89 @@ fn first_line(s: &str) -> String {
     }
 }
 
-/// Runs the plan of `planned`: builds the target stage and names it.
+/// What every step of one build shares.
+struct Ctx<'a> {
+    store: &'a Store,
+    planned: &'a Planned,
+    options: &'a BuildOptions,
+    progress: &'a Progress,
+    by_id: BTreeMap<usize, &'a slipway_planner::plan::PlannedStep>,
+    /// Step numbers (1-based, in the order steps are announced).
+    numbers: BTreeMap<NodeIndex, usize>,
+    build_args: BTreeMap<String, String>,
+    work: PathBuf,
+}
+
+/// Runs the plan of `planned`: builds the target stage and names it. Steps of one level
+/// of the step graph (independent stages) run in parallel threads.
 pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result<Built, BuildError> {
-    let plan = &planned.plan;
-    let model = &planned.model;
     let graph = &planned.graph;
-    let file = &planned.file;
-    let dockerfile_name = planned
-        .dockerfile
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| planned.dockerfile.display().to_string());
-    let build_args: BTreeMap<String, String> = options.build_args.iter().cloned().collect();
-    let by_id: BTreeMap<usize, &slipway_planner::plan::PlannedStep> = plan.steps.iter().map(|s| (s.id, s)).collect();
-    let order: Vec<_> = graph.levels().into_iter().flatten().collect();
-    let total = order.len();
-    let mut per_stage_total: BTreeMap<usize, usize> = BTreeMap::new();
-    for n in &order {
-        *per_stage_total.entry(graph.graph[*n].stage).or_default() += 1;
-    }
-    let mut per_stage_pos: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut states: BTreeMap<usize, StageState> = BTreeMap::new(); // running
-    let mut finished: BTreeMap<usize, StageState> = BTreeMap::new();
+    let levels = graph.levels();
+    let numbers: BTreeMap<NodeIndex, usize> = levels.iter().flatten().enumerate().map(|(i, &n)| (n, i + 1)).collect();
+    let progress = Progress::new(options.progress, numbers.len());
     let work = store
         .root()
         .join("builds")
         .join(format!("{}-{}", std::process::id(), now()));
     fs::create_dir_all(&work)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", work.display())))?;
+    let ctx = Ctx {
+        store,
+        planned,
+        options,
+        progress: &progress,
+        by_id: planned.plan.steps.iter().map(|s| (s.id, s)).collect(),
+        numbers,
+        build_args: options.build_args.iter().cloned().collect(),
+        work: work.clone(),
+    };
     let result = (|| -> Result<Built, BuildError> {
-        let mut counter = 0usize;
-        for node in order {
-            counter += 1;
-            let step = &graph.graph[node];
-            let planned_step = by_id
-                .get(&node.index())
-                .ok_or_else(|| io::Error::other(format!("no planned step {}", node.index())))?;
-            let inst = &file.instructions[step.instruction];
-            let pos = per_stage_pos.entry(step.stage).or_default();
-            *pos += 1;
-            let stage_label = model.stages[step.stage]
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("stage-{}", step.stage));
-            let header = format!(
-                "#{counter} [{stage_label} {pos}/{}] {}",
-                per_stage_total[&step.stage],
-                first_line(&inst.original)
-            );
-            let mut state = if step.kind == StepKind::Base {
-                base_state(store, model, step.stage, &finished)?
+        let mut states: BTreeMap<usize, StageState> = BTreeMap::new(); // stages under way
+        let mut finished: BTreeMap<usize, StageState> = BTreeMap::new();
+        for level in levels {
+            let jobs: Vec<(NodeIndex, Option<StageState>)> = level
+                .iter()
+                .map(|&node| {
+                    let step = &graph.graph[node];
+                    let state = (step.kind != StepKind::Base).then(|| states.remove(&step.stage).unwrap_or_default());
+                    (node, state)
+                })
+                .collect();
+            progress.set_parallel(jobs.len() > 1);
+            let results: Vec<(NodeIndex, Result<StageState, BuildError>)> = if jobs.len() == 1 {
+                jobs.into_iter()
+                    .map(|(node, state)| (node, do_step(&ctx, node, state, &finished)))
+                    .collect()
             } else {
-                states.remove(&step.stage).unwrap_or_default()
+                let finished = &finished;
+                let ctx = &ctx;
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = jobs
+                        .into_iter()
+                        .map(|(node, state)| scope.spawn(move || (node, do_step(ctx, node, state, finished))))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or_else(|_| panic!("a build step's thread panicked")))
+                        .collect()
+                })
             };
-            if step.kind == StepKind::Base {
-                if !options.quiet {
-                    eprintln!("{header}");
-                }
-                // The base image's ONBUILD triggers run first; the new image does not keep them.
-                if let Some(triggers) = state.config.config.on_build.take().filter(|t| !t.is_empty()) {
-                    let dir = work.join(format!("step-{counter}-onbuild"));
-                    run_triggers(store, &dir, &mut state, &triggers, planned, &finished, options).map_err(|e| {
-                        e.context(format!(
-                            "step {counter}/{total} at {dockerfile_name}:{}: the base image's ONBUILD",
-                            inst.start_line
-                        ))
-                    })?;
-                    if !options.quiet {
-                        eprintln!("#{counter} ran {} ONBUILD trigger(s) of the base image", triggers.len());
+            for (node, result) in results {
+                let mut state = result?;
+                let step = &graph.graph[node];
+                if graph.stage_last[step.stage] == Some(node) {
+                    for &ci in &graph.stage_tail[step.stage] {
+                        apply_config(
+                            &mut state,
+                            planned.model.commands.get(ci).and_then(Option::as_ref),
+                            &planned.file.instructions[ci].original,
+                            &ctx.build_args,
+                        );
                     }
+                    finished.insert(step.stage, state);
+                } else {
+                    states.insert(step.stage, state);
                 }
-            }
-            for &ci in &step.config {
-                apply_config(
-                    &mut state,
-                    model.commands.get(ci).and_then(Option::as_ref),
-                    &file.instructions[ci].original,
-                    &build_args,
-                );
-            }
-            if step.kind != StepKind::Base {
-                let command = model.commands.get(step.instruction).and_then(Option::as_ref);
-                // A hit whose layer is still in the store is reused.
-                let cached = (planned_step.status == Status::Hit)
-                    .then(|| store.get_cache(&planned_step.cache_key).ok().flatten())
-                    .flatten()
-                    .and_then(|r| r.result)
-                    .filter(|d| store.has_blob(&d.digest) && d.annotations.contains_key(DIFF_ID_ANNOTATION));
-                let layer = match cached {
-                    Some(d) => {
-                        if !options.quiet {
-                            eprintln!("{header}\n#{counter} CACHED");
-                        }
-                        d
-                    }
-                    None => {
-                        if !options.quiet {
-                            eprintln!("{header}");
-                        }
-                        let started = std::time::Instant::now();
-                        let dir = work.join(format!("step-{counter}"));
-                        let layer = run_step(
-                            store,
-                            &dir,
-                            &state,
-                            command,
-                            &inst.heredocs,
-                            planned,
-                            &finished,
-                            &options.secrets,
-                        )
-                        .map_err(|e| match e {
-                            BuildError::Step(m) => BuildError::Step(format!(
-                                "step {counter}/{total} at {dockerfile_name}:{}: {} {m}",
-                                inst.start_line,
-                                first_line(&inst.original)
-                            )),
-                            BuildError::Io(e) => BuildError::Io(io::Error::new(
-                                e.kind(),
-                                format!(
-                                    "step {counter}/{total} at {dockerfile_name}:{}: {}: {e}",
-                                    inst.start_line,
-                                    first_line(&inst.original)
-                                ),
-                            )),
-                        })?;
-                        let _ = fs::remove_dir_all(&dir);
-                        store.put_cache(&CacheRecord {
-                            key: planned_step.cache_key.clone(),
-                            step: planned_step.step_identity.clone(),
-                            inputs: planned_step.inputs.clone(),
-                            result: Some(layer.clone()),
-                            created: now(),
-                        })?;
-                        if !options.quiet {
-                            eprintln!("#{counter} DONE {:.1}s", started.elapsed().as_secs_f64());
-                        }
-                        layer
-                    }
-                };
-                push_layer(store, &mut state, layer, command, &inst.original)?;
-            }
-            if graph.stage_last[step.stage] == Some(node) {
-                for &ci in &graph.stage_tail[step.stage] {
-                    apply_config(
-                        &mut state,
-                        model.commands.get(ci).and_then(Option::as_ref),
-                        &file.instructions[ci].original,
-                        &build_args,
-                    );
-                }
-                finished.insert(step.stage, state);
-            } else {
-                states.insert(step.stage, state);
             }
         }
         let target = finished
@@ -340,6 +308,146 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
     })();
     let _ = fs::remove_dir_all(&work);
     result
+}
+
+/// One step of the graph: FROM (with the base's ONBUILD triggers), or a RUN/COPY/ADD/
+/// WORKDIR run or taken from the cache, each with the config instructions before it.
+fn do_step(
+    ctx: &Ctx<'_>,
+    node: NodeIndex,
+    state: Option<StageState>,
+    finished: &BTreeMap<usize, StageState>,
+) -> Result<StageState, BuildError> {
+    let (planned, store, progress) = (ctx.planned, ctx.store, ctx.progress);
+    let (model, graph, file) = (&planned.model, &planned.graph, &planned.file);
+    let step = &graph.graph[node];
+    let n = ctx.numbers[&node];
+    let inst = &file.instructions[step.instruction];
+    let planned_step = ctx
+        .by_id
+        .get(&node.index())
+        .ok_or_else(|| io::Error::other(format!("no planned step {}", node.index())))?;
+    let stage_label = model.stages[step.stage]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("stage-{}", step.stage));
+    progress.start(n, &stage_label, &first_line(&inst.original));
+    let fail = |e: BuildError| -> BuildError {
+        let message = match e {
+            BuildError::Step(m) => m,
+            BuildError::Io(e) => e.to_string(),
+            BuildError::Failed(f) => return BuildError::Failed(f),
+        };
+        progress.failed(n, &message);
+        BuildError::Failed(Box::new(StepFailure {
+            step: n,
+            total: ctx.numbers.len(),
+            instruction: step.instruction,
+            dockerfile: planned.dockerfile.clone(),
+            line: inst.start_line,
+            text: first_line(&inst.original),
+            message,
+            output: progress.tail(n),
+        }))
+    };
+    let mut state = match state {
+        Some(s) => s,
+        None => {
+            let mut state = base_state(store, model, step.stage, finished).map_err(|e| fail(e.into()))?;
+            match &model.stages[step.stage].base {
+                Base::Image(r) => progress.note(
+                    n,
+                    &format!(
+                        "Base image {r}: {} layer(s), image {}",
+                        state.layers.len(),
+                        progress::short_id(state.image_id.as_str())
+                    ),
+                ),
+                Base::Stage(s) => progress.note(
+                    n,
+                    &format!("Base: stage {s}'s result ({} layer(s))", state.layers.len()),
+                ),
+                Base::Scratch => progress.note(n, "Base: scratch (an empty filesystem)"),
+            }
+            // The base image's ONBUILD triggers run first; the new image does not keep them.
+            if let Some(triggers) = state.config.config.on_build.take().filter(|t| !t.is_empty()) {
+                let dir = ctx.work.join(format!("step-{n}-onbuild"));
+                run_triggers(ctx, &dir, &mut state, &triggers, finished, n)
+                    .map_err(|e| fail(e.context("the base image's ONBUILD".into())))?;
+                progress.note(
+                    n,
+                    &format!("Ran {} ONBUILD trigger(s) of the base image", triggers.len()),
+                );
+            }
+            state
+        }
+    };
+    for &ci in &step.config {
+        apply_config(
+            &mut state,
+            model.commands.get(ci).and_then(Option::as_ref),
+            &file.instructions[ci].original,
+            &ctx.build_args,
+        );
+    }
+    if step.kind == StepKind::Base {
+        progress.done(n);
+        return Ok(state);
+    }
+    let command = model.commands.get(step.instruction).and_then(Option::as_ref);
+    // A hit whose layer is still in the store is reused.
+    let cached = (planned_step.status == Status::Hit)
+        .then(|| store.get_cache(&planned_step.cache_key).ok().flatten())
+        .flatten()
+        .and_then(|r| r.result)
+        .filter(|d| store.has_blob(&d.digest) && d.annotations.contains_key(DIFF_ID_ANNOTATION));
+    let layer = match cached {
+        Some(d) => {
+            progress.cached(n, d.digest.as_str(), d.size);
+            d
+        }
+        None => {
+            let dir = ctx.work.join(format!("step-{n}"));
+            let layer = run_step(
+                store,
+                &dir,
+                &state,
+                command,
+                &inst.heredocs,
+                planned,
+                finished,
+                ctx.options,
+                progress,
+                n,
+            )
+            .map_err(fail)?;
+            let _ = fs::remove_dir_all(&dir);
+            store
+                .put_cache(&CacheRecord {
+                    key: planned_step.cache_key.clone(),
+                    step: planned_step.step_identity.clone(),
+                    inputs: planned_step.inputs.clone(),
+                    result: Some(layer.clone()),
+                    created: now(),
+                })
+                .map_err(|e| fail(e.into()))?;
+            layer
+        }
+    };
+    push_layer(store, &mut state, layer, command, &inst.original).map_err(fail)?;
+    if progress.mode() != progress::Mode::Quiet {
+        let image = Digest::of(&serde_json::to_vec(&state.config).unwrap_or_default());
+        progress.note(
+            n,
+            &format!(
+                "Image {} now has {} layer(s) (an intermediate image: its config digest)",
+                progress::short_id(image.as_str()),
+                state.layers.len()
+            ),
+        );
+    }
+    progress.done(n);
+    Ok(state)
 }
 
 /// Adds a step's layer to the stage: unpacked for the next steps, in the manifest, the
@@ -378,14 +486,14 @@ fn push_layer(
 /// as BuildKit does: parsed as instructions of the stage, right after its FROM. They are
 /// not cached: each build runs them.
 fn run_triggers(
-    store: &Store,
+    ctx: &Ctx<'_>,
     dir: &Path,
     state: &mut StageState,
     triggers: &[String],
-    planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
-    options: &BuildOptions,
+    n: usize,
 ) -> Result<(), BuildError> {
+    let (store, planned, options, progress) = (ctx.store, ctx.planned, ctx.options, ctx.progress);
     let text = format!("FROM scratch\n{}\n", triggers.join("\n"));
     let parsed = slipway_parser::parse(&text);
     let check = slipway_parser::CheckOptions {
@@ -415,12 +523,11 @@ fn run_triggers(
                     &inst.heredocs,
                     planned,
                     finished,
-                    &options.secrets,
+                    options,
+                    progress,
+                    n,
                 )
-                .map_err(|e| match e {
-                    BuildError::Step(m) => BuildError::Step(format!("{} {m}", first_line(&inst.original))),
-                    e => e,
-                })?;
+                .map_err(|e| e.context(first_line(&inst.original)))?;
                 let _ = fs::remove_dir_all(&step_dir);
                 push_layer(store, state, layer, command, &inst.original)?;
             }
@@ -467,6 +574,7 @@ fn base_state(
             let img = image::resolve(store, r)?;
             let dirs = image::unpack_image(store, &img)?;
             StageState {
+                image_id: img.id().to_string(),
                 layers: img.manifest.layers.clone(),
                 dirs,
                 shell: img.config.config.shell.clone().unwrap_or_default(),
@@ -603,7 +711,9 @@ fn run_step(
     heredocs: &[slipway_parser::syntax::Heredoc],
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
-    secrets: &BTreeMap<String, SecretSource>,
+    options: &BuildOptions,
+    progress: &Progress,
+    n: usize,
 ) -> Result<Descriptor, BuildError> {
     let _ = fs::remove_dir_all(dir);
     let (upper, workd, merged, empty) = (
@@ -627,6 +737,7 @@ fn run_step(
             security,
         }) => {
             let network = match network.as_deref() {
+                None if options.network_none => Network::None,
                 None | Some("default" | "host") => Network::Host,
                 Some("none") => Network::None,
                 Some(n) => {
@@ -645,7 +756,7 @@ fn run_step(
             }
             let mut prepared = RunMounts::default();
             for m in mounts {
-                prepare_mount(store, dir, state, m, planned, finished, secrets, &mut prepared)?;
+                prepare_mount(store, dir, state, m, planned, finished, &options.secrets, &mut prepared)?;
             }
             let (argv, script) = run_argv(command, heredocs, &state.shell())?;
             if let Some((name, body)) = script {
@@ -705,13 +816,32 @@ fn run_step(
                 network,
                 mounts: prepared.mounts.clone(),
             };
-            let status = container::run(&spec);
+            let container = format!(
+                "slipway-{}",
+                &Digest::of(format!("{}-{n}-{}", std::process::id(), dir.display()).as_bytes()).hex()[..12]
+            );
+            progress.note(
+                n,
+                &format!(
+                    "Running in {container}: a temporary container over {} layer(s) with a fresh writable layer",
+                    state.layers.len()
+                ),
+            );
+            let status = run_captured(&spec, progress, n);
             drop(prepared);
             let status = status?;
+            progress.note(n, &format!("Removed temporary container {container}"));
             if !status.success() {
                 use std::os::unix::process::ExitStatusExt;
                 let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
-                return Err(BuildError::Step(format!("exited with code {code}")));
+                let shown = match command {
+                    CommandLine::Shell(s) => format!("{} {s}", state.shell().join(" ")),
+                    CommandLine::Exec(v) => format!("{v:?}"),
+                };
+                return Err(BuildError::Step(format!(
+                    "process \"{}\" did not complete successfully: exit code: {code}",
+                    first_line(&shown)
+                )));
             }
         }
         Some(Command::Workdir { .. }) => {
@@ -729,6 +859,18 @@ fn run_step(
         _ => {}
     }
     let info = image::commit_layer(store, &upper, &LayerOptions::default())?;
+    progress.note(
+        n,
+        &format!(
+            "{} became layer {} ({} compressed)",
+            match command {
+                Some(Command::Run { .. }) => "Its writable layer",
+                _ => "The files written",
+            },
+            progress::short_id(info.digest.as_str()),
+            progress::human_size(info.size)
+        ),
+    );
     let mut annotations = BTreeMap::new();
     annotations.insert(DIFF_ID_ANNOTATION.to_string(), info.diff_id.to_string());
     Ok(Descriptor {
@@ -736,6 +878,31 @@ fn run_step(
         digest: info.digest,
         size: info.size,
         annotations,
+    })
+}
+
+/// Runs a container with its stdout and stderr going to `progress` (step `n`).
+fn run_captured(spec: &ContainerSpec, progress: &Progress, n: usize) -> io::Result<std::process::ExitStatus> {
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            use std::io::Read;
+            let mut r = fs::File::from(r);
+            let mut buf = [0u8; 8192];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(k) => progress.output(n, &buf[..k]),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        let status = container::run_with_output(spec, Some(&w));
+        drop(w);
+        let _ = reader.join();
+        status
     })
 }
 

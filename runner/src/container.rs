@@ -342,6 +342,12 @@ pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
 /// The status is the command's (a signal N shows as exit code 128+N). Errors of the
 /// set-up say which syscall and path failed.
 pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
+    run_with_output(spec, None)
+}
+
+/// [`run`], with the command's stdout and stderr sent to `output` (and stdin from
+/// /dev/null) when given.
+pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
     if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     }
@@ -352,17 +358,23 @@ pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
         ));
     }
     let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec);
+    let result = run_forked(spec, output);
     cleanup.finish();
     result
 }
 
-fn run_forked(spec: &ContainerSpec) -> io::Result<ExitStatus> {
+fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
     let pid = match sys::fork()? {
         Forked::Child => {
             drop(r);
+            if let Some(fd) = output {
+                if let Err(e) = sys::redirect_output(fd) {
+                    report(&w, &e);
+                    sys::exit_now(125);
+                }
+            }
             // Never unwind out of a forked child into the caller's code (a test harness,
             // say): a panic anywhere below ends this process, or its own forked child.
             let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w)));

@@ -12,6 +12,7 @@ pub mod build;
 pub mod container;
 pub mod image;
 pub mod layer;
+pub mod progress;
 pub mod rootfs;
 pub mod run;
 pub mod sys;

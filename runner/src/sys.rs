@@ -345,6 +345,16 @@ pub fn whiteout(path: &Path) -> io::Result<()> {
     mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|e| err(e, format_args!("mknod whiteout {}", path.display())))
 }
 
+/// Points stdout and stderr at `fd` and stdin at /dev/null (a build step's output is
+/// captured by the builder).
+pub fn redirect_output(fd: &std::os::fd::OwnedFd) -> io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| err(e, format_args!("dup2 stdin")))?;
+    nix::unistd::dup2_stdout(fd).map_err(|e| err(e, format_args!("dup2 stdout")))?;
+    nix::unistd::dup2_stderr(fd).map_err(|e| err(e, format_args!("dup2 stderr")))?;
+    Ok(())
+}
+
 /// A device node or FIFO, as an archive entry describes it (mknod(2)).
 pub fn make_node(path: &Path, kind: NodeKind, mode: u32, major: u32, minor: u32) -> io::Result<()> {
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
