@@ -134,6 +134,11 @@ enum Command {
         /// repeatable. Secrets never enter a layer or a cache key.
         #[arg(long, value_name = "id=ID,src=FILE")]
         secret: Vec<String>,
+        /// Also export the image: `type=oci,dest=DIR|FILE.tar` (an OCI image layout) or
+        /// `type=docker,dest=FILE.tar` (a docker archive); `dest=-` writes the tar to
+        /// standard output; `name=NAME` adds a name; repeatable.
+        #[arg(long, short = 'o', value_name = "type=oci,dest=PATH")]
+        output: Vec<String>,
         /// No progress; print only the image ID.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -254,6 +259,7 @@ fn main() -> ExitCode {
             build_args,
             no_cache,
             secret,
+            output,
             quiet,
             context,
         } => build::run(&build::Options {
@@ -269,6 +275,7 @@ fn main() -> ExitCode {
             quiet,
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
+            outputs: output,
         }),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),

@@ -170,6 +170,8 @@ fn first_line(s: &str) -> String {
 
 /// Runs the plan of `planned`: builds the target stage and names it.
 pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result<Built, BuildError> {
+    // Layers are written before a cache record or ref names them: no prune meanwhile.
+    let _in_use = store.lock_in_use()?;
     let plan = &planned.plan;
     let model = &planned.model;
     let graph = &planned.graph;

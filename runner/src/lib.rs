@@ -9,6 +9,7 @@
 
 pub mod build;
 pub mod container;
+pub mod export;
 pub mod image;
 pub mod layer;
 pub mod run;
