@@ -215,6 +215,26 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `slipway prune [--all]`.
+pub fn prune(all: bool) -> io::Result<ExitCode> {
+    let store = store()?;
+    let options = slipway_runner::prune::PruneOptions { all };
+    let p = slipway_runner::prune::prune(&store, options, || {
+        eprintln!("waiting for running builds, loads and containers to finish…")
+    })?;
+    let mut parts = vec![
+        format!("{} blobs ({})", p.blobs, human_size(p.blob_bytes)),
+        format!("{} unpacked layers ({})", p.layer_dirs, human_size(p.layer_bytes)),
+        format!("{} work dirs and temp files ({})", p.work, human_size(p.work_bytes)),
+    ];
+    if all {
+        parts.push(format!("{} cache records", p.cache_records));
+    }
+    println!("Deleted {}", parts.join(", "));
+    println!("Total reclaimed space: {}", human_size(p.bytes()));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Docker's sizes: decimal units, three significant digits (`1.98MB`).
 fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];

@@ -153,6 +153,13 @@ enum Command {
     },
     /// List the images in the store (the same as `slipway image ls`).
     Images,
+    /// Free the store: blobs and unpacked layers no image or cache record needs, and what
+    /// finished builds left behind; waits for running builds and containers.
+    Prune {
+        /// Also drop the build cache (cache records and `RUN --mount=type=cache` dirs).
+        #[arg(long, short)]
+        all: bool,
+    },
     /// Start a container from an image, like `docker run`.
     ///
     /// Runs the image's Entrypoint and Cmd (a COMMAND replaces Cmd) with its Env, WorkingDir
@@ -279,6 +286,7 @@ fn main() -> ExitCode {
         }),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
+        Command::Prune { all } => image::prune(all),
         Command::Run {
             rm,
             env,

@@ -1,6 +1,6 @@
 //! Exports checked by other tools: skopeo and umoci read `--output type=oci`, skopeo copies
 //! `type=docker` into containers-storage and buildah runs it; `image save` → `rm` → `load`
-//! → `run`; `FROM oci-layout://`; a prune keeps the store consistent. Needs root,
+//! → `run`; `FROM oci-layout://`; a prune keeps the store consistent and usable. Needs root,
 //! /bin/busybox, skopeo, umoci and buildah (`.ci/run` installs them); skips otherwise.
 
 use crate::build::{can_run_containers, import_busybox};
@@ -269,6 +269,38 @@ fn save_rm_load_run_and_oci_layout_bases() {
     assert_eq!(
         saved["manifests"][0]["digest"],
         inspect(&store, dir, "app:v1")["ManifestDescriptor"]["digest"]
+    );
+
+    // The loads left the first build's layers unreferenced: a prune frees them, and the
+    // store stays consistent and usable; --all then drops the build cache.
+    let out = ok(slipway_in(&store, dir, &["prune"]), "prune");
+    let freed: usize = out
+        .strip_prefix("Deleted ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(freed > 0 && out.contains("Total reclaimed space: "), "{out}");
+    let s = slipway_store::Store::open(&store).unwrap();
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+    assert_eq!(
+        ok(slipway_in(&store, dir, &["run", "--rm", "app:v1"]), "run after prune"),
+        expected
+    );
+    let out = ok(slipway_in(&store, dir, &["prune", "--all"]), "prune --all");
+    assert!(out.contains("cache records"), "{out}");
+    assert_eq!(s.verify().unwrap(), Vec::<String>::new());
+    let o = slipway_in(&store, &dir.join("ctx"), &["build", "-t", "app:v1", "."]);
+    assert!(o.status.success());
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("CACHED"),
+        "the cache is gone"
+    );
+    assert_eq!(
+        ok(slipway_in(&store, dir, &["run", "--rm", "app:v1"]), "run after rebuild"),
+        expected
     );
 
     // A fresh store builds FROM the layout: the blobs come in verified, the plan keys on

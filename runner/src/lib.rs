@@ -12,6 +12,7 @@ pub mod container;
 pub mod export;
 pub mod image;
 pub mod layer;
+pub mod prune;
 pub mod run;
 pub mod sys;
 pub mod user;
