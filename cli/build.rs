@@ -2,6 +2,7 @@
 
 use slipway_planner::request::Request;
 use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource, StepFailure};
+use slipway_runner::export::{self, Dest, Output};
 use slipway_runner::progress::Mode;
 use std::collections::BTreeMap;
 use std::io;
@@ -17,6 +18,8 @@ pub struct Options {
     pub color: bool,
     /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
     pub secrets: Vec<String>,
+    /// `--output type=oci|docker,dest=…`, unparsed.
+    pub outputs: Vec<String>,
 }
 
 /// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
@@ -93,6 +96,18 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let outputs = match opts
+        .outputs
+        .iter()
+        .map(|o| Output::parse(o))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(o) => o,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let (store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -113,13 +128,35 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     };
     match build(&store, &planned, &options) {
         Ok(built) => {
-            if opts.quiet {
-                println!("{}", built.id);
-            } else {
-                println!("Successfully built {}", &built.id.hex()[..12]);
-                for t in &built.tags {
-                    println!("Successfully tagged {}", slipway_store::image::familiar_name(t));
+            for output in &outputs {
+                let image = slipway_runner::image::load(&store, None, built.manifest.clone())?;
+                let names = opts.tags.iter().chain(&output.names).cloned().collect();
+                let named = [export::Named { image: &image, names }];
+                export::export(&store, &named, output.format, &output.dest)?;
+                match &output.dest {
+                    Dest::Dir(p) | Dest::Tar(p) if !opts.quiet => {
+                        eprintln!("exported {} to {}", &built.id.hex()[..12], p.display())
+                    }
+                    _ => {}
                 }
+            }
+            // With `dest=-` the tar owns standard output; the messages go to stderr.
+            let mut report = String::new();
+            if opts.quiet {
+                report.push_str(&format!("{}\n", built.id));
+            } else {
+                report.push_str(&format!("Successfully built {}\n", &built.id.hex()[..12]));
+                for t in &built.tags {
+                    report.push_str(&format!(
+                        "Successfully tagged {}\n",
+                        slipway_store::image::familiar_name(t)
+                    ));
+                }
+            }
+            if outputs.iter().any(|o| o.dest == Dest::Stdout) {
+                eprint!("{report}");
+            } else {
+                print!("{report}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,8 +1,10 @@
 //! `slipway image import|inspect|tag|rm|ls` and `slipway images`.
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
+use slipway_runner::export;
 use slipway_runner::image;
 use slipway_store::image::familiar_name;
+use std::io::IsTerminal;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,38 @@ pub enum Command {
     /// List the images in the store.
     #[command(alias = "list")]
     Ls,
+    /// Write images to a tar (or an OCI layout directory), like `docker save`.
+    ///
+    /// `--format docker` (the default) writes a docker archive that `docker load`,
+    /// skopeo (`docker-archive:`) and `slipway image load` read; `--format oci` an OCI image
+    /// layout: a tar, or a directory when OUTPUT is one or ends in `/`.
+    Save {
+        /// Where to write (default: standard output, which must not be a terminal).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = SaveFormat::Docker)]
+        format: SaveFormat,
+        /// Names, IDs or unique ID prefixes.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load images from a docker archive or an OCI layout (a tar or a directory), like `docker load`.
+    Load {
+        /// The archive or layout directory (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// The same as --input.
+        #[arg(conflicts_with = "input")]
+        source: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SaveFormat {
+    /// A docker archive (manifest.json, configs, uncompressed layer tars).
+    Docker,
+    /// An OCI image layout (index.json, blobs).
+    Oci,
 }
 
 fn store() -> io::Result<slipway_store::Store> {
@@ -77,6 +111,54 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &found)?;
             writeln!(out)?;
             return Ok(code);
+        }
+        Command::Save { output, format, images } => {
+            let mut resolved = Vec::new();
+            for name in &images {
+                resolved.push(image::resolve(&store, name)?);
+            }
+            let named: Vec<export::Named<'_>> = resolved
+                .iter()
+                .map(|i| export::Named {
+                    image: i,
+                    names: i.name.iter().cloned().collect(),
+                })
+                .collect();
+            let format = match format {
+                SaveFormat::Docker => export::Format::Docker,
+                SaveFormat::Oci => export::Format::Oci,
+            };
+            let dest = match output {
+                None if io::stdout().is_terminal() => {
+                    eprintln!("error: refusing to write a tar to a terminal; give -o FILE or redirect standard output");
+                    return Ok(ExitCode::from(2));
+                }
+                None => export::Dest::Stdout,
+                Some(p)
+                    if matches!(format, export::Format::Oci) && (p.is_dir() || p.to_string_lossy().ends_with('/')) =>
+                {
+                    export::Dest::Dir(p)
+                }
+                Some(p) => export::Dest::Tar(p),
+            };
+            drop(out);
+            export::export(&store, &named, format, &dest)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Load { input, source } => {
+            let source = input.or(source).filter(|p| p.as_os_str() != "-");
+            if source.is_none() && io::stdin().is_terminal() {
+                eprintln!("error: nothing to load: give a FILE or DIR, or pipe an archive into standard input");
+                return Ok(ExitCode::from(2));
+            }
+            for loaded in export::load(&store, source.as_deref())? {
+                if loaded.names.is_empty() {
+                    writeln!(out, "Loaded image ID: {}", loaded.id)?;
+                }
+                for n in &loaded.names {
+                    writeln!(out, "Loaded image: {}", familiar_name(n))?;
+                }
+            }
         }
         Command::Tag { source, target } => {
             image::tag(&store, &source, &target)?;
@@ -130,6 +212,26 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slipway prune [--all]`.
+pub fn prune(all: bool) -> io::Result<ExitCode> {
+    let store = store()?;
+    let options = slipway_runner::prune::PruneOptions { all };
+    let p = slipway_runner::prune::prune(&store, options, || {
+        eprintln!("waiting for running builds, loads and containers to finish…")
+    })?;
+    let mut parts = vec![
+        format!("{} blobs ({})", p.blobs, human_size(p.blob_bytes)),
+        format!("{} unpacked layers ({})", p.layer_dirs, human_size(p.layer_bytes)),
+        format!("{} work dirs and temp files ({})", p.work, human_size(p.work_bytes)),
+    ];
+    if all {
+        parts.push(format!("{} cache records", p.cache_records));
+    }
+    println!("Deleted {}", parts.join(", "));
+    println!("Total reclaimed space: {}", human_size(p.bytes()));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -134,6 +134,11 @@ enum Command {
         /// repeatable. Secrets never enter a layer or a cache key.
         #[arg(long, value_name = "id=ID,src=FILE")]
         secret: Vec<String>,
+        /// Also export the image: `type=oci,dest=DIR|FILE.tar` (an OCI image layout) or
+        /// `type=docker,dest=FILE.tar` (a docker archive); `dest=-` writes the tar to
+        /// standard output; `name=NAME` adds a name; repeatable.
+        #[arg(long, short = 'o', value_name = "type=oci,dest=PATH")]
+        output: Vec<String>,
         /// No progress; print only the image ID.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -154,6 +159,13 @@ enum Command {
     },
     /// List the images in the store (the same as `slipway image ls`).
     Images,
+    /// Free the store: blobs and unpacked layers no image or cache record needs, and what
+    /// finished builds left behind; waits for running builds and containers.
+    Prune {
+        /// Also drop the build cache (cache records and `RUN --mount=type=cache` dirs).
+        #[arg(long, short)]
+        all: bool,
+    },
     /// Start a container from an image, like `docker run`.
     ///
     /// Runs the image's Entrypoint and Cmd (a COMMAND replaces Cmd) with its Env, WorkingDir
@@ -260,6 +272,7 @@ fn main() -> ExitCode {
             build_args,
             no_cache,
             secret,
+            output,
             quiet,
             progress,
             network,
@@ -279,9 +292,11 @@ fn main() -> ExitCode {
             network_none: network == "none",
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
+            outputs: output,
         }),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
+        Command::Prune { all } => image::prune(all),
         Command::Run {
             rm,
             env,

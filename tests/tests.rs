@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod cli;
 mod diagnostics;
+mod export;
 mod features;
 mod plan;
 mod runner;

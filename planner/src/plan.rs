@@ -104,8 +104,14 @@ fn sha256_hex(bytes: &[u8]) -> String {
     slipway_store::hex(&sha2::Sha256::digest(bytes))
 }
 
-/// A base image's descriptor in the store, by its name as written (`bb` → `docker.io/library/bb:latest`).
+/// A base image's descriptor in the store, by its name as written (`bb` → `docker.io/library/bb:latest`);
+/// for `oci-layout://PATH[:tag|@digest]`, the descriptor in that layout (read, not copied).
 fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
+    if let Some(r) = name.strip_prefix(slipway_store::layout::SCHEME) {
+        return slipway_store::layout::parse_reference(r)
+            .ok()
+            .and_then(|r| slipway_store::layout::resolve(&r).ok());
+    }
     let full = slipway_store::image::normalize_name(name).unwrap_or_else(|_| name.to_string());
     store.get_ref(&full).ok().flatten()
 }
@@ -374,7 +380,16 @@ pub fn plan(
             }
             if step.kind == StepKind::Base {
                 match &model.stages[step.stage].base {
-                    Base::Image(r) => reasons.push(format!("base image {r} is not in the store")),
+                    Base::Image(r) => reasons.push(match r.strip_prefix(slipway_store::layout::SCHEME) {
+                        Some(l) => match slipway_store::layout::parse_reference(l) {
+                            Ok(lr) => match slipway_store::layout::resolve(&lr) {
+                                Err(e) => format!("base image {r}: {e}"),
+                                Ok(_) => format!("base image {r} is forced to rebuild"),
+                            },
+                            Err(e) => format!("base image {r}: {e}"),
+                        },
+                        None => format!("base image {r} is not in the store"),
+                    }),
                     Base::Stage(s) => reasons.push(format!("stage {} rebuilds", stage_name(*s))),
                     Base::Scratch => {}
                 }

@@ -232,6 +232,8 @@ struct Ctx<'a> {
 /// Runs the plan of `planned`: builds the target stage and names it. Steps of one level
 /// of the step graph (independent stages) run in parallel threads.
 pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result<Built, BuildError> {
+    // Layers are written before a cache record or ref names them: no prune meanwhile.
+    let _in_use = store.lock_in_use()?;
     let graph = &planned.graph;
     let levels = graph.levels();
     let numbers: BTreeMap<NodeIndex, usize> = levels.iter().flatten().enumerate().map(|(i, &n)| (n, i + 1)).collect();

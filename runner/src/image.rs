@@ -84,7 +84,10 @@ fn created_now() -> u64 {
 }
 
 /// Writes a layer into the store via a temp file under `<root>/tmp`.
-fn store_layer(store: &Store, write: impl FnOnce(&mut fs::File) -> io::Result<LayerInfo>) -> io::Result<LayerInfo> {
+pub(crate) fn store_layer(
+    store: &Store,
+    write: impl FnOnce(&mut fs::File) -> io::Result<LayerInfo>,
+) -> io::Result<LayerInfo> {
     let dir = store.root().join("tmp");
     fs::create_dir_all(&dir)?;
     let nanos = std::time::SystemTime::now()
@@ -107,6 +110,7 @@ fn store_layer(store: &Store, write: impl FnOnce(&mut fs::File) -> io::Result<La
 /// named `name`; returns the stored image.
 pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
     let full = normalize_name(name).map_err(invalid)?;
+    let _in_use = store.lock_in_use()?;
     let meta =
         fs::metadata(source).map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", source.display())))?;
     let options = LayerOptions::default();
@@ -210,7 +214,12 @@ pub fn list(store: &Store) -> io::Result<Vec<Image>> {
 
 /// Finds an image by name (`busybox`, `me/app:1`), by ID or manifest digest
 /// (`sha256:…`), or by a unique prefix of an ID's hex (at least 4 characters).
+/// `oci-layout://PATH[:tag|@digest]` is an image in an OCI layout directory, brought
+/// into the store (see [`crate::export::import_layout`]).
 pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
+    if let Some(r) = reference.strip_prefix(slipway_store::layout::SCHEME) {
+        return crate::export::import_layout(store, r);
+    }
     if let Ok(full) = normalize_name(reference) {
         if let Some(d) = store.get_ref(&full)? {
             return load(store, Some(full), d);

@@ -10,9 +10,11 @@
 pub mod add;
 pub mod build;
 pub mod container;
+pub mod export;
 pub mod image;
 pub mod layer;
 pub mod progress;
+pub mod prune;
 pub mod rootfs;
 pub mod run;
 pub mod sys;

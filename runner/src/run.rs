@@ -73,6 +73,8 @@ pub fn env(config: &slipway_store::image::RunConfig, extra: &[String], home: &st
 
 /// Runs a container from an image to its end; returns the command's status.
 pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
+    // A prune waits while the container uses the store's unpacked layers.
+    let _in_use = store.lock_in_use()?;
     let img = image::resolve(store, &options.image)?;
     let lower = image::unpack_image(store, &img)?;
     let config = &img.config.config;

@@ -9,9 +9,12 @@
 //!   an interrupted write never leaves a partial file behind a name;
 //! - a blob's name is the sha256 of its bytes, checked on write and on `verify`;
 //! - `index.json` and the cache's step index change only under the store's
-//!   exclusive lock; readers take the shared lock.
+//!   exclusive lock; readers take the shared lock;
+//! - whatever writes blobs before naming them (builds, loads, runs) holds the "in use"
+//!   lock shared; a prune holds it exclusively, so it never deletes a blob about to be named.
 
 pub mod image;
+pub mod layout;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -255,6 +258,44 @@ impl Store {
         Ok(Lock(f))
     }
 
+    fn lock_named(&self, name: &str, exclusive: bool) -> io::Result<Lock> {
+        let (f, p) = self.open_lock(name)?;
+        if exclusive { f.lock() } else { f.lock_shared() }.map_err(|e| context(e, "cannot lock", &p))?;
+        Ok(Lock(f))
+    }
+
+    fn open_lock(&self, name: &str) -> io::Result<(File, PathBuf)> {
+        let p = self.root.join(name);
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|e| context(e, "cannot open", &p))?;
+        Ok((f, p))
+    }
+
+    /// The "in use" lock, shared: held by whatever writes blobs before it names them (a
+    /// build, a load) or reads unpacked layers (a running container), so a prune waits.
+    pub fn lock_in_use(&self) -> io::Result<Lock> {
+        self.lock_named("in-use.lock", false)
+    }
+
+    /// The "in use" lock, exclusive (a prune), without waiting: `None` when it is held.
+    pub fn try_lock_unused(&self) -> io::Result<Option<Lock>> {
+        let (f, p) = self.open_lock("in-use.lock")?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(Lock(f))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(context(e, "cannot lock", &p)),
+        }
+    }
+
+    /// The "in use" lock, exclusive, waiting for its holders.
+    pub fn lock_unused(&self) -> io::Result<Lock> {
+        self.lock_named("in-use.lock", true)
+    }
+
     /// The path of a blob (which may not exist).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
@@ -388,6 +429,144 @@ impl Store {
             self.write_index(&index)?;
         }
         Ok(removed)
+    }
+
+    /// Every named manifest, read under a lock the caller already holds (so a prune can
+    /// read the refs while it keeps them from changing).
+    pub fn refs_locked(&self, _lock: &Lock) -> io::Result<Vec<(String, Descriptor)>> {
+        Ok(self
+            .read_index()?
+            .manifests
+            .into_iter()
+            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|n| (n, d)))
+            .collect())
+    }
+
+    /// The digests of every blob file (names that are not digests, e.g. temp files, are skipped).
+    pub fn blobs(&self) -> io::Result<Vec<Digest>> {
+        let dir = self.root.join("blobs/sha256");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&dir).map_err(|e| context(e, "cannot read", &dir))? {
+            let name = e?.file_name();
+            if let Ok(d) = format!("sha256:{}", name.to_string_lossy()).parse::<Digest>() {
+                out.push(d);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Every cache record (unreadable ones are skipped: `verify` reports them).
+    pub fn cache_records(&self) -> io::Result<Vec<CacheRecord>> {
+        let dir = self.root.join("cache/keys");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&dir).map_err(|e| context(e, "cannot read", &dir))? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if let Ok(Some(r)) = self.get_cache(&name) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// Removes every cache record (under the exclusive lock the caller holds); returns how many.
+    pub fn clear_cache(&self, _lock: &Lock) -> io::Result<usize> {
+        let mut n = 0;
+        for sub in ["cache/keys", "cache/steps"] {
+            let dir = self.root.join(sub);
+            for e in fs::read_dir(&dir).map_err(|e| context(e, "cannot read", &dir))? {
+                let p = e?.path();
+                fs::remove_file(&p).map_err(|e| context(e, "cannot remove", &p))?;
+                n += usize::from(sub == "cache/keys");
+            }
+        }
+        Ok(n)
+    }
+
+    /// The blobs a manifest or index references (config, layers, child manifests), read
+    /// from the store; a missing or unreadable blob is an error naming it.
+    pub fn references(&self, descriptor: &Descriptor) -> io::Result<Vec<Descriptor>> {
+        let bytes = self.get_blob(&descriptor.digest)?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("manifest {}: {e}", descriptor.digest),
+            )
+        })?;
+        let mut out = Vec::new();
+        let mut push = |v: &serde_json::Value| -> io::Result<()> {
+            out.push(serde_json::from_value::<Descriptor>(v.clone()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("manifest {}: {e}", descriptor.digest),
+                )
+            })?);
+            Ok(())
+        };
+        if let Some(c) = v.get("config") {
+            push(c)?;
+        }
+        for key in ["layers", "manifests"] {
+            for d in v.get(key).and_then(|l| l.as_array()).into_iter().flatten() {
+                push(d)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks the store: every blob's content matches its name; every ref, the manifests,
+    /// configs and layers they reach, and every cache record's result exist; no manifest
+    /// is unreadable. Returns the problems found (empty when consistent).
+    pub fn verify(&self) -> io::Result<Vec<String>> {
+        let _r = self.lock_shared()?;
+        let mut problems = Vec::new();
+        let blobs: std::collections::BTreeSet<Digest> = self.blobs()?.into_iter().collect();
+        for d in &blobs {
+            let p = self.blob_path(d);
+            let mut f = File::open(&p).map_err(|e| context(e, "cannot open", &p))?;
+            let mut h = Sha256::new();
+            io::copy(&mut f, &mut h).map_err(|e| context(e, "cannot read", &p))?;
+            if hex(&h.finalize()) != d.hex() {
+                problems.push(format!("blob {d} is corrupt: its content has another digest"));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo: Vec<(String, Descriptor)> = self
+            .refs_locked(&_r)?
+            .into_iter()
+            .map(|(n, d)| (format!("ref {n}"), d))
+            .collect();
+        while let Some((from, d)) = todo.pop() {
+            if !seen.insert(d.digest.clone()) {
+                continue;
+            }
+            if !blobs.contains(&d.digest) {
+                problems.push(format!("{from}: blob {} is missing", d.digest));
+                continue;
+            }
+            let is_manifest = d.media_type.contains("manifest") || d.media_type.contains("image.index");
+            if is_manifest {
+                match self.references(&d) {
+                    Ok(children) => todo.extend(children.into_iter().map(|c| (format!("manifest {}", d.digest), c))),
+                    Err(e) => problems.push(format!("{from}: {e}")),
+                }
+            }
+        }
+        let dir = self.root.join("cache/keys");
+        for e in fs::read_dir(&dir).map_err(|e| context(e, "cannot read", &dir))? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            match self.get_cache(&name) {
+                Ok(Some(r)) => {
+                    if let Some(res) = r.result.filter(|res| !blobs.contains(&res.digest)) {
+                        problems.push(format!("cache record {name}: result blob {} is missing", res.digest));
+                    }
+                }
+                Ok(None) => problems.push(format!("cache record {name}: not a cache key")),
+                Err(e) => problems.push(format!("cache record {name}: {e}")),
+            }
+        }
+        Ok(problems)
     }
 
     fn step_path(&self, step: &str) -> PathBuf {
