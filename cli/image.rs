@@ -235,6 +235,26 @@ pub fn prune(all: bool) -> io::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `slipway verify`: every blob against its digest, every ref and cache record against
+/// the blobs it names. Exits 1 when something is wrong.
+pub fn verify() -> io::Result<ExitCode> {
+    let store = store()?;
+    let problems = store.verify()?;
+    if problems.is_empty() {
+        println!("store {} is consistent", store.root().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    eprintln!(
+        "error: {} problem(s) in the store {}; `slipway prune` removes what nothing names, a rebuild replaces a bad blob",
+        problems.len(),
+        store.root().display()
+    );
+    Ok(ExitCode::from(1))
+}
+
 /// Docker's sizes: decimal units, three significant digits (`1.98MB`).
 fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];

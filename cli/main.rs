@@ -166,6 +166,9 @@ enum Command {
         #[arg(long, short)]
         all: bool,
     },
+    /// Check the store: every blob against its digest, every name and cache record against
+    /// the blobs it needs. Exits 1 when something is wrong.
+    Verify,
     /// Start a container from an image, like `docker run`.
     ///
     /// Runs the image's Entrypoint and Cmd (a COMMAND replaces Cmd) with its Env, WorkingDir
@@ -297,6 +300,7 @@ fn main() -> ExitCode {
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
         Command::Prune { all } => image::prune(all),
+        Command::Verify => image::verify(),
         Command::Run {
             rm,
             env,

@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod diagnostics;
 mod export;
+mod faults;
 mod features;
 mod plan;
 mod runner;

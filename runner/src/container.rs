@@ -364,11 +364,16 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
 }
 
 fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
+    let me = nix::unistd::getpid();
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
     let pid = match sys::fork()? {
         Forked::Child => {
             drop(r);
+            if let Err(e) = sys::die_with_parent(Some(me)) {
+                report(&w, &e);
+                sys::exit_now(125);
+            }
             if let Some(fd) = output {
                 if let Err(e) = sys::redirect_output(fd) {
                     report(&w, &e);
@@ -421,7 +426,14 @@ fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
             report(&w, &e);
             125
         }
-        Ok(Forked::Child) => sys::exit_now(init(spec, w)),
+        Ok(Forked::Child) => {
+            // PID 1 of the container: when it dies, the kernel kills the rest.
+            if let Err(e) = sys::die_with_parent(None) {
+                report(&w, &e);
+                sys::exit_now(125);
+            }
+            sys::exit_now(init(spec, w))
+        }
         Ok(Forked::Parent(pid)) => {
             drop(w);
             wait_code(pid).unwrap_or(125)

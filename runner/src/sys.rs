@@ -345,6 +345,19 @@ pub fn whiteout(path: &Path) -> io::Result<()> {
     mknod(path, SFlag::S_IFCHR, Mode::empty(), 0).map_err(|e| err(e, format_args!("mknod whiteout {}", path.display())))
 }
 
+/// The calling process gets SIGKILL when its parent dies (prctl(2) PR_SET_PDEATHSIG), so
+/// a killed `slipway` takes its containers with it instead of leaving them running.
+/// `parent` is checked to catch a parent that died before the call (not possible for
+/// PID 1 of a new PID namespace, whose parent is outside it: getppid() is 0 there).
+pub fn die_with_parent(parent: Option<nix::unistd::Pid>) -> io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .map_err(|e| err(e, format_args!("prctl PR_SET_PDEATHSIG")))?;
+    if parent.is_some_and(|p| nix::unistd::getppid() != p) {
+        exit_now(137);
+    }
+    Ok(())
+}
+
 /// Points stdout and stderr at `fd` and stdin at /dev/null (a build step's output is
 /// captured by the builder).
 pub fn redirect_output(fd: &std::os::fd::OwnedFd) -> io::Result<()> {
