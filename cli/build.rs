@@ -13,6 +13,10 @@ pub struct Options {
     pub color: bool,
     /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
     pub secrets: Vec<String>,
+    /// `--pull`: refresh base images from their registries.
+    pub pull: bool,
+    /// `--push`: push the image under its tags.
+    pub push: bool,
 }
 
 /// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
@@ -48,10 +52,17 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let (store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+    let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    // Base images the store lacks are pulled, and the plan made again with their digests.
+    if crate::registry::pull_needed(&store, &planned, opts.pull, opts.quiet)? {
+        planned = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+            Ok((_, p)) => p,
+            Err(code) => return Ok(code),
+        };
+    }
     let options = BuildOptions {
         tags: opts.tags.clone(),
         quiet: opts.quiet,
@@ -67,6 +78,9 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
                 for t in &built.tags {
                     println!("Successfully tagged {}", slipway_store::image::familiar_name(t));
                 }
+            }
+            if opts.push {
+                return crate::registry::push_tags(&store, &built.manifest, &built.tags, opts.quiet);
             }
             Ok(ExitCode::SUCCESS)
         }

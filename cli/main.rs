@@ -11,6 +11,7 @@ mod build;
 mod check;
 mod image;
 mod plan;
+mod registry;
 mod render;
 mod report;
 
@@ -137,9 +138,50 @@ enum Command {
         /// No progress; print only the image ID.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Pull base images again even when the store has them.
+        #[arg(long)]
+        pull: bool,
+        /// Push the image under every -t name after it is built.
+        #[arg(long)]
+        push: bool,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
+    },
+    /// Pull an image from a registry into the store (mirrors and credentials as configured).
+    Pull {
+        /// The platform to pick from a multi-platform image, `os/arch[/variant]`.
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// No progress; print only the manifest digest.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// `NAME[:TAG|@DIGEST]`, e.g. `alpine`, `ghcr.io/org/img:tag`, `localhost:5000/app`.
+        image: String,
+    },
+    /// Push an image from the store to a registry.
+    Push {
+        /// No progress; print only the manifest digest.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// The image: a name, a full digest or a unique ID prefix.
+        image: String,
+        /// Where to push it, `REGISTRY/REPO[:TAG]` (default: the image's name).
+        target: Option<String>,
+    },
+    /// Log in to a registry: check the credentials and store them in Docker's config.json.
+    Login {
+        /// The user name (asked for when not given).
+        #[arg(long, short)]
+        username: Option<String>,
+        /// The password (asked for when not given; prefer --password-stdin).
+        #[arg(long, short)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The registry, e.g. `ghcr.io`, `localhost:5000` (Docker Hub: `docker.io`).
+        server: String,
     },
     /// Manage the images in the store: import, inspect, tag, rm, ls.
     Image {
@@ -255,6 +297,8 @@ fn main() -> ExitCode {
             no_cache,
             secret,
             quiet,
+            pull,
+            push,
             context,
         } => build::run(&build::Options {
             request: slipway_planner::request::Request {
@@ -269,7 +313,17 @@ fn main() -> ExitCode {
             quiet,
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
+            pull,
+            push,
         }),
+        Command::Pull { platform, quiet, image } => registry::pull(&image, platform.as_deref(), quiet),
+        Command::Push { quiet, image, target } => registry::push(&image, target.as_deref(), quiet),
+        Command::Login {
+            username,
+            password,
+            password_stdin,
+            server,
+        } => registry::login(&server, username, password, password_stdin),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
         Command::Run {
