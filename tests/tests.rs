@@ -6,6 +6,7 @@ mod cli;
 mod diagnostics;
 mod features;
 mod plan;
+mod registry;
 mod runner;
 
 use std::path::{Path, PathBuf};
