@@ -17,6 +17,9 @@ pub struct Options {
     pub pull: bool,
     /// `--push`: push the image under its tags.
     pub push: bool,
+    /// `--cache-from` / `--cache-to` specs.
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
 }
 
 /// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
@@ -52,6 +55,17 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let (cache_from, cache_to) = match (
+        crate::registry::cache_refs(&opts.cache_from),
+        crate::registry::cache_refs(&opts.cache_to),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(m), _) | (_, Err(m)) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    crate::registry::import_caches(&cache_from, opts.quiet)?;
     let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
@@ -78,6 +92,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
                 for t in &built.tags {
                     println!("Successfully tagged {}", slipway_store::image::familiar_name(t));
                 }
+            }
+            let code = crate::registry::export_caches(&store, &planned, &cache_to, opts.quiet)?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
             }
             if opts.push {
                 return crate::registry::push_tags(&store, &built.manifest, &built.tags, opts.quiet);

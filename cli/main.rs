@@ -108,6 +108,9 @@ enum Command {
         /// Exit 1 when anything would rebuild (a CI gate).
         #[arg(long)]
         fail_on_miss: bool,
+        /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_from: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -144,6 +147,13 @@ enum Command {
         /// Push the image under every -t name after it is built.
         #[arg(long)]
         push: bool,
+        /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_from: Vec<String>,
+        /// Export the build cache (records, layers, base images) to a registry:
+        /// `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_to: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -275,6 +285,7 @@ fn main() -> ExitCode {
             no_cache,
             no_cache_filter,
             fail_on_miss,
+            cache_from,
             context,
         } => plan::run(&plan::Options {
             request: slipway_planner::request::Request {
@@ -288,6 +299,7 @@ fn main() -> ExitCode {
             format,
             fail_on_miss,
             color: color(std::io::stderr().is_terminal()),
+            cache_from,
         }),
         Command::Build {
             file,
@@ -299,6 +311,8 @@ fn main() -> ExitCode {
             quiet,
             pull,
             push,
+            cache_from,
+            cache_to,
             context,
         } => build::run(&build::Options {
             request: slipway_planner::request::Request {
@@ -315,6 +329,8 @@ fn main() -> ExitCode {
             secrets: secret,
             pull,
             push,
+            cache_from,
+            cache_to,
         }),
         Command::Pull { platform, quiet, image } => registry::pull(&image, platform.as_deref(), quiet),
         Command::Push { quiet, image, target } => registry::push(&image, target.as_deref(), quiet),

@@ -339,3 +339,84 @@ pub fn push_tags(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Parses `--cache-to` / `--cache-from` values; a usage error names the bad one.
+pub fn cache_refs(specs: &[String]) -> Result<Vec<String>, String> {
+    specs.iter().map(|s| slipway_registry::cache::parse_spec(s)).collect()
+}
+
+/// `--cache-from`: imports each cache into the store before planning. A cache that cannot
+/// be imported is a warning, as in BuildKit: the build goes on without it.
+pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let store = store()?;
+    let client = client()?;
+    for r in refs {
+        let bars = Bars::new(quiet);
+        match slipway_registry::cache::import(&client, &store, r, 4, &bars) {
+            Ok(i) => {
+                if !quiet {
+                    eprintln!(
+                        "imported cache {r}: {} records ({} new), {} layers fetched{}",
+                        i.records,
+                        i.new_records,
+                        i.fetched,
+                        if i.bases.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", base images {}",
+                                i.bases.iter().map(|b| familiar_name(b)).collect::<Vec<_>>().join(", ")
+                            )
+                        }
+                    );
+                }
+            }
+            Err(e) => eprintln!("warning: cannot import cache {r}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// `--cache-to`: exports the cache records of a build's steps, their layers and its base
+/// images.
+pub fn export_caches(
+    store: &Store,
+    planned: &slipway_planner::request::Planned,
+    refs: &[String],
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    if refs.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut records = Vec::new();
+    for step in &planned.plan.steps {
+        if let Some(r) = store.get_cache(&step.cache_key)? {
+            if !records.iter().any(|x: &slipway_store::CacheRecord| x.key == r.key) {
+                records.push(r);
+            }
+        }
+    }
+    let bases: Vec<String> = needed_images(planned)
+        .into_iter()
+        .filter_map(|(n, _)| slipway_store::image::normalize_name(&n).ok())
+        .collect();
+    let client = client()?;
+    for r in refs {
+        let bars = Bars::new(quiet);
+        match slipway_registry::cache::export(&client, store, &records, &bases, r, &bars) {
+            Ok(e) => {
+                if !quiet {
+                    eprintln!(
+                        "exported cache {r}: {} records, {} layers ({} uploaded)",
+                        e.records, e.layers, e.uploaded
+                    );
+                }
+            }
+            Err(e) => return fail(format!("cannot export the cache to {r}: {e}")),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

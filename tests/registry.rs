@@ -819,3 +819,90 @@ fn faults_wrong_digest_and_500_answers() {
     );
     b.assert_store_clean();
 }
+
+#[test]
+fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
+    let test = "shared_cache_through_a_registry_gives_an_empty_machine_every_hit";
+    if !crate::build::can_run_containers(test) {
+        return;
+    }
+    let Some(reg) = Registry::start(test, None) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let dockerfile = "FROM bb AS build\n\
+                      RUN date +%s%N > /stamp && echo compiled > /artifact\n\
+                      FROM bb\n\
+                      WORKDIR /app\n\
+                      COPY --from=build /stamp /artifact ./\n\
+                      COPY src/ ./src/\n\
+                      RUN cat /app/src/main.txt /app/artifact > /app/out\n\
+                      CMD [\"cat\", \"/app/stamp\"]\n";
+    let context = |m: &Machine| {
+        let ctx = m.dir.join("checkout");
+        std::fs::create_dir_all(ctx.join("src")).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        std::fs::write(ctx.join("src/main.txt"), "main\n").unwrap();
+        ctx
+    };
+    let cache = format!("type=registry,ref={}/cache/app:main", reg.host());
+
+    // Machine A builds and exports its cache.
+    let a = Machine::new(d.path(), "a");
+    crate::build::import_busybox(&a.store(), &a.dir);
+    let ctx_a = context(&a);
+    let o = a.run(&ctx_a, &["build", "-t", "app", "--cache-to", &cache, "."], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("exported cache") && err.contains("5 records"), "{err}");
+    let stamp_a = a.ok(&a.dir, &["run", "--rm", "app"]);
+
+    // Machine B (empty store, another checkout path) plans: every step hits.
+    let b = Machine::new(d.path(), "b");
+    let ctx_b = context(&b);
+    let o = b.run(&ctx_b, &["plan", "--format", "json", "--cache-from", &cache, "."], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("imported cache") && err.contains("base images bb:latest"),
+        "{err}"
+    );
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["summary"]["misses"], 0, "{out}");
+    assert_eq!(plan["summary"]["hits"], plan["summary"]["steps"], "{out}");
+    // … and builds without running anything: the stamp is machine A's.
+    let o = b.run(&ctx_b, &["build", "-t", "app", "--cache-from", &cache, "."], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("CACHED").count(), 5, "{err}");
+    assert!(!err.contains("DONE"), "no step ran: {err}");
+    assert_eq!(b.ok(&b.dir, &["run", "--rm", "app"]), stamp_a);
+    b.assert_store_clean();
+
+    // A changed source misses from there on only, with its reason.
+    std::fs::write(ctx_b.join("src/main.txt"), "changed\n").unwrap();
+    let c = Machine::new(d.path(), "c");
+    std::fs::create_dir_all(c.dir.join("x")).unwrap();
+    let o = c.run(&ctx_b, &["plan", "--cache-from", &cache, "."], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let misses = out.lines().filter(|l| l.contains("MISS") || l.contains("miss")).count();
+    assert!(misses >= 1 && out.contains("src/main.txt"), "{out}");
+
+    // Not a cache, or no registry at all: a warning, and the plan goes on without it.
+    let e = Machine::new(d.path(), "e");
+    import_files(&e, "tiny", &files(&[("a", "b\n")]));
+    e.ok(&e.dir, &["push", "tiny", &format!("{}/cache/app:image", reg.host())]);
+    let o = e.run(
+        &ctx_b,
+        &[
+            "plan",
+            "--cache-from",
+            &format!("type=registry,ref={}/cache/app:image", reg.host()),
+            ".",
+        ],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success() && err.contains("is not a slipway cache"), "{err}");
+    let err = e.fails(&ctx_b, &["plan", "--cache-from", "type=local,src=/tmp", "."]);
+    assert!(err.contains("only type=registry"), "{err}");
+}

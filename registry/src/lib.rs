@@ -13,6 +13,7 @@
 //! - every loop over the network is bounded (retries, resumes, redirects, body sizes).
 
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod pull;
