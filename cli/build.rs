@@ -20,6 +20,13 @@ pub struct Options {
     pub secrets: Vec<String>,
     /// `--output type=oci|docker,dest=…`, unparsed.
     pub outputs: Vec<String>,
+    /// `--pull`: refresh base images from their registries.
+    pub pull: bool,
+    /// `--push`: push the image under its tags.
+    pub push: bool,
+    /// `--cache-from` / `--cache-to` specs.
+    pub cache_from: Vec<String>,
+    pub cache_to: Vec<String>,
 }
 
 /// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
@@ -108,10 +115,28 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let (store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+    let (cache_from, cache_to) = match (
+        crate::registry::cache_refs(&opts.cache_from),
+        crate::registry::cache_refs(&opts.cache_to),
+    ) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(m), _) | (_, Err(m)) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    crate::registry::import_caches(&cache_from, opts.quiet)?;
+    let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
+    // Base images the store lacks are pulled, and the plan made again with their digests.
+    if crate::registry::pull_needed(&store, &planned, opts.pull, opts.quiet)? {
+        planned = match crate::plan::plan_or_report(&opts.request, opts.color)? {
+            Ok((_, p)) => p,
+            Err(code) => return Ok(code),
+        };
+    }
     let progress = match opts.progress {
         _ if opts.quiet => Mode::Quiet,
         Progress::Plain => Mode::Plain,
@@ -157,6 +182,13 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
                 eprint!("{report}");
             } else {
                 print!("{report}");
+            }
+            let code = crate::registry::export_caches(&store, &planned, &cache_to, opts.quiet)?;
+            if code != ExitCode::SUCCESS {
+                return Ok(code);
+            }
+            if opts.push {
+                return crate::registry::push_tags(&store, &built.manifest, &built.tags, opts.quiet);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -256,7 +256,7 @@ pub fn verify() -> io::Result<ExitCode> {
 }
 
 /// Docker's sizes: decimal units, three significant digits (`1.98MB`).
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = bytes as f64;
     let mut u = 0;

@@ -11,6 +11,7 @@ mod build;
 mod check;
 mod image;
 mod plan;
+mod registry;
 mod render;
 mod report;
 
@@ -107,6 +108,9 @@ enum Command {
         /// Exit 1 when anything would rebuild (a CI gate).
         #[arg(long)]
         fail_on_miss: bool,
+        /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_from: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -148,9 +152,57 @@ enum Command {
         /// The network of RUN steps without `--network`: `host` (default, as BuildKit) or `none`.
         #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
         network: String,
+        /// Pull base images again even when the store has them.
+        #[arg(long)]
+        pull: bool,
+        /// Push the image under every -t name after it is built.
+        #[arg(long)]
+        push: bool,
+        /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_from: Vec<String>,
+        /// Export the build cache (records, layers, base images) to a registry:
+        /// `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        #[arg(long, value_name = "type=registry,ref=REF")]
+        cache_to: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
+    },
+    /// Pull an image from a registry into the store (mirrors and credentials as configured).
+    Pull {
+        /// The platform to pick from a multi-platform image, `os/arch[/variant]`.
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// No progress; print only the manifest digest.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// `NAME[:TAG|@DIGEST]`, e.g. `alpine`, `ghcr.io/org/img:tag`, `localhost:5000/app`.
+        image: String,
+    },
+    /// Push an image from the store to a registry.
+    Push {
+        /// No progress; print only the manifest digest.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+        /// The image: a name, a full digest or a unique ID prefix.
+        image: String,
+        /// Where to push it, `REGISTRY/REPO[:TAG]` (default: the image's name).
+        target: Option<String>,
+    },
+    /// Log in to a registry: check the credentials and store them in Docker's config.json.
+    Login {
+        /// The user name (asked for when not given).
+        #[arg(long, short)]
+        username: Option<String>,
+        /// The password (asked for when not given; prefer --password-stdin).
+        #[arg(long, short)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The registry, e.g. `ghcr.io`, `localhost:5000` (Docker Hub: `docker.io`).
+        server: String,
     },
     /// Manage the images in the store: import, inspect, tag, rm, ls.
     Image {
@@ -254,6 +306,7 @@ fn main() -> ExitCode {
             no_cache,
             no_cache_filter,
             fail_on_miss,
+            cache_from,
             context,
         } => plan::run(&plan::Options {
             request: slipway_planner::request::Request {
@@ -267,6 +320,7 @@ fn main() -> ExitCode {
             format,
             fail_on_miss,
             color: color(std::io::stderr().is_terminal()),
+            cache_from,
         }),
         Command::Build {
             file,
@@ -279,6 +333,10 @@ fn main() -> ExitCode {
             quiet,
             progress,
             network,
+            pull,
+            push,
+            cache_from,
+            cache_to,
             context,
         } => build::run(&build::Options {
             request: slipway_planner::request::Request {
@@ -296,7 +354,19 @@ fn main() -> ExitCode {
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
             outputs: output,
+            pull,
+            push,
+            cache_from,
+            cache_to,
         }),
+        Command::Pull { platform, quiet, image } => registry::pull(&image, platform.as_deref(), quiet),
+        Command::Push { quiet, image, target } => registry::push(&image, target.as_deref(), quiet),
+        Command::Login {
+            username,
+            password,
+            password_stdin,
+            server,
+        } => registry::login(&server, username, password, password_stdin),
         Command::Image { command } => image::run(command),
         Command::Images => image::run(image::Command::Ls),
         Command::Prune { all } => image::prune(all),

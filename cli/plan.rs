@@ -18,6 +18,8 @@ pub struct Options {
     pub format: Format,
     pub fail_on_miss: bool,
     pub color: bool,
+    /// `--cache-from` specs.
+    pub cache_from: Vec<String>,
 }
 
 /// Opens the store and plans `request`; renders a failure (Dockerfile errors → exit 1)
@@ -47,6 +49,13 @@ pub fn plan_or_report(
 }
 
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    match crate::registry::cache_refs(&opts.cache_from) {
+        Ok(refs) => crate::registry::import_caches(&refs, false)?,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    }
     let (_store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),

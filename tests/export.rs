@@ -295,7 +295,7 @@ fn save_rm_load_run_and_oci_layout_bases() {
     let o = slipway_in(&store, &dir.join("ctx"), &["build", "-t", "app:v1", "."]);
     assert!(o.status.success());
     assert!(
-        !String::from_utf8_lossy(&o.stderr).contains("CACHED"),
+        !String::from_utf8_lossy(&o.stderr).contains("Using cache"),
         "the cache is gone"
     );
     assert_eq!(

@@ -8,6 +8,7 @@ mod export;
 mod faults;
 mod features;
 mod plan;
+mod registry;
 mod runner;
 
 use std::path::{Path, PathBuf};

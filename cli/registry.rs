@@ -1,0 +1,426 @@
+//! `slipway pull`, `slipway push`, `slipway login`; pulling a build's missing base images;
+//! `--push` and registry cache flags of `slipway build`. Progress bars per layer.
+
+use slipway_registry::pull::{Platform, PullOptions};
+use slipway_registry::push::PushOptions;
+use slipway_registry::{Client, ClientConfig, Credentials, Progress};
+use slipway_store::image::familiar_name;
+use slipway_store::Store;
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+/// Per-blob progress bars on a terminal; one line per finished blob otherwise.
+pub struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<BTreeMap<String, indicatif::ProgressBar>>,
+    terminal: bool,
+    quiet: bool,
+}
+
+impl Bars {
+    pub fn new(quiet: bool) -> Bars {
+        let terminal = io::stderr().is_terminal();
+        let multi = if quiet || !terminal {
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+        } else {
+            indicatif::MultiProgress::new()
+        };
+        Bars {
+            multi,
+            bars: Mutex::new(BTreeMap::new()),
+            terminal,
+            quiet,
+        }
+    }
+
+    fn line(&self, s: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.terminal {
+            let _ = self.multi.println(s);
+        } else {
+            eprintln!("{s}");
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, id: &str, label: &str, total: u64) {
+        let bar = self.multi.add(indicatif::ProgressBar::new(total));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix}: {msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_prefix(id.to_string());
+        bar.set_message(label.to_string());
+        self.bars
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), bar);
+    }
+
+    fn advance(&self, id: &str, bytes: u64) {
+        if let Some(b) = self.bars.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            b.inc(bytes);
+        }
+    }
+
+    fn finish(&self, id: &str, status: &str) {
+        let bar = self.bars.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+            let size = b.length().unwrap_or(0);
+            self.line(&format!("{id}: {status} ({})", crate::image::human_size(size)));
+        }
+    }
+
+    fn note(&self, message: &str) {
+        self.line(&format!("note: {message}"));
+    }
+}
+
+pub fn client() -> io::Result<Client> {
+    Ok(Client::new(ClientConfig::from_environment()?))
+}
+
+fn store() -> io::Result<Store> {
+    Store::open(slipway_store::default_root())
+}
+
+/// Prints a registry error (with its kind's exit code 2).
+fn fail(e: impl std::fmt::Display) -> io::Result<ExitCode> {
+    eprintln!("error: {e}");
+    Ok(ExitCode::from(2))
+}
+
+/// `slipway pull IMAGE`.
+pub fn pull(image: &str, platform: Option<&str>, quiet: bool) -> io::Result<ExitCode> {
+    let platform = match platform.map(Platform::parse).transpose() {
+        Ok(p) => p.unwrap_or_else(Platform::host),
+        Err(e) => return fail(e),
+    };
+    let store = store()?;
+    let client = client()?;
+    let bars = Bars::new(quiet);
+    let options = PullOptions {
+        platform,
+        ..PullOptions::default()
+    };
+    match slipway_registry::pull::pull(&client, &store, image, &options, &bars) {
+        Ok(p) => {
+            if quiet {
+                println!("{}", p.manifest.digest);
+            } else {
+                println!("Digest: {}", p.manifest.digest);
+                println!("Pulled {} from {}", familiar_name(&p.name), p.source);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `slipway push IMAGE [TARGET]`.
+pub fn push(image: &str, target: Option<&str>, quiet: bool) -> io::Result<ExitCode> {
+    let store = store()?;
+    let found = match slipway_runner::image::resolve(&store, image) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let target = match (target, &found.name) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => {
+            return fail(format!(
+                "{image} is an ID: name a target, `slipway push {image} REGISTRY/REPO:TAG`"
+            ))
+        }
+    };
+    let client = client()?;
+    push_one(&client, &store, &found.manifest_descriptor, &target, quiet)
+}
+
+fn push_one(
+    client: &Client,
+    store: &Store,
+    manifest: &slipway_store::Descriptor,
+    target: &str,
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    let bars = Bars::new(quiet);
+    match slipway_registry::push::push(client, store, manifest, target, &PushOptions::default(), &bars) {
+        Ok(p) => {
+            let digest = p.digest.map(|d| d.to_string()).unwrap_or_default();
+            if quiet {
+                println!("{digest}");
+            } else {
+                println!(
+                    "Pushed {}: {} uploaded, {} mounted, {} already there; digest: {digest}",
+                    familiar_name(&p.reference),
+                    p.uploaded,
+                    p.mounted,
+                    p.existing
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `slipway login SERVER`: checks the credentials, then stores them in Docker's config.
+pub fn login(
+    server: &str,
+    username: Option<String>,
+    password: Option<String>,
+    password_stdin: bool,
+) -> io::Result<ExitCode> {
+    let host = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .to_string();
+    let host = if host == "index.docker.io" || host == "registry-1.docker.io" {
+        "docker.io".to_string()
+    } else {
+        host
+    };
+    let stdin = io::stdin();
+    let read_line = |prompt: &str| -> io::Result<String> {
+        if !password_stdin && stdin.is_terminal() {
+            eprint!("{prompt}");
+            let _ = io::stderr().flush();
+        }
+        let mut s = String::new();
+        stdin.lock().read_line(&mut s)?;
+        Ok(s.trim_end_matches(['\n', '\r']).to_string())
+    };
+    let username = match username {
+        Some(u) => u,
+        None if password_stdin => return fail("--password-stdin needs --username"),
+        None => read_line("Username: ")?,
+    };
+    let password = match (password, password_stdin) {
+        (Some(_), true) => return fail("give either --password or --password-stdin"),
+        (Some(p), false) => p,
+        (None, _) => read_line("Password: ")?,
+    };
+    if username.is_empty() || password.is_empty() {
+        return fail("a username and a password are required");
+    }
+    let creds = Credentials { username, password };
+    let client = client()?;
+    if let Err(e) = slipway_registry::push::login(&client, &host, creds.clone()) {
+        return fail(e);
+    }
+    let path = slipway_registry::config::docker_config_path()
+        .ok_or_else(|| io::Error::other("cannot find the Docker config: set HOME or DOCKER_CONFIG"))?;
+    slipway_registry::config::store_credentials(&path, &host, &creds)?;
+    println!("Login Succeeded ({host}; credentials in {})", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The images a planned build needs from outside (stage bases and `COPY --from=IMAGE`),
+/// with their `--platform`.
+pub fn needed_images(planned: &slipway_planner::request::Planned) -> Vec<(String, Option<String>)> {
+    use slipway_parser::model::{Base, Command};
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let graph = &planned.graph;
+    let stages: std::collections::BTreeSet<usize> = graph.graph.node_indices().map(|n| graph.graph[n].stage).collect();
+    for &s in &stages {
+        let stage = &planned.model.stages[s];
+        if let Base::Image(r) = &stage.base {
+            out.push((r.clone(), stage.platform.clone()));
+        }
+        for &i in &stage.instructions {
+            if let Some(Some(Command::Copy(c) | Command::Add(c))) = planned.model.commands.get(i) {
+                if let Some(f) = &c.from {
+                    if planned.model.stage_by_ref(f).is_none() && !out.iter().any(|(n, _)| n == f) {
+                        out.push((f.clone(), stage.platform.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Pulls the images a build needs that the store lacks (all of them with `refresh`).
+/// Returns whether anything was pulled (the plan must then be made again).
+pub fn pull_needed(
+    store: &Store,
+    planned: &slipway_planner::request::Planned,
+    refresh: bool,
+    quiet: bool,
+) -> io::Result<bool> {
+    let mut pulled = false;
+    let mut client: Option<Client> = None;
+    for (name, platform) in needed_images(planned) {
+        // Images from OCI layouts on disk are read by the build itself.
+        if name.starts_with("oci-layout://") {
+            continue;
+        }
+        let present = slipway_runner::image::resolve(store, &name).is_ok();
+        if present && !refresh {
+            continue;
+        }
+        if client.is_none() {
+            client = Some(self::client()?);
+        }
+        let client = client.as_ref().expect("set above");
+        if !quiet {
+            eprintln!("pulling {name}");
+        }
+        let platform = match platform.as_deref().map(Platform::parse).transpose() {
+            Ok(p) => p.unwrap_or_else(Platform::host),
+            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
+        };
+        let options = PullOptions {
+            platform,
+            ..PullOptions::default()
+        };
+        let bars = Bars::new(quiet);
+        match slipway_registry::pull::pull(client, store, &name, &options, &bars) {
+            Ok(p) => {
+                pulled = true;
+                if !quiet {
+                    eprintln!(
+                        "pulled {} ({}) from {}",
+                        familiar_name(&p.name),
+                        p.manifest.digest,
+                        p.source
+                    );
+                }
+            }
+            Err(e) if present => eprintln!("warning: cannot refresh {name}, using the stored image: {e}"),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind_hint(),
+                    format!("base image {name} is not in the store and cannot be pulled: {e}"),
+                ))
+            }
+        }
+    }
+    Ok(pulled)
+}
+
+trait KindHint {
+    fn kind_hint(&self) -> io::ErrorKind;
+}
+
+impl KindHint for slipway_registry::Error {
+    fn kind_hint(&self) -> io::ErrorKind {
+        match self {
+            slipway_registry::Error::NotFound(_) => io::ErrorKind::NotFound,
+            slipway_registry::Error::Auth(_) => io::ErrorKind::PermissionDenied,
+            _ => io::ErrorKind::Other,
+        }
+    }
+}
+
+/// `--push`: pushes every tag of a built image.
+pub fn push_tags(
+    store: &Store,
+    manifest: &slipway_store::Descriptor,
+    tags: &[String],
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    if tags.is_empty() {
+        return fail("--push needs a name: add -t REGISTRY/REPO:TAG");
+    }
+    let client = client()?;
+    for t in tags {
+        let code = push_one(&client, store, manifest, t, quiet)?;
+        if code != ExitCode::SUCCESS {
+            return Ok(code);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `--cache-to` / `--cache-from` values; a usage error names the bad one.
+pub fn cache_refs(specs: &[String]) -> Result<Vec<String>, String> {
+    specs.iter().map(|s| slipway_registry::cache::parse_spec(s)).collect()
+}
+
+/// `--cache-from`: imports each cache into the store before planning. A cache that cannot
+/// be imported is a warning, as in BuildKit: the build goes on without it.
+pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let store = store()?;
+    let client = client()?;
+    for r in refs {
+        let bars = Bars::new(quiet);
+        match slipway_registry::cache::import(&client, &store, r, 4, &bars) {
+            Ok(i) => {
+                if !quiet {
+                    eprintln!(
+                        "imported cache {r}: {} records ({} new), {} layers fetched{}",
+                        i.records,
+                        i.new_records,
+                        i.fetched,
+                        if i.bases.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", base images {}",
+                                i.bases.iter().map(|b| familiar_name(b)).collect::<Vec<_>>().join(", ")
+                            )
+                        }
+                    );
+                }
+            }
+            Err(e) => eprintln!("warning: cannot import cache {r}: {e}"),
+        }
+    }
+    Ok(())
+}
+
+/// `--cache-to`: exports the cache records of a build's steps, their layers and its base
+/// images.
+pub fn export_caches(
+    store: &Store,
+    planned: &slipway_planner::request::Planned,
+    refs: &[String],
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    if refs.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut records = Vec::new();
+    for step in &planned.plan.steps {
+        if let Some(r) = store.get_cache(&step.cache_key)? {
+            if !records.iter().any(|x: &slipway_store::CacheRecord| x.key == r.key) {
+                records.push(r);
+            }
+        }
+    }
+    let bases: Vec<String> = needed_images(planned)
+        .into_iter()
+        .filter_map(|(n, _)| slipway_store::image::normalize_name(&n).ok())
+        .collect();
+    let client = client()?;
+    for r in refs {
+        let bars = Bars::new(quiet);
+        match slipway_registry::cache::export(&client, store, &records, &bases, r, &bars) {
+            Ok(e) => {
+                if !quiet {
+                    eprintln!(
+                        "exported cache {r}: {} records, {} layers ({} uploaded)",
+                        e.records, e.layers, e.uploaded
+                    );
+                }
+            }
+            Err(e) => return fail(format!("cannot export the cache to {r}: {e}")),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

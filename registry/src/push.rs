@@ -1,0 +1,342 @@
+//! Pushing: blobs the registry lacks (a `HEAD` says which), mounted from another repository
+//! of the same registry when one is known to hold them, else uploaded — in one `PUT` up to
+//! the chunk size, in `PATCH` chunks above it — then the manifest under its tag.
+
+use crate::client::{describe, with_query, Client};
+use crate::config::Endpoint;
+use crate::reference::Reference;
+use crate::{short, Error, Progress};
+use slipway_store::image::Manifest;
+use slipway_store::{Descriptor, Digest, Store};
+use std::io::{Read, Seek, SeekFrom};
+
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Parallel uploads.
+    pub jobs: usize,
+    /// Blobs above this size go up in `PATCH` chunks of this size.
+    pub chunk_size: u64,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            jobs: 4,
+            chunk_size: 64 << 20,
+        }
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default)]
+pub struct Pushed {
+    pub reference: String,
+    pub digest: Option<Digest>,
+    pub uploaded: usize,
+    pub mounted: usize,
+    pub existing: usize,
+    pub bytes: u64,
+}
+
+/// How one blob got there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobOutcome {
+    Existed,
+    Mounted,
+    Uploaded,
+}
+
+/// Pushes the image whose manifest is `manifest` (in the store) as `target`.
+pub fn push(
+    client: &Client,
+    store: &Store,
+    manifest: &Descriptor,
+    target: &str,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<Pushed, Error> {
+    let r = Reference::parse(target).map_err(Error::Invalid)?;
+    let ep = client.registries().endpoint(&r.registry);
+    let bytes = store.get_blob(&manifest.digest)?;
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Invalid(format!("manifest {} in the store: {e}", manifest.digest)))?;
+    let mut blobs = m.layers.clone();
+    blobs.push(m.config.clone());
+    let mut pushed = Pushed {
+        reference: r.to_string(),
+        ..Pushed::default()
+    };
+    let outcomes = push_blobs(client, store, &ep, &r.repository, &blobs, options, progress)?;
+    for (b, o) in blobs.iter().zip(&outcomes) {
+        match o {
+            BlobOutcome::Existed => pushed.existing += 1,
+            BlobOutcome::Mounted => pushed.mounted += 1,
+            BlobOutcome::Uploaded => {
+                pushed.uploaded += 1;
+                pushed.bytes += b.size;
+            }
+        }
+    }
+    let media_type = m.media_type.clone().unwrap_or_else(|| manifest.media_type.clone());
+    pushed.digest = Some(put_manifest(
+        client,
+        &ep,
+        &r.repository,
+        &r.version(),
+        &media_type,
+        &bytes,
+    )?);
+    Ok(pushed)
+}
+
+/// Puts a manifest; returns its digest (checked against the registry's answer).
+pub fn put_manifest(
+    client: &Client,
+    ep: &Endpoint,
+    repo: &str,
+    version: &str,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<Digest, Error> {
+    let digest = Digest::of(bytes);
+    let url = format!("{}/v2/{repo}/manifests/{version}", ep.base);
+    let what = format!("putting manifest {}/{repo}:{version}", ep.host);
+    let resp = client.send(ep, &crate::auth::scope(repo, true), &what, &|agent, auth| {
+        let mut req = agent.put(&url).header("Content-Type", media_type);
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.send(bytes)
+    })?;
+    if resp.status().as_u16() != 201 {
+        return Err(push_error(&what, &ep.host, resp));
+    }
+    if let Some(got) = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<Digest>().ok())
+    {
+        if got != digest {
+            return Err(Error::Invalid(format!(
+                "{what}: the registry stored it as {got}, not {digest}"
+            )));
+        }
+    }
+    Ok(digest)
+}
+
+fn push_error(what: &str, host: &str, resp: ureq::http::Response<ureq::Body>) -> Error {
+    let status = resp.status().as_u16();
+    let text = describe(resp);
+    match status {
+        403 => Error::Auth(format!("{what}: access denied ({text}); check `slipway login {host}`")),
+        404 => Error::NotFound(format!("{what}: {text}")),
+        _ => Error::Registry(format!("{what}: registry answered {text}")),
+    }
+}
+
+/// Pushes blobs (from the store), `jobs` at a time; returns how each got there.
+pub fn push_blobs(
+    client: &Client,
+    store: &Store,
+    ep: &Endpoint,
+    repo: &str,
+    blobs: &[Descriptor],
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<BlobOutcome>, Error> {
+    let outcomes = std::sync::Mutex::new(vec![BlobOutcome::Existed; blobs.len()]);
+    let indexed: Vec<(usize, &Descriptor)> = blobs.iter().enumerate().collect();
+    crate::parallel(&indexed, options.jobs, &|(i, b)| {
+        let o = push_blob(client, store, ep, repo, b, options, progress)?;
+        crate::record_origin(store, &b.digest, &ep.host, repo);
+        outcomes.lock().unwrap_or_else(|p| p.into_inner())[*i] = o;
+        Ok(())
+    })?;
+    Ok(outcomes.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Whether the registry has a blob in `repo`.
+pub fn blob_exists(client: &Client, ep: &Endpoint, repo: &str, digest: &Digest, push: bool) -> Result<bool, Error> {
+    let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
+    let what = format!("checking blob {digest} in {}/{repo}", ep.host);
+    let resp = client.send(ep, &crate::auth::scope(repo, push), &what, &|agent, auth| {
+        let mut req = agent.head(&url);
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.call()
+    })?;
+    match resp.status().as_u16() {
+        200 => Ok(true),
+        404 => Ok(false),
+        _ => Err(push_error(&what, &ep.host, resp)),
+    }
+}
+
+fn absolute(ep: &Endpoint, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        location.to_string()
+    } else if location.starts_with('/') {
+        format!("{}{location}", ep.base)
+    } else {
+        format!("{}/{location}", ep.base)
+    }
+}
+
+fn location(resp: &ureq::http::Response<ureq::Body>, ep: &Endpoint, what: &str) -> Result<String, Error> {
+    resp.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(|l| absolute(ep, l))
+        .ok_or_else(|| Error::Registry(format!("{what}: the registry sent no Location for the upload")))
+}
+
+fn push_blob(
+    client: &Client,
+    store: &Store,
+    ep: &Endpoint,
+    repo: &str,
+    blob: &Descriptor,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<BlobOutcome, Error> {
+    let id = short(&blob.digest);
+    progress.start(&id, "pushing", blob.size);
+    let path = store.blob_path(&blob.digest);
+    let size = std::fs::metadata(&path)
+        .map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("blob {} is not in the store: {e}", blob.digest),
+            ))
+        })?
+        .len();
+    if size != blob.size {
+        return Err(Error::Invalid(format!(
+            "blob {} in the store is {size} bytes, its descriptor says {}",
+            blob.digest, blob.size
+        )));
+    }
+    if blob_exists(client, ep, repo, &blob.digest, true)? {
+        progress.finish(&id, "exists");
+        return Ok(BlobOutcome::Existed);
+    }
+    // Start an upload, asking to mount the blob from a repository known to hold it.
+    let from = crate::origins(store, &blob.digest, &ep.host)
+        .into_iter()
+        .find(|r| r != repo);
+    let mut scope = crate::auth::scope(repo, true);
+    let mut url = format!("{}/v2/{repo}/blobs/uploads/", ep.base);
+    if let Some(f) = &from {
+        scope.push(' ');
+        scope.push_str(&crate::auth::scope(f, false));
+        url = with_query(&url, &[("mount", blob.digest.as_str()), ("from", f)]);
+    }
+    let what = format!("uploading blob {} to {}/{repo}", blob.digest, ep.host);
+    let resp = client.send(ep, &scope, &what, &|agent, auth| {
+        let mut req = agent.post(&url).header("Content-Length", "0");
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.send_empty()
+    })?;
+    match resp.status().as_u16() {
+        201 if from.is_some() => {
+            progress.advance(&id, blob.size);
+            progress.finish(&id, "mounted");
+            return Ok(BlobOutcome::Mounted);
+        }
+        202 => {}
+        _ => return Err(push_error(&what, &ep.host, resp)),
+    }
+    let mut loc = location(&resp, ep, &what)?;
+    let scope = crate::auth::scope(repo, true);
+    let open_at = |offset: u64| -> Result<std::fs::File, Error> {
+        let mut f = std::fs::File::open(&path).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot open {}: {e}", path.display()),
+            ))
+        })?;
+        f.seek(SeekFrom::Start(offset))?;
+        Ok(f)
+    };
+    if size > options.chunk_size {
+        // Chunked: PATCH each chunk with its Content-Range, then PUT the digest.
+        let mut offset = 0u64;
+        while offset < size {
+            let len = options.chunk_size.min(size - offset);
+            let url = loc.clone();
+            let resp = client.send(ep, &scope, &what, &|agent, auth| {
+                let file = open_at(offset).map_err(|e| ureq::Error::Io(std::io::Error::other(e.to_string())))?;
+                let mut req = agent
+                    .patch(&url)
+                    .header("Content-Type", "application/octet-stream")
+                    .header("Content-Length", len.to_string())
+                    .header("Content-Range", format!("{offset}-{}", offset + len - 1));
+                if let Some(a) = auth {
+                    req = req.header("Authorization", a);
+                }
+                req.send(ureq::SendBody::from_owned_reader(file.take(len)))
+            })?;
+            if resp.status().as_u16() != 202 {
+                return Err(push_error(&what, &ep.host, resp));
+            }
+            loc = location(&resp, ep, &what)?;
+            offset += len;
+            progress.advance(&id, len);
+        }
+        let url = with_query(&loc, &[("digest", blob.digest.as_str())]);
+        let resp = client.send(ep, &scope, &what, &|agent, auth| {
+            let mut req = agent.put(&url).header("Content-Length", "0");
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.send_empty()
+        })?;
+        if resp.status().as_u16() != 201 {
+            return Err(push_error(&what, &ep.host, resp));
+        }
+    } else {
+        // Monolithic: one PUT with the whole blob.
+        let url = with_query(&loc, &[("digest", blob.digest.as_str())]);
+        let resp = client.send(ep, &scope, &what, &|agent, auth| {
+            let file = open_at(0).map_err(|e| ureq::Error::Io(std::io::Error::other(e.to_string())))?;
+            let mut req = agent
+                .put(&url)
+                .header("Content-Type", "application/octet-stream")
+                .header("Content-Length", size.to_string());
+            if let Some(a) = auth {
+                req = req.header("Authorization", a);
+            }
+            req.send(ureq::SendBody::from_owned_reader(file))
+        })?;
+        if resp.status().as_u16() != 201 {
+            return Err(push_error(&what, &ep.host, resp));
+        }
+        progress.advance(&id, size);
+    }
+    progress.finish(&id, "pushed");
+    Ok(BlobOutcome::Uploaded)
+}
+
+/// Checks the credentials for `host` (a `GET /v2/`, answering its challenge).
+pub fn login(client: &Client, host: &str, creds: crate::Credentials) -> Result<(), Error> {
+    client.set_credentials(host, creds);
+    let ep = client.registries().endpoint(host);
+    let url = format!("{}/v2/", ep.base);
+    let what = format!("logging in to {host}");
+    let resp = client.send(&ep, "", &what, &|agent, auth| {
+        let mut req = agent.get(&url);
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.call()
+    })?;
+    match resp.status().as_u16() {
+        200 => Ok(()),
+        _ => Err(push_error(&what, host, resp)),
+    }
+}
