@@ -13,6 +13,7 @@ pub struct Options {
     pub tags: Vec<String>,
     pub quiet: bool,
     pub progress: Progress,
+    pub compression: Compression,
     /// `--network`: the default network of RUN steps.
     pub network_none: bool,
     pub color: bool,
@@ -52,6 +53,14 @@ pub fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>,
         out.insert(id, source);
     }
     Ok(out)
+}
+
+/// `--compression`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Compression {
+    Gzip,
+    Zstd,
+    Uncompressed,
 }
 
 /// `--progress`.
@@ -147,6 +156,11 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let options = BuildOptions {
         tags: opts.tags.clone(),
         progress,
+        compression: match opts.compression {
+            Compression::Gzip => slipway_runner::layer::Compression::Gzip,
+            Compression::Zstd => slipway_runner::layer::Compression::Zstd,
+            Compression::Uncompressed => slipway_runner::layer::Compression::None,
+        },
         network_none: opts.network_none,
         build_args: opts.request.build_args.clone(),
         secrets,

@@ -149,6 +149,9 @@ enum Command {
         /// How to show progress: a live tree on a terminal (auto), narrated lines (plain), JSON lines.
         #[arg(long, value_enum, default_value_t = build::Progress::Auto)]
         progress: build::Progress,
+        /// How new layers are compressed: gzip (default, as Docker), zstd (faster), uncompressed.
+        #[arg(long, value_enum, default_value_t = build::Compression::Gzip)]
+        compression: build::Compression,
         /// The network of RUN steps without `--network`: `host` (default, as BuildKit) or `none`.
         #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
         network: String,
@@ -332,6 +335,7 @@ fn main() -> ExitCode {
             output,
             quiet,
             progress,
+            compression,
             network,
             pull,
             push,
@@ -350,6 +354,7 @@ fn main() -> ExitCode {
             tags: tag,
             quiet,
             progress,
+            compression,
             network_none: network == "none",
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,

@@ -611,3 +611,51 @@ fn build_network_none_applies_to_runs_without_their_own() {
     let host = run_in(&store, &ctx, &["run", "--rm", "nn", "cat", "/host-net"]);
     assert_ne!(host, "lo\n", "a RUN --network=host sees the host's interfaces");
 }
+
+#[test]
+fn zstd_layers_build_run_and_export() {
+    if !can_run_containers("zstd_layers_build_run_and_export") {
+        return;
+    }
+    let (d, store, ctx) = setup("FROM bb\nRUN echo zstd > /z\nCOPY Dockerfile /copied\n");
+    run_in(&store, &ctx, &["build", "--compression", "zstd", "-t", "z", "."]);
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "z", "cat", "/z"]), "zstd\n");
+    // The new layers are zstd blobs (the imported base stays gzip).
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .is_some_and(|n| n.contains("/z:"))
+        })
+        .unwrap_or_else(|| panic!("no ref for z in {index}"));
+    let digest = manifest["digest"].as_str().unwrap().trim_start_matches("sha256:");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("blobs/sha256").join(digest)).unwrap()).unwrap();
+    let types: Vec<&str> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mediaType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        ]
+    );
+    // A docker archive carries them uncompressed.
+    let tar = d.path().join("z.tar");
+    run_in(
+        &store,
+        &ctx,
+        &["image", "save", "--format", "docker", "-o", tar.to_str().unwrap(), "z"],
+    );
+    assert!(std::fs::metadata(&tar).unwrap().len() > 0);
+}

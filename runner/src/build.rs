@@ -34,6 +34,8 @@ pub struct BuildOptions {
     pub tags: Vec<String>,
     /// How progress is shown (`Quiet` for `-q`).
     pub progress: progress::Mode,
+    /// How new layers are compressed (`--compression`).
+    pub compression: crate::layer::Compression,
     /// `--network=none`: RUN steps without their own `--network` get only loopback.
     pub network_none: bool,
     /// `--build-arg`s (as the plan was made with).
@@ -860,7 +862,11 @@ fn run_step(
         Some(Command::Add(c)) => copy(store, &upper, state, c, true, heredocs, planned, finished, &user_of)?,
         _ => {}
     }
-    let info = image::commit_layer(store, &upper, &LayerOptions::default())?;
+    let layer_options = LayerOptions {
+        compression: options.compression,
+        ..LayerOptions::default()
+    };
+    let info = image::commit_layer(store, &upper, &layer_options)?;
     progress.note(
         n,
         &format!(

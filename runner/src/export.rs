@@ -443,17 +443,11 @@ impl<R: Read> Read for HashingReader<R> {
 fn layer_tar(store: &Store, layer: &Descriptor) -> io::Result<Box<dyn Read>> {
     let path = store.blob_path(&layer.digest);
     let f = io::BufReader::new(fs::File::open(&path).map_err(|e| ctx(e, &format!("layer {}:", layer.digest), &path))?);
-    Ok(match layer.media_type.as_str() {
-        slipway_store::MEDIA_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
-            Box::new(flate2::read::MultiGzDecoder::new(f))
-        }
-        slipway_store::MEDIA_LAYER_TAR | "application/vnd.docker.image.rootfs.diff.tar" => Box::new(f),
-        other => {
-            return Err(invalid(format!(
-                "layer {} has media type {other}, which a docker archive cannot carry",
-                layer.digest
-            )))
-        }
+    crate::layer::decompressor(&layer.media_type, f).map_err(|e| {
+        invalid(format!(
+            "layer {}: {e}, which a docker archive cannot carry",
+            layer.digest
+        ))
     })
 }
 

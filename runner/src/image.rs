@@ -322,13 +322,7 @@ pub fn unpack_layer(store: &Store, layer: &Descriptor, diff_id: &Digest) -> io::
             fs::File::open(store.blob_path(&layer.digest))
                 .map_err(|e| io::Error::new(e.kind(), format!("layer blob {}: {e}", layer.digest)))?,
         );
-        let decompressed: Box<dyn io::Read> = match layer.media_type.as_str() {
-            slipway_store::MEDIA_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
-                Box::new(flate2::read::MultiGzDecoder::new(blob))
-            }
-            slipway_store::MEDIA_LAYER_TAR => Box::new(blob),
-            other => return Err(invalid(format!("unsupported layer media type {other}"))),
-        };
+        let decompressed = crate::layer::decompressor(&layer.media_type, blob)?;
         let mut reader = HashingReader {
             inner: decompressed,
             hash: sha2::Digest::new(),

@@ -39,10 +39,31 @@ impl Default for LayerOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
     None,
+    #[default]
     Gzip,
+    /// zstd level 3: much faster than gzip at a similar size (containerd, BuildKit and
+    /// podman read it; Docker Engine before 23 does not).
+    Zstd,
+}
+
+/// The uncompressed tar stream of a layer blob of `media_type`.
+pub fn decompressor<'a>(media_type: &str, blob: impl io::Read + 'a) -> io::Result<Box<dyn io::Read + 'a>> {
+    Ok(match media_type {
+        slipway_store::MEDIA_LAYER_GZIP | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            Box::new(flate2::read::MultiGzDecoder::new(blob))
+        }
+        slipway_store::MEDIA_LAYER_ZSTD => Box::new(zstd::stream::read::Decoder::new(blob)?),
+        slipway_store::MEDIA_LAYER_TAR | "application/vnd.docker.image.rootfs.diff.tar" => Box::new(blob),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unsupported layer media type {other}"),
+            ))
+        }
+    })
 }
 
 /// `$SOURCE_DATE_EPOCH` when set to a number, else 0.
@@ -133,6 +154,14 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io:
             gz.finish()?;
             (d, slipway_store::MEDIA_LAYER_GZIP)
         }
+        Compression::Zstd => {
+            let mut z = zstd::stream::write::Encoder::new(&mut blob, 3)?;
+            let mut tar = Hashing::new(&mut z);
+            write_tar(upper, options, &mut tar)?;
+            let d = tar.digest();
+            z.finish()?;
+            (d, slipway_store::MEDIA_LAYER_ZSTD)
+        }
     };
     blob.flush()?;
     Ok(LayerInfo {
@@ -187,6 +216,14 @@ pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl 
             let d = t.digest();
             gz.finish()?;
             (d, slipway_store::MEDIA_LAYER_GZIP)
+        }
+        Compression::Zstd => {
+            let mut z = zstd::stream::write::Encoder::new(&mut blob, 3)?;
+            let mut t = Hashing::new(&mut z);
+            io::copy(&mut input, &mut t)?;
+            let d = t.digest();
+            z.finish()?;
+            (d, slipway_store::MEDIA_LAYER_ZSTD)
         }
     };
     blob.flush()?;
