@@ -659,3 +659,30 @@ fn zstd_layers_build_run_and_export() {
     );
     assert!(std::fs::metadata(&tar).unwrap().len() > 0);
 }
+
+#[test]
+fn copy_from_a_stage_with_wildcards() {
+    if !can_run_containers("copy_from_a_stage_with_wildcards") {
+        return;
+    }
+    let (_d, store, ctx) = setup(
+        "FROM bb AS build\n\
+         RUN mkdir -p /out/lib /out/bin && echo a > /out/lib/a.so && echo b > /out/lib/b.so && echo t > /out/lib/notes.txt && echo x > /out/bin/x\n\
+         RUN rm /out/lib/b.so\n\
+         FROM bb\n\
+         COPY --from=build /out/lib/*.so /usr/lib/\n\
+         COPY --from=build /out/b* /opt/\n",
+    );
+    run_in(&store, &ctx, &["build", "-t", "w", "."]);
+    let sh = |s: &str| run_in(&store, &ctx, &["run", "--rm", "w", "sh", "-c", s]);
+    assert_eq!(sh("ls /usr/lib"), "a.so\n", "whited-out b.so must not match");
+    assert_eq!(sh("ls /opt"), "x\n", "a matched directory's contents are copied");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb AS b\nFROM bb\nCOPY --from=b /nothing* /x/\n",
+    )
+    .unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "."]);
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("/nothing*: no file in b matches"), "{}", text(&o).1);
+}

@@ -28,6 +28,8 @@
 //! that is not UTF-8 is kept lossily (the file itself is still read).
 
 mod glob;
+/// Go's `filepath.Match`, as BuildKit matches COPY sources.
+pub use glob::{go_match, BadPattern};
 mod hash;
 mod select;
 mod statcache;

@@ -1326,14 +1326,23 @@ fn copy(
                 }
             };
             let tmp = tempdir_in(&store.root().join("builds"))?;
+            let mut expanded = Vec::new();
             for src in &local {
                 if has_wildcard(src) {
-                    return Err(io::Error::new(
-                        io::ErrorKind::Unsupported,
-                        format!("COPY --from with wildcards ({src}) is not supported yet"),
-                    )
-                    .into());
+                    let found = glob_layers(&src_state.dirs, src)?;
+                    if found.is_empty() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!("{src}: no file in {from} matches"),
+                        )
+                        .into());
+                    }
+                    expanded.extend(found);
+                } else {
+                    expanded.push(src.clone());
                 }
+            }
+            for src in &expanded {
                 let rel = join_path("/", src);
                 let at = tmp.join(format!("{}", items.len()));
                 fs::create_dir_all(&at)?;
@@ -1496,6 +1505,73 @@ fn inline_files(
         });
     }
     Ok(tmp)
+}
+
+/// The paths (absolute) in the merged view of `layers` that `pattern` matches, component
+/// by component with Go's `filepath.Match` (as BuildKit matches `COPY --from` sources).
+fn glob_layers(layers: &[PathBuf], pattern: &str) -> io::Result<Vec<String>> {
+    let mut found: Vec<String> = vec![String::new()];
+    for part in pattern.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        let mut next = Vec::new();
+        for dir in &found {
+            if !has_wildcard(part) {
+                let rel = if dir.is_empty() {
+                    part.to_string()
+                } else {
+                    format!("{dir}/{part}")
+                };
+                if merged_stat(layers, &rel).is_some() {
+                    next.push(rel);
+                }
+                continue;
+            }
+            for name in merged_names(layers, dir) {
+                let ok = slipway_planner::context::go_match(part, &name)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("bad pattern {pattern:?}")))?;
+                if ok {
+                    next.push(if dir.is_empty() { name } else { format!("{dir}/{name}") });
+                }
+            }
+        }
+        found = next;
+    }
+    found.sort();
+    Ok(found
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("/{p}"))
+        .collect())
+}
+
+fn merged_stat(layers: &[PathBuf], rel: &str) -> Option<fs::Metadata> {
+    let (top, below) = layers.split_last()?;
+    crate::rootfs::View::new(below, top).stat(rel).map(|(_, m)| m)
+}
+
+/// The names in directory `rel` of the merged view of `layers` (bottom first).
+fn merged_names(layers: &[PathBuf], rel: &str) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut hidden = std::collections::BTreeSet::new();
+    for layer in layers.iter().rev() {
+        let dir = if rel.is_empty() { layer.clone() } else { layer.join(rel) };
+        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if hidden.contains(&name) {
+                continue;
+            }
+            if e.metadata().is_ok_and(|m| crate::layer::is_whiteout(&m)) {
+                hidden.insert(name);
+            } else {
+                names.insert(name.clone());
+                hidden.insert(name);
+            }
+        }
+        if crate::layer::is_opaque(&dir) {
+            break;
+        }
+    }
+    names.into_iter().collect()
 }
 
 fn has_wildcard(s: &str) -> bool {

@@ -48,11 +48,11 @@ pub(crate) fn split_wildcards(p: &str) -> (String, String) {
 
 /// A pattern that is no valid `path.Match` pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BadPattern;
+pub struct BadPattern;
 
 /// Go's `path.Match`: `*` and `?` never match `/`, `[...]` classes with `^`
 /// negation and ranges, `\` escapes.
-pub(crate) fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
+pub fn go_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     let (mut pattern, mut name) = (pattern.as_bytes(), name.as_bytes());
     'pattern: while !pattern.is_empty() {
         let (star, chunk, rest) = scan_chunk(pattern);
