@@ -19,6 +19,8 @@ pub struct Options {
     pub color: bool,
     /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
     pub secrets: Vec<String>,
+    /// `--ssh default|ID=SOCKET`, unparsed.
+    pub ssh: Vec<String>,
     /// `--output type=oci|docker,dest=…`, unparsed.
     pub outputs: Vec<String>,
     /// `--pull`: refresh base images from their registries.
@@ -104,8 +106,44 @@ fn failure(f: &StepFailure, planned: &slipway_planner::request::Planned, color: 
     crate::render::diagnostics(&name, &planned.text, &[d], color)
 }
 
+/// Parses `--ssh` values: `default` (the agent at `$SSH_AUTH_SOCK`), `ID`, `ID=SOCKET`.
+pub fn parse_ssh(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf>, String> {
+    let mut out = BTreeMap::new();
+    for spec in specs {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, p)) => (id.to_string(), std::path::PathBuf::from(p)),
+            None => match std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) {
+                Some(s) => (spec.clone(), s.into()),
+                None => {
+                    return Err(format!(
+                        "--ssh {spec}: SSH_AUTH_SOCK is not set (start ssh-agent, or give {spec}=SOCKET)"
+                    ))
+                }
+            },
+        };
+        use std::os::unix::fs::FileTypeExt;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.file_type().is_socket() => {}
+            Ok(_) => return Err(format!(
+                "--ssh {spec}: {} is not an agent socket (key files are not supported: load the key into ssh-agent)",
+                path.display()
+            )),
+            Err(e) => return Err(format!("--ssh {spec}: {}: {e}", path.display())),
+        }
+        out.insert(id, path);
+    }
+    Ok(out)
+}
+
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let secrets = match parse_secrets(&opts.secrets) {
+        Ok(s) => s,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let ssh = match parse_ssh(&opts.ssh) {
         Ok(s) => s,
         Err(m) => {
             eprintln!("error: {m}");
@@ -164,6 +202,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         network_none: opts.network_none,
         build_args: opts.request.build_args.clone(),
         secrets,
+        ssh,
     };
     match build(&store, &planned, &options) {
         Ok(built) => {

@@ -138,6 +138,10 @@ enum Command {
         /// repeatable. Secrets never enter a layer or a cache key.
         #[arg(long, value_name = "id=ID,src=FILE")]
         secret: Vec<String>,
+        /// An SSH agent for `RUN --mount=type=ssh`: `default` (the agent at $SSH_AUTH_SOCK) or
+        /// `ID=SOCKET`; repeatable.
+        #[arg(long, value_name = "default|ID=SOCKET")]
+        ssh: Vec<String>,
         /// Also export the image: `type=oci,dest=DIR|FILE.tar` (an OCI image layout) or
         /// `type=docker,dest=FILE.tar` (a docker archive); `dest=-` writes the tar to
         /// standard output; `name=NAME` adds a name; repeatable.
@@ -332,6 +336,7 @@ fn main() -> ExitCode {
             build_args,
             no_cache,
             secret,
+            ssh,
             output,
             quiet,
             progress,
@@ -358,6 +363,7 @@ fn main() -> ExitCode {
             network_none: network == "none",
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
+            ssh,
             outputs: output,
             pull,
             push,

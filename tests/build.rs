@@ -296,14 +296,68 @@ fn network_none_has_only_loopback() {
         "{}",
         text(&o).1
     );
-    std::fs::write(ctx.join("Dockerfile"), "FROM bb\nRUN --mount=type=ssh true\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb\nRUN --mount=type=ssh,required=true true\n",
+    )
+    .unwrap();
     let o = slipway_in(&store, &ctx, &["build", "."]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o).1);
     assert!(
-        text(&o).1.contains("ssh mounts are not supported yet"),
+        text(&o).1.contains("ssh agent default is required but was not given"),
         "{}",
         text(&o).1
     );
+}
+
+#[test]
+fn ssh_mount_forwards_the_agent_socket() {
+    if !can_run_containers("ssh_mount_forwards_the_agent_socket") {
+        return;
+    }
+    let (d, store, ctx) = setup(
+        "FROM bb\n\
+         RUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\" > /sock\n\
+         RUN --mount=type=ssh,id=other,target=/agent test -S /agent && echo ok > /other\n\
+         RUN --mount=type=ssh,id=missing echo optional mounts are skipped > /skipped\n",
+    );
+    let socket = d.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let spec = format!("other={}", socket.display());
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "build",
+            "--ssh",
+            &format!("default={}", socket.display()),
+            "--ssh",
+            &spec,
+            "-t",
+            "s",
+            ".",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "s", "cat", "/sock"]),
+        "/run/buildkit/ssh_agent.0\n"
+    );
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "s", "cat", "/other"]), "ok\n");
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &["run", "--rm", "s", "sh", "-c", "ls /run/buildkit 2>&1; true"],
+    );
+    assert!(
+        !text(&o).0.contains("ssh_agent"),
+        "the socket is not in the image: {:?}",
+        text(&o)
+    );
+    // A file that is not a socket is refused up front.
+    let o = slipway_in(&store, &ctx, &["build", "--ssh", "default=/etc/hostname", "."]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("is not an agent socket"), "{}", text(&o).1);
 }
 
 #[test]

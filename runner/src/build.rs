@@ -42,6 +42,8 @@ pub struct BuildOptions {
     pub build_args: Vec<(String, String)>,
     /// `--secret`s by id, for `RUN --mount=type=secret`. Never part of a cache key.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh`: SSH agent sockets by id, for `RUN --mount=type=ssh`.
+    pub ssh: BTreeMap<String, PathBuf>,
 }
 
 /// Where a `--secret` comes from.
@@ -760,7 +762,7 @@ fn run_step(
             }
             let mut prepared = RunMounts::default();
             for m in mounts {
-                prepare_mount(store, dir, state, m, planned, finished, &options.secrets, &mut prepared)?;
+                prepare_mount(store, dir, state, m, planned, finished, options, &mut prepared)?;
             }
             let (argv, script) = run_argv(command, heredocs, &state.shell())?;
             if let Some((name, body)) = script {
@@ -980,6 +982,8 @@ struct RunMounts {
     env: Vec<(String, String)>,
     temps: Vec<TempDir>,
     locks: Vec<fs::File>,
+    /// SSH mounts so far (their default targets are numbered).
+    ssh: usize,
 }
 
 fn unsupported(msg: String) -> BuildError {
@@ -995,10 +999,11 @@ fn prepare_mount(
     m: &slipway_parser::values::Mount,
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
-    secrets: &BTreeMap<String, SecretSource>,
+    options: &BuildOptions,
     out: &mut RunMounts,
 ) -> Result<(), BuildError> {
     use slipway_parser::values::{MountType, Sharing};
+    let secrets = &options.secrets;
     let workdir = state.workdir();
     let target = m.target.as_deref().map(|t| PathBuf::from(join_path(&workdir, t)));
     let need_target = || {
@@ -1008,7 +1013,28 @@ fn prepare_mount(
     };
     let scratch = dir.join("mounts");
     match m.kind {
-        MountType::Ssh => return Err(unsupported("ssh mounts are not supported yet".into())),
+        MountType::Ssh => {
+            // The agent's socket, bind-mounted (BuildKit's default target and SSH_AUTH_SOCK).
+            let id = m.id.clone().unwrap_or_else(|| "default".into());
+            let Some(socket) = options.ssh.get(&id) else {
+                if m.required {
+                    return Err(BuildError::Step(format!(
+                        "ssh agent {id} is required but was not given (slipway build --ssh {id}[=SOCKET])"
+                    )));
+                }
+                return Ok(());
+            };
+            let target = target.unwrap_or_else(|| PathBuf::from(format!("/run/buildkit/ssh_agent.{}", out.ssh)));
+            out.ssh += 1;
+            if !out.env.iter().any(|(k, _)| k == "SSH_AUTH_SOCK") {
+                out.env.push(("SSH_AUTH_SOCK".into(), target.display().to_string()));
+            }
+            out.mounts.push(container::Mount::Bind {
+                source: socket.clone(),
+                target,
+                readonly: false,
+            });
+        }
         MountType::Tmpfs => {
             out.mounts.push(container::Mount::Tmpfs {
                 target: need_target()?,
