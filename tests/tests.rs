@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod diagnostics;
 mod features;
+mod lsp;
 mod plan;
 mod runner;
 

@@ -19,11 +19,15 @@ pub fn format(a: &Analysis) -> Vec<(Span, String)> {
     out
 }
 
-/// The edits that touch `range`.
+/// The edits on the lines `range` touches.
 pub fn format_range(a: &Analysis, range: Span) -> Vec<(Span, String)> {
+    let text = &a.text;
+    let start = text[..range.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let end = range.end.min(text.len());
+    let end = text[end..].find('\n').map_or(text.len(), |i| end + i);
     format(a)
         .into_iter()
-        .filter(|(s, _)| s.start < range.end.max(range.start + 1) && s.end >= range.start)
+        .filter(|(s, _)| s.start <= end && s.end >= start)
         .collect()
 }
 
