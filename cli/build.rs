@@ -124,10 +124,12 @@ pub fn parse_ssh(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf
         use std::os::unix::fs::FileTypeExt;
         match std::fs::metadata(&path) {
             Ok(m) if m.file_type().is_socket() => {}
-            Ok(_) => return Err(format!(
+            Ok(_) => {
+                return Err(format!(
                 "--ssh {spec}: {} is not an agent socket (key files are not supported: load the key into ssh-agent)",
                 path.display()
-            )),
+            ))
+            }
             Err(e) => return Err(format!("--ssh {spec}: {}: {e}", path.display())),
         }
         out.insert(id, path);

@@ -260,6 +260,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
     },
+    /// Serve the Dockerfile language server over standard input and output.
+    Lsp {
+        /// Accepted and ignored: stdio is the only transport (editors pass it).
+        #[arg(long)]
+        stdio: bool,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -403,6 +409,7 @@ fn main() -> ExitCode {
             remove: rm,
             hostname,
         }),
+        Command::Lsp { stdio: _ } => slipway_lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

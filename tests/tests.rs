@@ -7,6 +7,7 @@ mod diagnostics;
 mod export;
 mod faults;
 mod features;
+mod lsp;
 mod plan;
 mod registry;
 mod runner;
