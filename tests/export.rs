@@ -238,6 +238,17 @@ fn save_rm_load_run_and_oci_layout_bases() {
         assert_eq!(ok(slipway_in(&store, dir, &["run", "--rm", "app:v1"]), "run"), expected);
         assert_eq!(inspect(&store, dir, "app:v1")["Id"], id.as_str());
     }
+    // `run --rm` wrote its layer to a tmpfs of its own: nothing is left on disk.
+    let left: Vec<String> = std::fs::read_dir(store.join("containers"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [".scratch"]);
+    assert!(std::fs::read_dir(store.join("containers/.scratch"))
+        .unwrap()
+        .next()
+        .is_none());
+
     // `image save --format oci` to a directory: a layout whose index names the image as
     // `build --output type=oci` did (the docker round trip above recompressed the layers,
     // so the manifest digest is the store's current one).

@@ -54,7 +54,16 @@ pub enum Rootfs {
         work: PathBuf,
         merged: PathBuf,
     },
+    /// overlayfs whose upper, work and merged dirs live on a tmpfs mounted at `scratch`
+    /// (an existing, possibly shared, directory) inside the container's own mount
+    /// namespace: what the container writes stays in memory and vanishes with the
+    /// namespace, and nothing is created or removed on disk (`run --rm`).
+    OverlayTmpfs { lower: Vec<PathBuf>, scratch: PathBuf },
 }
+
+/// The tmpfs of [`Rootfs::OverlayTmpfs`]: a cap like Docker's default /dev/shm is too
+/// small for real writes; tmpfs' own default (half of RAM) is the limit.
+const SCRATCH_OPTIONS: &str = "mode=755";
 
 /// The container's network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +106,11 @@ pub fn namespaces(spec: &ContainerSpec) -> CloneFlags {
 }
 
 /// Where the root filesystem is mounted.
-fn root_path(spec: &ContainerSpec) -> &Path {
+fn root_path(spec: &ContainerSpec) -> PathBuf {
     match &spec.rootfs {
-        Rootfs::Dir(d) => d,
-        Rootfs::Overlay { merged, .. } => merged,
+        Rootfs::Dir(d) => d.clone(),
+        Rootfs::Overlay { merged, .. } => merged.clone(),
+        Rootfs::OverlayTmpfs { scratch, .. } => scratch.join("merged"),
     }
 }
 
@@ -123,7 +133,7 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> String {
 /// Everything PID 1 does before forking the command, in the new namespaces: the mount
 /// plan, hostname, loopback, pivot_root. `host` is the host's root (`/` for real).
 pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result<()> {
-    let root = root_path(spec);
+    let root = &root_path(spec);
     let bind = MsFlags::MS_BIND;
     let none: Option<&Path> = None;
     // Mounts made in the new namespace must not propagate back to the host (a shared "/"
@@ -152,6 +162,32 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
                 Some("overlay"),
                 MsFlags::empty(),
                 Some(&options),
+            )?;
+        }
+        Rootfs::OverlayTmpfs { lower, scratch } => {
+            if lower.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "overlay rootfs needs at least one lower dir (use Rootfs::Dir for scratch)",
+                ));
+            }
+            sys.mount(
+                Some(Path::new("tmpfs")),
+                scratch,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some(SCRATCH_OPTIONS),
+            )?;
+            let (upper, work) = (scratch.join("upper"), scratch.join("work"));
+            for d in [&upper, &work, root] {
+                sys.mkdir_all(d)?;
+            }
+            sys.mount(
+                Some(Path::new("overlay")),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(&overlay_options(lower, &upper, &work)),
             )?;
         }
     }
@@ -494,6 +530,13 @@ impl MountStubs {
         let top = match &spec.rootfs {
             Rootfs::Dir(d) => d.clone(),
             Rootfs::Overlay { upper, .. } => upper.clone(),
+            // Its stubs are on the tmpfs and go with it.
+            Rootfs::OverlayTmpfs { scratch, .. } => {
+                return MountStubs {
+                    top: scratch.clone(),
+                    stubs: Vec::new(),
+                }
+            }
         };
         let mut targets: Vec<PathBuf> = ["proc", "dev", "sys"].iter().map(PathBuf::from).collect();
         targets.extend(HOST_FILES.iter().map(PathBuf::from));
@@ -661,6 +704,39 @@ mod tests {
             merged: "/m".into(),
         });
         let e = setup(&mut r, &s, Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("at least one lower dir"), "{e}");
+    }
+
+    #[test]
+    fn overlay_on_a_scratch_tmpfs_mounts_it_first_and_leaves_no_stubs() {
+        let mut r = Recorder::default();
+        let mut s = spec(Rootfs::OverlayTmpfs {
+            lower: vec!["/l/base".into()],
+            scratch: "/c/.scratch".into(),
+        });
+        s.mounts.clear();
+        setup(&mut r, &s, Path::new("/")).unwrap();
+        let text = r.text();
+        let start = "mount none / none MS_REC | MS_PRIVATE\n\
+                     mount tmpfs /c/.scratch tmpfs MS_NOSUID | MS_NODEV mode=755\n\
+                     mkdir /c/.scratch/upper\n\
+                     mkdir /c/.scratch/work\n\
+                     mkdir /c/.scratch/merged\n\
+                     mount overlay /c/.scratch/merged overlay 0x0 \
+                     lowerdir=/l/base,upperdir=/c/.scratch/upper,workdir=/c/.scratch/work\n\
+                     mkdir /c/.scratch/merged/proc\n";
+        assert!(text.starts_with(start), "{text}");
+        assert!(text.contains("chdir /c/.scratch/merged\npivot_root . .\n"), "{text}");
+        assert!(MountStubs::prepare(&s).stubs.is_empty());
+        let e = setup(
+            &mut Recorder::default(),
+            &spec(Rootfs::OverlayTmpfs {
+                lower: vec![],
+                scratch: "/s".into(),
+            }),
+            Path::new("/"),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("at least one lower dir"), "{e}");
     }
 

@@ -99,7 +99,8 @@ pub(crate) fn store_layer(
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", tmp.display())))?;
         let info = write(&mut f)?;
         drop(f);
-        store.put_blob_from(fs::File::open(&tmp)?, Some(&info.digest))?;
+        // The layer writer hashed the bytes as they went: no second read of the blob.
+        store.put_blob_file(&tmp, &info.digest)?;
         Ok(info)
     })();
     let _ = fs::remove_file(&tmp);

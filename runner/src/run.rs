@@ -6,7 +6,7 @@ use crate::container::{self, ContainerSpec, Network, Rootfs};
 use crate::image;
 use slipway_store::Store;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitStatus;
 
 /// What `slipway run` was asked.
@@ -90,8 +90,17 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
     }
     let id = format!("{:016x}", rand_id());
     let dir = store.root().join("containers").join(&id);
+    // `--rm`: the writable layer lives on a tmpfs in the container's own mount namespace
+    // (one shared, empty mount point on disk), so nothing is written to or removed from
+    // the disk; without it, the layer is kept under containers/<id>.
+    let scratch = store.root().join("containers/.scratch");
     let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
-    for d in [&upper, &work, &merged] {
+    let dirs = if options.remove {
+        vec![&scratch]
+    } else {
+        vec![&upper, &work, &merged]
+    };
+    for d in dirs {
         std::fs::create_dir_all(d)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display())))?;
     }
@@ -122,11 +131,15 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".into());
     let spec = ContainerSpec {
-        rootfs: Rootfs::Overlay {
-            lower,
-            upper,
-            work,
-            merged,
+        rootfs: if options.remove {
+            Rootfs::OverlayTmpfs { lower, scratch }
+        } else {
+            Rootfs::Overlay {
+                lower,
+                upper,
+                work,
+                merged,
+            }
         },
         argv,
         env: env(config, &options.env, &user.home),
@@ -142,15 +155,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
         },
         mounts: Vec::new(),
     };
-    let result = container::run(&spec);
-    if options.remove {
-        remove_dir(&dir);
-    }
-    result
-}
-
-fn remove_dir(dir: &Path) {
-    let _ = std::fs::remove_dir_all(dir);
+    container::run(&spec)
 }
 
 /// A random-enough container id: time and pid, no extra dependency.

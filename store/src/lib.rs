@@ -354,6 +354,25 @@ impl Store {
         result.map(|d| (d, size))
     }
 
+    /// Moves a complete file into place as the blob `digest`: for a writer that hashed the
+    /// bytes as it wrote them (a layer), so they are not read and hashed a second time.
+    /// `file` must be on the store's filesystem (e.g. under `<root>/tmp`); it is fsynced
+    /// and renamed, or removed when the blob exists already.
+    pub fn put_blob_file(&self, file: &Path, digest: &Digest) -> io::Result<()> {
+        let path = self.blob_path(digest);
+        if path.is_file() {
+            return fs::remove_file(file).map_err(|e| context(e, "cannot remove", file));
+        }
+        File::open(file)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| context(e, "cannot fsync", file))?;
+        fs::rename(file, &path).map_err(|e| context(e, "cannot rename into", &path))?;
+        if let Some(d) = path.parent().and_then(|d| File::open(d).ok()) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
     /// Reads a blob, verifying its digest.
     pub fn get_blob(&self, digest: &Digest) -> io::Result<Vec<u8>> {
         let path = self.blob_path(digest);
