@@ -400,6 +400,15 @@ impl Machine {
             .env("DOCKER_CONFIG", self.dir.join("docker"))
             .env("SLIPWAY_REGISTRIES_CONFIG", self.dir.join("registries.toml"))
             .env("HOME", &self.dir)
+            // `<machine>/bin` first: credential helpers a test installs.
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.dir.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
@@ -631,6 +640,24 @@ fn htpasswd_registry_needs_login_and_then_works() {
     std::fs::copy(a.dir.join("docker/config.json"), b.dir.join("docker/config.json")).unwrap();
     b.ok(&b.dir, &["pull", &target]);
     b.assert_store_clean();
+    // A credential helper named by `credHelpers` answers instead.
+    let c = Machine::new(d.path(), "c");
+    std::fs::create_dir_all(c.dir.join("bin")).unwrap();
+    let helper = c.dir.join("bin/docker-credential-slipwaytest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\necho \"$1 $server\" >> \"$(dirname \"$0\")/calls\"\necho '{\"Username\":\"ci\",\"Secret\":\"s3cret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        c.dir.join("docker/config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "slipwaytest"}}}}"#, reg.host()),
+    )
+    .unwrap();
+    c.ok(&c.dir, &["pull", &target]);
+    let calls = std::fs::read_to_string(c.dir.join("bin/calls")).unwrap();
+    assert!(calls.starts_with(&format!("get {}", reg.host())), "{calls}");
 }
 
 #[test]
@@ -726,6 +753,25 @@ fn mission_dockerfile_resolves_alpine_through_a_loopback_mirror() {
     assert!(
         err.contains("Dockerfile:5: RUN --mount=type=cache,target=/var/cache/apk"),
         "{err}"
+    );
+    // `--pull` refreshes a base the store has: the mirror's alpine:latest changes.
+    import_files(&publisher, "tiny", &files(&[("etc/os-release", "ID=not-alpine\n")]));
+    publisher.ok(
+        &publisher.dir,
+        &["push", "tiny", &format!("{}/library/alpine:latest", reg.host())],
+    );
+    std::fs::write(ctx.join("Dockerfile"), "FROM alpine\nLABEL refreshed=yes\n").unwrap();
+    a.ok(&ctx, &["build", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "bb"),
+        "no --pull: the stored one"
+    );
+    a.ok(&ctx, &["build", "--pull", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "tiny"),
+        "--pull: the new one"
     );
     // A mirror that lacks the image and an unreachable upstream: a clear error naming both.
     let b = Machine::new(d.path(), "b");
