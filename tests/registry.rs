@@ -952,3 +952,117 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     let err = e.fails(&ctx_b, &["plan", "--cache-from", "type=local,src=/tmp", "."]);
     assert!(err.contains("only type=registry"), "{err}");
 }
+
+#[test]
+fn multi_platform_index_and_docker_format_images_pull() {
+    let test = "multi_platform_index_and_docker_format_images_pull";
+    let Some(reg) = Registry::start(test, None) else { return };
+    if !have("skopeo", test) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    import_files(&a, "one", &files(&[("etc/which", "one\n")]));
+    import_files(&a, "two", &files(&[("etc/which", "two\n")]));
+    let desc = |name: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&a.ok(&a.dir, &["image", "inspect", name])).unwrap();
+        v[0]["ManifestDescriptor"].clone()
+    };
+    let (one, two) = (desc("one"), desc("two"));
+    // An OCI layout (the store's blobs) whose `multi` is an index of both, for two platforms.
+    let layout = d.path().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    let cp = Command::new("cp")
+        .args([
+            "-a",
+            a.store().join("blobs").to_str().unwrap(),
+            layout.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let entry = |m: &serde_json::Value, arch: &str, variant: Option<&str>| {
+        let mut platform = serde_json::json!({"os": "linux", "architecture": arch});
+        if let Some(v) = variant {
+            platform["variant"] = v.into();
+        }
+        serde_json::json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"], "platform": platform})
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry(&one, "arm64", Some("v8")), entry(&two, "amd64", None)],
+    });
+    let index_bytes = serde_json::to_vec(&index).unwrap();
+    use sha2::Digest as _;
+    let index_hex = slipway_store_hex(&sha2::Sha256::digest(&index_bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&index_hex), &index_bytes).unwrap();
+    let named = |m: &serde_json::Value, name: &str| {
+        serde_json::json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+            "annotations": {"org.opencontainers.image.ref.name": name}})
+    };
+    let index_desc = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{index_hex}"), "size": index_bytes.len()});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
+            "manifests": [named(&index_desc, "multi"), named(&one, "one")]}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let skopeo = |args: &[&str]| {
+        let o = Command::new("skopeo").args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let multi = format!("{}/multi:1", reg.host());
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{multi}"),
+    ]);
+    let b = Machine::new(d.path(), "b");
+    let host_is_amd64 = std::env::consts::ARCH == "x86_64";
+    if host_is_amd64 {
+        b.ok(&b.dir, &["pull", &multi]);
+        assert_eq!(manifest_digest(&b, &multi), two["digest"].as_str().unwrap());
+    }
+    b.ok(&b.dir, &["pull", "--platform", "linux/arm64", &multi]);
+    assert_eq!(manifest_digest(&b, &multi), one["digest"].as_str().unwrap());
+    let err = b.fails(&b.dir, &["pull", "--platform", "linux/s390x", &multi]);
+    assert!(
+        err.contains("no image for linux/s390x (the index has linux/arm64/v8, linux/amd64)"),
+        "{err}"
+    );
+    let err = b.fails(&b.dir, &["pull", "--platform", "linux", &multi]);
+    assert!(err.contains("invalid platform"), "{err}");
+
+    // Docker's schema 2 format (skopeo converts): pulled, stored byte for byte.
+    let docker = format!("{}/dockerformat:1", reg.host());
+    skopeo(&[
+        "copy",
+        "-q",
+        "--format",
+        "v2s2",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:one", layout.display()),
+        &format!("docker://{docker}"),
+    ]);
+    b.ok(&b.dir, &["pull", &docker]);
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&b.dir, &["image", "inspect", &docker])).unwrap();
+    assert_eq!(
+        v[0]["ManifestDescriptor"]["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    if let Some(s) = skopeo_inspect(&docker, None) {
+        assert_eq!(s["Digest"], v[0]["ManifestDescriptor"]["digest"]);
+    }
+    b.assert_store_clean();
+}
