@@ -106,6 +106,9 @@ pub enum Mode {
     Bearer(Option<(String, String)>),
     /// The first GET of each blob sends half the body, then closes the connection.
     DropMidBlob,
+    /// Blob GETs without a range send half the body, then hang (until the mode changes,
+    /// at most 20 s).
+    HangMidBlob,
     /// Blob bodies arrive with one byte changed.
     CorruptBlob,
     /// The next N manifest requests answer 500.
@@ -255,6 +258,7 @@ fn serve(
             }
         }
     }
+    let mode_now = mode;
     let mode = mode.lock().unwrap().clone();
     let is_blob_get = method == "GET" && path.contains("/blobs/sha256:");
     let mut strip_auth = false;
@@ -352,6 +356,18 @@ fn serve(
                 return conn.shutdown(std::net::Shutdown::Both);
             }
         }
+        Mode::HangMidBlob if is_blob_get && ok_body && range.is_none() => {
+            let half = split + (response.len() - split) / 2;
+            conn.write_all(&response[..half])?;
+            conn.flush()?;
+            for _ in 0..400 {
+                if *mode_now.lock().unwrap() != Mode::HangMidBlob {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return conn.shutdown(std::net::Shutdown::Both);
+        }
         Mode::CorruptBlob if is_blob_get && ok_body && response.len() > split => {
             let last = response.len() - 1;
             response[last] ^= 0xff;
@@ -421,6 +437,22 @@ impl Machine {
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
+    }
+
+    /// Starts slipway without waiting for it.
+    pub fn spawn(&self, cwd: &Path, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args)
+            .current_dir(cwd)
+            .env("SLIPWAY_ROOT", self.store())
+            .env("DOCKER_CONFIG", self.dir.join("docker"))
+            .env("SLIPWAY_REGISTRIES_CONFIG", self.dir.join("registries.toml"))
+            .env("HOME", &self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run slipway")
     }
 
     /// Runs and asserts success; returns stdout.
@@ -820,6 +852,70 @@ fn faults_connection_drop_is_resumed() {
     );
     drop(log);
     assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "big"));
+    b.assert_store_clean();
+}
+
+#[test]
+fn an_interrupted_pull_continues_where_it_stopped() {
+    let Some(reg) = Registry::start("an_interrupted_pull_continues_where_it_stopped", None) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    let big: String = (0..200_000).map(|i| format!("{i:08}\n")).collect();
+    let big: &'static str = Box::leak(big.into_boxed_str());
+    import_files(&a, "big", &files(&[("data/big.txt", big)]));
+    let proxy = Proxy::start(reg.port, Mode::Pass);
+    let target = format!("{}/faults/big:1", proxy.host());
+    a.ok(&a.dir, &["push", "big", &target]);
+    // The pull is killed while the registry stalls in the middle of the layer.
+    proxy.set_mode(Mode::HangMidBlob);
+    let b = Machine::new(d.path(), "b");
+    let mut child = b.spawn(&b.dir, &["pull", &target]);
+    let partial = b.store().join("partial");
+    let mut kept = 0;
+    for _ in 0..400 {
+        kept = std::fs::read_dir(&partial)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        if kept > 100_000 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(kept > 100_000, "the partial layer is kept ({kept} bytes)");
+    // The next pull asks only for the rest.
+    proxy.set_mode(Mode::Pass);
+    let o = b.run(&b.dir, &["pull", &target], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success() && err.contains("continuing at byte"), "{err}");
+    let log = proxy.log.lock().unwrap();
+    // Both blobs (config and layer) stalled halfway: each continues with a range request.
+    let from: Vec<u64> = log
+        .requests
+        .iter()
+        .filter_map(|r| r.split("[bytes=").nth(1))
+        .map(|r| r.trim_end_matches("-]").parse().unwrap())
+        .collect();
+    assert_eq!(from.len(), 2, "{:?}", log.requests);
+    assert!(
+        from.iter().all(|f| *f > 0) && from.iter().any(|f| *f >= 100_000),
+        "{from:?}"
+    );
+    drop(log);
+    assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "big"));
+    assert_eq!(
+        std::fs::read_dir(&partial).unwrap().count(),
+        0,
+        "the partial file is gone"
+    );
     b.assert_store_clean();
 }
 
