@@ -817,7 +817,9 @@ fn mission_dockerfile_resolves_alpine_through_a_loopback_mirror() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("base image alpine:0.0-missing is not in the store and cannot be pulled")
-            && err.contains(&format!("mirror {}", reg.host())),
+            && err.contains(&format!("mirror {}", reg.host()))
+            && err.contains("registries.toml")
+            && err.contains("slipway image import ROOTFS.tar --tag alpine:0.0-missing"),
         "{err}"
     );
 }
@@ -897,7 +899,8 @@ fn an_interrupted_pull_continues_where_it_stopped() {
     let (_, err) = text(&o);
     assert!(o.status.success() && err.contains("continuing at byte"), "{err}");
     let log = proxy.log.lock().unwrap();
-    // Both blobs (config and layer) stalled halfway: each continues with a range request.
+    // The layer continues with a range request (the small config may or may not have got
+    // its first half onto disk before the kill).
     let from: Vec<u64> = log
         .requests
         .iter()
