@@ -1165,3 +1165,46 @@ fn multi_platform_index_and_docker_format_images_pull() {
     }
     b.assert_store_clean();
 }
+
+#[test]
+fn a_failing_mirror_falls_back_to_the_registry() {
+    let test = "a_failing_mirror_falls_back_to_the_registry";
+    let Some(upstream) = Registry::start(test, None) else {
+        return;
+    };
+    let Some(mirror) = Registry::start(test, None) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    import_files(&a, "tiny", &files(&[("etc/hello", "upstream\n")]));
+    let target = format!("{}/team/tiny:1", upstream.host());
+    a.ok(&a.dir, &["push", "tiny", &target]);
+    // B mirrors the upstream through a registry that lacks the image, then one that is down.
+    let b = Machine::new(d.path(), "b");
+    let down = free_port();
+    b.registries(&format!(
+        "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"127.0.0.1:{down}\"\n",
+        upstream.host(),
+        mirror.host()
+    ));
+    let o = b.run(&b.dir, &["pull", &target], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(&format!("from http://{}", upstream.host())), "{out}");
+    assert!(
+        err.contains(&format!("mirror {} failed", mirror.host()))
+            && err.contains(&format!("mirror 127.0.0.1:{down} failed")),
+        "{err}"
+    );
+    // Once the mirror has it, it is served from there.
+    a.ok(&a.dir, &["push", "tiny", &format!("{}/team/tiny:1", mirror.host())]);
+    let c = Machine::new(d.path(), "c");
+    std::fs::copy(b.dir.join("registries.toml"), c.dir.join("registries.toml")).unwrap();
+    let out = c.ok(&c.dir, &["pull", &target]);
+    assert!(out.contains(&format!("from http://{}", mirror.host())), "{out}");
+    // An invalid registries.toml is an error naming the file.
+    std::fs::write(c.dir.join("registries.toml"), "[[registry]]\nlocation = 5\n").unwrap();
+    let err = c.fails(&c.dir, &["pull", &target]);
+    assert!(err.contains("registries.toml"), "{err}");
+}
