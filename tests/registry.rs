@@ -270,6 +270,13 @@ fn serve(
                 .push(target.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default());
             let ok = match creds {
                 None => true,
+                // An identity token: OAuth2 refresh-token grant in a POSTed form.
+                Some((u, p)) if u == "<token>" => {
+                    let form = String::from_utf8_lossy(&body).into_owned();
+                    method == "POST"
+                        && form.contains("grant_type=refresh_token")
+                        && form.split('&').any(|f| f == format!("refresh_token={p}"))
+                }
                 Some((u, p)) => {
                     use base64::Engine as _;
                     let want = format!(
@@ -730,6 +737,16 @@ fn bearer_token_challenges_anonymous_and_with_credentials() {
     c.ok(&c.dir, &["login", "-u", "robot", "-p", "pw", &proxy.host()]);
     c.ok(&c.dir, &["pull", &target]);
     assert_eq!(manifest_digest(&c, &target), manifest_digest(&a, "tiny"));
+    // An identity token in the Docker config (an OAuth2 refresh token, as Docker Hub and
+    // registries like ACR hand out) is exchanged at the realm with a POST.
+    proxy.set_mode(Mode::Bearer(Some(("<token>".into(), "refresh-abc".into()))));
+    let e = Machine::new(d.path(), "e");
+    let config = |token: &str| format!(r#"{{"auths": {{"{}": {{"identitytoken": "{token}"}}}}}}"#, proxy.host());
+    std::fs::write(e.dir.join("docker/config.json"), config("stale")).unwrap();
+    let err = e.fails(&e.dir, &["pull", &target]);
+    assert!(err.contains("refused access"), "{err}");
+    std::fs::write(e.dir.join("docker/config.json"), config("refresh-abc")).unwrap();
+    e.ok(&e.dir, &["pull", &target]);
 }
 
 /// Pushes an imported busybox as `library/alpine` (`tags`) to the registry at `host`.
