@@ -106,6 +106,8 @@ pub enum Mode {
     Bearer(Option<(String, String)>),
     /// The first GET of each blob sends half the body, then closes the connection.
     DropMidBlob,
+    /// As `DropMidBlob`, and range requests are answered from byte 0 (the header dropped).
+    DropMidBlobNoRanges,
     /// Blob GETs without a range send half the body, then hang (until the mode changes,
     /// at most 20 s).
     HangMidBlob,
@@ -168,8 +170,10 @@ impl Proxy {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Changes the mode; each blob may be dropped once again.
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+        self.log.lock().unwrap().dropped.clear();
     }
 }
 
@@ -335,6 +339,7 @@ fn serve(
             || k == "transfer-encoding"
             || k == "content-length"
             || (strip_auth && k == "authorization")
+            || (mode == Mode::DropMidBlobNoRanges && k == "range")
         {
             continue;
         }
@@ -354,7 +359,7 @@ fn serve(
         .map_or(response.len(), |i| i + 4);
     let ok_body = response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.1 206");
     match mode {
-        Mode::DropMidBlob if is_blob_get && ok_body && range.is_none() => {
+        Mode::DropMidBlob | Mode::DropMidBlobNoRanges if is_blob_get && ok_body && range.is_none() => {
             let first = log.lock().unwrap().dropped.insert(path.clone());
             if first {
                 let half = split + (response.len() - split) / 2;
@@ -872,6 +877,15 @@ fn faults_connection_drop_is_resumed() {
     drop(log);
     assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "big"));
     b.assert_store_clean();
+    // A server that ignores ranges: the resumed answer starts at byte 0 and the bytes the
+    // client has are skipped.
+    proxy.set_mode(Mode::DropMidBlobNoRanges);
+    let c = Machine::new(d.path(), "c");
+    let o = c.run(&c.dir, &["pull", &target], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success() && err.contains("resuming"), "{err}");
+    assert_eq!(manifest_digest(&c, &target), manifest_digest(&a, "big"));
+    c.assert_store_clean();
 }
 
 #[test]
