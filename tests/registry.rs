@@ -115,6 +115,8 @@ pub enum Mode {
     CorruptBlob,
     /// The next N manifest requests answer 500.
     Fail500(u32),
+    /// The next N blob upload requests (PUT, PATCH) answer 500.
+    Fail500Uploads(u32),
 }
 
 #[derive(Default)]
@@ -252,8 +254,15 @@ fn serve(
     let path = target.split('?').next().unwrap_or("").to_string();
     {
         let mut m = mode.lock().unwrap();
-        if let Mode::Fail500(n) = &mut *m {
-            if *n > 0 && path.contains("/manifests/") {
+        let mode_before = Box::new(m.clone());
+        let upload = matches!(method.as_str(), "PUT" | "PATCH") && path.contains("/blobs/uploads/");
+        if let Mode::Fail500(n) | Mode::Fail500Uploads(n) = &mut *m {
+            let hit = if path.contains("/manifests/") {
+                matches!(*mode_before, Mode::Fail500(_))
+            } else {
+                upload && matches!(*mode_before, Mode::Fail500Uploads(_))
+            };
+            if *n > 0 && hit {
                 if *n != u32::MAX {
                     *n -= 1;
                 }
@@ -986,6 +995,19 @@ fn faults_wrong_digest_and_500_answers() {
     proxy.set_mode(Mode::Fail500(2));
     b.ok(&b.dir, &["pull", &target]);
     assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "tiny"));
+    // Uploads answered 500 twice: retried, the push completes.
+    proxy.set_mode(Mode::Fail500Uploads(2));
+    import_files(&a, "fresh", &files(&[("etc/hello", "never pushed before\n")]));
+    let out = a.ok(
+        &a.dir,
+        &["push", "fresh", &format!("{}/faults/retried:1", proxy.host())],
+    );
+    assert!(out.contains("2 uploaded"), "{out}");
+    assert_eq!(
+        *proxy.mode.lock().unwrap(),
+        Mode::Fail500Uploads(0),
+        "both failures were hit"
+    );
     // Always 500: a clear error after the retries.
     proxy.set_mode(Mode::Fail500(u32::MAX));
     let err = b.fails(&b.dir, &["pull", &target]);
