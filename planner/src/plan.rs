@@ -374,7 +374,9 @@ pub fn plan(
             }
             if step.kind == StepKind::Base {
                 match &model.stages[step.stage].base {
-                    Base::Image(r) => reasons.push(format!("base image {r} is not in the store")),
+                    Base::Image(r) => reasons.push(format!(
+                        "base image {r} is not in the store (`slipway build` pulls it, as does `slipway pull {r}`)"
+                    )),
                     Base::Stage(s) => reasons.push(format!("stage {} rebuilds", stage_name(*s))),
                     Base::Scratch => {}
                 }
