@@ -49,39 +49,47 @@ impl Registry {
         if !have("docker-registry", test) || (htpasswd.is_some() && !have("htpasswd", test)) {
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, pass)) = htpasswd {
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
-            assert!(out.status.success());
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, &out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth: {{htpasswd: {{realm: slipway-test, path: {}}}}}\n",
-                file.display()
-            ));
-        }
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = Registry { port, child, _dir: dir };
-        for _ in 0..200 {
-            if ping(port).is_some_and(|l| l.contains(" 200") || l.contains(" 401")) {
-                return Some(reg);
+        // A free port can be taken by someone else before the registry binds it: then the
+        // registry exits, and another port is tried (a bounded number of times).
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let mut config = format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                dir.path().join("data").display()
+            );
+            if let Some((user, pass)) = htpasswd {
+                let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+                assert!(out.status.success());
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, &out.stdout).unwrap();
+                config.push_str(&format!(
+                    "auth: {{htpasswd: {{realm: slipway-test, path: {}}}}}\n",
+                    file.display()
+                ));
             }
-            std::thread::sleep(Duration::from_millis(25));
+            let cfg = dir.path().join("config.yml");
+            std::fs::write(&cfg, config).unwrap();
+            let child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut reg = Registry { port, child, _dir: dir };
+            let want = if htpasswd.is_some() { " 401" } else { " 200" };
+            for _ in 0..200 {
+                if reg.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                if ping(port).is_some_and(|l| l.contains(want)) && reg.child.try_wait().ok().flatten().is_none() {
+                    return Some(reg);
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
         }
-        panic!("docker-registry did not answer on 127.0.0.1:{port} within 5 s");
+        panic!("docker-registry did not start on a free loopback port (5 tries)");
     }
 
     pub fn host(&self) -> String {
