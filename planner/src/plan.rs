@@ -374,9 +374,7 @@ pub fn plan(
             }
             if step.kind == StepKind::Base {
                 match &model.stages[step.stage].base {
-                    Base::Image(r) => reasons.push(format!(
-                        "base image {r} is not in the store (`slipway build` pulls it, as does `slipway pull {r}`)"
-                    )),
+                    Base::Image(r) => reasons.push(format!("base image {r} is not in the store")),
                     Base::Stage(s) => reasons.push(format!("stage {} rebuilds", stage_name(*s))),
                     Base::Scratch => {}
                 }
