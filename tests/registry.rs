@@ -825,25 +825,6 @@ fn mission_dockerfile_resolves_alpine_through_a_loopback_mirror() {
         err.contains("Dockerfile:5: RUN --mount=type=cache,target=/var/cache/apk"),
         "{err}"
     );
-    // `--pull` refreshes a base the store has: the mirror's alpine:latest changes.
-    import_files(&publisher, "tiny", &files(&[("etc/os-release", "ID=not-alpine\n")]));
-    publisher.ok(
-        &publisher.dir,
-        &["push", "tiny", &format!("{}/library/alpine:latest", reg.host())],
-    );
-    std::fs::write(ctx.join("Dockerfile"), "FROM alpine\nLABEL refreshed=yes\n").unwrap();
-    a.ok(&ctx, &["build", "-t", "labelled", "."]);
-    assert_eq!(
-        manifest_digest(&a, "alpine"),
-        manifest_digest(&publisher, "bb"),
-        "no --pull: the stored one"
-    );
-    a.ok(&ctx, &["build", "--pull", "-t", "labelled", "."]);
-    assert_eq!(
-        manifest_digest(&a, "alpine"),
-        manifest_digest(&publisher, "tiny"),
-        "--pull: the new one"
-    );
     // A mirror that lacks the image and an unreachable upstream: a clear error naming both.
     let b = Machine::new(d.path(), "b");
     b.registries(&format!(
@@ -860,6 +841,46 @@ fn mission_dockerfile_resolves_alpine_through_a_loopback_mirror() {
             && err.contains("registries.toml")
             && err.contains("slipway image import ROOTFS.tar --tag alpine:0.0-missing"),
         "{err}"
+    );
+}
+
+#[test]
+fn build_pull_refreshes_a_base_the_store_has() {
+    let test = "build_pull_refreshes_a_base_the_store_has";
+    if !crate::build::can_run_containers(test) {
+        return;
+    }
+    let Some(reg) = Registry::start(test, None) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let publisher = Machine::new(d.path(), "publisher");
+    serve_busybox_as_alpine(&publisher, &reg.host(), &["latest"]);
+    let a = Machine::new(d.path(), "a");
+    a.registries(&format!(
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
+        reg.host()
+    ));
+    let ctx = a.dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM alpine\nLABEL refreshed=yes\n").unwrap();
+    a.ok(&ctx, &["build", "-t", "labelled", "."]);
+    assert_eq!(manifest_digest(&a, "alpine"), manifest_digest(&publisher, "bb"));
+    // The mirror's alpine:latest changes; only `--pull` takes the new one.
+    import_files(&publisher, "tiny", &files(&[("etc/os-release", "ID=not-alpine\n")]));
+    publisher.ok(
+        &publisher.dir,
+        &["push", "tiny", &format!("{}/library/alpine:latest", reg.host())],
+    );
+    a.ok(&ctx, &["build", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "bb"),
+        "no --pull: the stored one"
+    );
+    a.ok(&ctx, &["build", "--pull", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "tiny"),
+        "--pull: the new one"
     );
 }
 

@@ -8,7 +8,6 @@
 //! - every write is temp file + fsync + rename (+ fsync of the directory):
 //!   an interrupted write never leaves a partial file behind a name;
 //! - a blob's name is the sha256 of its bytes, checked on write and on `verify`;
-//!   an interrupted download waits in `partial/` and is only renamed into `blobs/` verified;
 //! - `index.json` and the cache's step index change only under the store's
 //!   exclusive lock; readers take the shared lock.
 
