@@ -174,6 +174,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if opts.push && opts.tags.is_empty() {
+        eprintln!("error: --push needs a name: add -t REGISTRY/REPO:TAG");
+        return Ok(ExitCode::from(2));
+    }
     crate::registry::import_caches(&cache_from, opts.quiet)?;
     let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,

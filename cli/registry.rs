@@ -302,7 +302,11 @@ pub fn pull_needed(
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind_hint(),
-                    format!("base image {name} is not in the store and cannot be pulled: {e}"),
+                    format!(
+                        "base image {name} is not in the store and cannot be pulled: {e} (configure a mirror in {}, or import a root filesystem with `slipway image import ROOTFS.tar --tag {name}`)",
+                        slipway_registry::config::RegistriesConfig::default_path()
+                            .map_or_else(|| "registries.toml".to_string(), |p| p.display().to_string())
+                    ),
                 ))
             }
         }

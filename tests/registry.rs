@@ -49,39 +49,47 @@ impl Registry {
         if !have("docker-registry", test) || (htpasswd.is_some() && !have("htpasswd", test)) {
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-            dir.path().join("data").display()
-        );
-        if let Some((user, pass)) = htpasswd {
-            let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
-            assert!(out.status.success());
-            let file = dir.path().join("htpasswd");
-            std::fs::write(&file, &out.stdout).unwrap();
-            config.push_str(&format!(
-                "auth: {{htpasswd: {{realm: slipway-test, path: {}}}}}\n",
-                file.display()
-            ));
-        }
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let reg = Registry { port, child, _dir: dir };
-        for _ in 0..200 {
-            if ping(port).is_some_and(|l| l.contains(" 200") || l.contains(" 401")) {
-                return Some(reg);
+        // A free port can be taken by someone else before the registry binds it: then the
+        // registry exits, and another port is tried (a bounded number of times).
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let mut config = format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                dir.path().join("data").display()
+            );
+            if let Some((user, pass)) = htpasswd {
+                let out = Command::new("htpasswd").args(["-Bbn", user, pass]).output().unwrap();
+                assert!(out.status.success());
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, &out.stdout).unwrap();
+                config.push_str(&format!(
+                    "auth: {{htpasswd: {{realm: slipway-test, path: {}}}}}\n",
+                    file.display()
+                ));
             }
-            std::thread::sleep(Duration::from_millis(25));
+            let cfg = dir.path().join("config.yml");
+            std::fs::write(&cfg, config).unwrap();
+            let child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&cfg)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut reg = Registry { port, child, _dir: dir };
+            let want = if htpasswd.is_some() { " 401" } else { " 200" };
+            for _ in 0..200 {
+                if reg.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                if ping(port).is_some_and(|l| l.contains(want)) && reg.child.try_wait().ok().flatten().is_none() {
+                    return Some(reg);
+                }
+                std::thread::sleep(Duration::from_millis(25));
+            }
         }
-        panic!("docker-registry did not answer on 127.0.0.1:{port} within 5 s");
+        panic!("docker-registry did not start on a free loopback port (5 tries)");
     }
 
     pub fn host(&self) -> String {
@@ -106,10 +114,17 @@ pub enum Mode {
     Bearer(Option<(String, String)>),
     /// The first GET of each blob sends half the body, then closes the connection.
     DropMidBlob,
+    /// As `DropMidBlob`, and range requests are answered from byte 0 (the header dropped).
+    DropMidBlobNoRanges,
+    /// Blob GETs without a range send half the body, then hang (until the mode changes,
+    /// at most 20 s).
+    HangMidBlob,
     /// Blob bodies arrive with one byte changed.
     CorruptBlob,
     /// The next N manifest requests answer 500.
     Fail500(u32),
+    /// The next N blob upload requests (PUT, PATCH) answer 500.
+    Fail500Uploads(u32),
 }
 
 #[derive(Default)]
@@ -165,8 +180,10 @@ impl Proxy {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Changes the mode; each blob may be dropped once again.
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+        self.log.lock().unwrap().dropped.clear();
     }
 }
 
@@ -245,8 +262,15 @@ fn serve(
     let path = target.split('?').next().unwrap_or("").to_string();
     {
         let mut m = mode.lock().unwrap();
-        if let Mode::Fail500(n) = &mut *m {
-            if *n > 0 && path.contains("/manifests/") {
+        let mode_before = Box::new(m.clone());
+        let upload = matches!(method.as_str(), "PUT" | "PATCH") && path.contains("/blobs/uploads/");
+        if let Mode::Fail500(n) | Mode::Fail500Uploads(n) = &mut *m {
+            let hit = if path.contains("/manifests/") {
+                matches!(*mode_before, Mode::Fail500(_))
+            } else {
+                upload && matches!(*mode_before, Mode::Fail500Uploads(_))
+            };
+            if *n > 0 && hit {
                 if *n != u32::MAX {
                     *n -= 1;
                 }
@@ -255,6 +279,7 @@ fn serve(
             }
         }
     }
+    let mode_now = mode;
     let mode = mode.lock().unwrap().clone();
     let is_blob_get = method == "GET" && path.contains("/blobs/sha256:");
     let mut strip_auth = false;
@@ -266,6 +291,13 @@ fn serve(
                 .push(target.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default());
             let ok = match creds {
                 None => true,
+                // An identity token: OAuth2 refresh-token grant in a POSTed form.
+                Some((u, p)) if u == "<token>" => {
+                    let form = String::from_utf8_lossy(&body).into_owned();
+                    method == "POST"
+                        && form.contains("grant_type=refresh_token")
+                        && form.split('&').any(|f| f == format!("refresh_token={p}"))
+                }
                 Some((u, p)) => {
                     use base64::Engine as _;
                     let want = format!(
@@ -324,6 +356,7 @@ fn serve(
             || k == "transfer-encoding"
             || k == "content-length"
             || (strip_auth && k == "authorization")
+            || (mode == Mode::DropMidBlobNoRanges && k == "range")
         {
             continue;
         }
@@ -343,7 +376,7 @@ fn serve(
         .map_or(response.len(), |i| i + 4);
     let ok_body = response.starts_with(b"HTTP/1.1 200") || response.starts_with(b"HTTP/1.1 206");
     match mode {
-        Mode::DropMidBlob if is_blob_get && ok_body && range.is_none() => {
+        Mode::DropMidBlob | Mode::DropMidBlobNoRanges if is_blob_get && ok_body && range.is_none() => {
             let first = log.lock().unwrap().dropped.insert(path.clone());
             if first {
                 let half = split + (response.len() - split) / 2;
@@ -351,6 +384,18 @@ fn serve(
                 conn.flush()?;
                 return conn.shutdown(std::net::Shutdown::Both);
             }
+        }
+        Mode::HangMidBlob if is_blob_get && ok_body && range.is_none() => {
+            let half = split + (response.len() - split) / 2;
+            conn.write_all(&response[..half])?;
+            conn.flush()?;
+            for _ in 0..400 {
+                if *mode_now.lock().unwrap() != Mode::HangMidBlob {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return conn.shutdown(std::net::Shutdown::Both);
         }
         Mode::CorruptBlob if is_blob_get && ok_body && response.len() > split => {
             let last = response.len() - 1;
@@ -400,6 +445,15 @@ impl Machine {
             .env("DOCKER_CONFIG", self.dir.join("docker"))
             .env("SLIPWAY_REGISTRIES_CONFIG", self.dir.join("registries.toml"))
             .env("HOME", &self.dir)
+            // `<machine>/bin` first: credential helpers a test installs.
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    self.dir.join("bin").display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
@@ -412,6 +466,22 @@ impl Machine {
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
+    }
+
+    /// Starts slipway without waiting for it.
+    pub fn spawn(&self, cwd: &Path, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_slipway"))
+            .args(args)
+            .current_dir(cwd)
+            .env("SLIPWAY_ROOT", self.store())
+            .env("DOCKER_CONFIG", self.dir.join("docker"))
+            .env("SLIPWAY_REGISTRIES_CONFIG", self.dir.join("registries.toml"))
+            .env("HOME", &self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run slipway")
     }
 
     /// Runs and asserts success; returns stdout.
@@ -631,6 +701,24 @@ fn htpasswd_registry_needs_login_and_then_works() {
     std::fs::copy(a.dir.join("docker/config.json"), b.dir.join("docker/config.json")).unwrap();
     b.ok(&b.dir, &["pull", &target]);
     b.assert_store_clean();
+    // A credential helper named by `credHelpers` answers instead.
+    let c = Machine::new(d.path(), "c");
+    std::fs::create_dir_all(c.dir.join("bin")).unwrap();
+    let helper = c.dir.join("bin/docker-credential-slipwaytest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\necho \"$1 $server\" >> \"$(dirname \"$0\")/calls\"\necho '{\"Username\":\"ci\",\"Secret\":\"s3cret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        c.dir.join("docker/config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "slipwaytest"}}}}"#, reg.host()),
+    )
+    .unwrap();
+    c.ok(&c.dir, &["pull", &target]);
+    let calls = std::fs::read_to_string(c.dir.join("bin/calls")).unwrap();
+    assert!(calls.starts_with(&format!("get {}", reg.host())), "{calls}");
 }
 
 #[test]
@@ -671,6 +759,16 @@ fn bearer_token_challenges_anonymous_and_with_credentials() {
     c.ok(&c.dir, &["login", "-u", "robot", "-p", "pw", &proxy.host()]);
     c.ok(&c.dir, &["pull", &target]);
     assert_eq!(manifest_digest(&c, &target), manifest_digest(&a, "tiny"));
+    // An identity token in the Docker config (an OAuth2 refresh token, as Docker Hub and
+    // registries like ACR hand out) is exchanged at the realm with a POST.
+    proxy.set_mode(Mode::Bearer(Some(("<token>".into(), "refresh-abc".into()))));
+    let e = Machine::new(d.path(), "e");
+    let config = |token: &str| format!(r#"{{"auths": {{"{}": {{"identitytoken": "{token}"}}}}}}"#, proxy.host());
+    std::fs::write(e.dir.join("docker/config.json"), config("stale")).unwrap();
+    let err = e.fails(&e.dir, &["pull", &target]);
+    assert!(err.contains("refused access"), "{err}");
+    std::fs::write(e.dir.join("docker/config.json"), config("refresh-abc")).unwrap();
+    e.ok(&e.dir, &["pull", &target]);
 }
 
 /// Pushes an imported busybox as `library/alpine` (`tags`) to the registry at `host`.
@@ -743,8 +841,50 @@ fn mission_dockerfile_resolves_alpine_through_a_loopback_mirror() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("base image alpine:0.0-missing is not in the store and cannot be pulled")
-            && err.contains(&format!("mirror {}", reg.host())),
+            && err.contains(&format!("mirror {}", reg.host()))
+            && err.contains("registries.toml")
+            && err.contains("slipway image import ROOTFS.tar --tag alpine:0.0-missing"),
         "{err}"
+    );
+}
+
+#[test]
+fn build_pull_refreshes_a_base_the_store_has() {
+    let test = "build_pull_refreshes_a_base_the_store_has";
+    if !crate::build::can_run_containers(test) {
+        return;
+    }
+    let Some(reg) = Registry::start(test, None) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let publisher = Machine::new(d.path(), "publisher");
+    serve_busybox_as_alpine(&publisher, &reg.host(), &["latest"]);
+    let a = Machine::new(d.path(), "a");
+    a.registries(&format!(
+        "[[registry]]\nlocation = \"docker.io\"\n[[registry.mirror]]\nlocation = \"{}\"\n",
+        reg.host()
+    ));
+    let ctx = a.dir.join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM alpine\nLABEL refreshed=yes\n").unwrap();
+    a.ok(&ctx, &["build", "-t", "labelled", "."]);
+    assert_eq!(manifest_digest(&a, "alpine"), manifest_digest(&publisher, "bb"));
+    // The mirror's alpine:latest changes; only `--pull` takes the new one.
+    import_files(&publisher, "tiny", &files(&[("etc/os-release", "ID=not-alpine\n")]));
+    publisher.ok(
+        &publisher.dir,
+        &["push", "tiny", &format!("{}/library/alpine:latest", reg.host())],
+    );
+    a.ok(&ctx, &["build", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "bb"),
+        "no --pull: the stored one"
+    );
+    a.ok(&ctx, &["build", "--pull", "-t", "labelled", "."]);
+    assert_eq!(
+        manifest_digest(&a, "alpine"),
+        manifest_digest(&publisher, "tiny"),
+        "--pull: the new one"
     );
 }
 
@@ -778,6 +918,80 @@ fn faults_connection_drop_is_resumed() {
     );
     drop(log);
     assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "big"));
+    b.assert_store_clean();
+    // A server that ignores ranges: the resumed answer starts at byte 0 and the bytes the
+    // client has are skipped.
+    proxy.set_mode(Mode::DropMidBlobNoRanges);
+    let c = Machine::new(d.path(), "c");
+    let o = c.run(&c.dir, &["pull", &target], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success() && err.contains("resuming"), "{err}");
+    assert_eq!(manifest_digest(&c, &target), manifest_digest(&a, "big"));
+    c.assert_store_clean();
+}
+
+#[test]
+fn an_interrupted_pull_continues_where_it_stopped() {
+    let Some(reg) = Registry::start("an_interrupted_pull_continues_where_it_stopped", None) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    let big: String = (0..200_000).map(|i| format!("{i:08}\n")).collect();
+    let big: &'static str = Box::leak(big.into_boxed_str());
+    import_files(&a, "big", &files(&[("data/big.txt", big)]));
+    let proxy = Proxy::start(reg.port, Mode::Pass);
+    let target = format!("{}/faults/big:1", proxy.host());
+    a.ok(&a.dir, &["push", "big", &target]);
+    // The pull is killed while the registry stalls in the middle of the layer.
+    proxy.set_mode(Mode::HangMidBlob);
+    let b = Machine::new(d.path(), "b");
+    let mut child = b.spawn(&b.dir, &["pull", &target]);
+    let partial = b.store().join("partial");
+    let mut kept = 0;
+    for _ in 0..400 {
+        kept = std::fs::read_dir(&partial)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0);
+        if kept > 100_000 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(kept > 100_000, "the partial layer is kept ({kept} bytes)");
+    // The next pull asks only for the rest.
+    proxy.set_mode(Mode::Pass);
+    let o = b.run(&b.dir, &["pull", &target], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success() && err.contains("continuing at byte"), "{err}");
+    let log = proxy.log.lock().unwrap();
+    // The layer continues with a range request (the small config may or may not have got
+    // its first half onto disk before the kill).
+    let from: Vec<u64> = log
+        .requests
+        .iter()
+        .filter_map(|r| r.split("[bytes=").nth(1))
+        .map(|r| r.trim_end_matches("-]").parse().unwrap())
+        .collect();
+    assert_eq!(from.len(), 2, "{:?}", log.requests);
+    assert!(
+        from.iter().all(|f| *f > 0) && from.iter().any(|f| *f >= 100_000),
+        "{from:?}"
+    );
+    drop(log);
+    assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "big"));
+    assert_eq!(
+        std::fs::read_dir(&partial).unwrap().count(),
+        0,
+        "the partial file is gone"
+    );
     b.assert_store_clean();
 }
 
@@ -814,6 +1028,19 @@ fn faults_wrong_digest_and_500_answers() {
     proxy.set_mode(Mode::Fail500(2));
     b.ok(&b.dir, &["pull", &target]);
     assert_eq!(manifest_digest(&b, &target), manifest_digest(&a, "tiny"));
+    // Uploads answered 500 twice: retried, the push completes.
+    proxy.set_mode(Mode::Fail500Uploads(2));
+    import_files(&a, "fresh", &files(&[("etc/hello", "never pushed before\n")]));
+    let out = a.ok(
+        &a.dir,
+        &["push", "fresh", &format!("{}/faults/retried:1", proxy.host())],
+    );
+    assert!(out.contains("2 uploaded"), "{out}");
+    assert_eq!(
+        *proxy.mode.lock().unwrap(),
+        Mode::Fail500Uploads(0),
+        "both failures were hit"
+    );
     // Always 500: a clear error after the retries.
     proxy.set_mode(Mode::Fail500(u32::MAX));
     let err = b.fails(&b.dir, &["pull", &target]);
@@ -909,4 +1136,161 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     assert!(o.status.success() && err.contains("is not a slipway cache"), "{err}");
     let err = e.fails(&ctx_b, &["plan", "--cache-from", "type=local,src=/tmp", "."]);
     assert!(err.contains("only type=registry"), "{err}");
+}
+
+#[test]
+fn multi_platform_index_and_docker_format_images_pull() {
+    let test = "multi_platform_index_and_docker_format_images_pull";
+    let Some(reg) = Registry::start(test, None) else { return };
+    if !have("skopeo", test) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    import_files(&a, "one", &files(&[("etc/which", "one\n")]));
+    import_files(&a, "two", &files(&[("etc/which", "two\n")]));
+    let desc = |name: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&a.ok(&a.dir, &["image", "inspect", name])).unwrap();
+        v[0]["ManifestDescriptor"].clone()
+    };
+    let (one, two) = (desc("one"), desc("two"));
+    // An OCI layout (the store's blobs) whose `multi` is an index of both, for two platforms.
+    let layout = d.path().join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    let cp = Command::new("cp")
+        .args([
+            "-a",
+            a.store().join("blobs").to_str().unwrap(),
+            layout.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let entry = |m: &serde_json::Value, arch: &str, variant: Option<&str>| {
+        let mut platform = serde_json::json!({"os": "linux", "architecture": arch});
+        if let Some(v) = variant {
+            platform["variant"] = v.into();
+        }
+        serde_json::json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"], "platform": platform})
+    };
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [entry(&one, "arm64", Some("v8")), entry(&two, "amd64", None)],
+    });
+    let index_bytes = serde_json::to_vec(&index).unwrap();
+    use sha2::Digest as _;
+    let index_hex = slipway_store_hex(&sha2::Sha256::digest(&index_bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&index_hex), &index_bytes).unwrap();
+    let named = |m: &serde_json::Value, name: &str| {
+        serde_json::json!({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"],
+            "annotations": {"org.opencontainers.image.ref.name": name}})
+    };
+    let index_desc = serde_json::json!({"mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{index_hex}"), "size": index_bytes.len()});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
+            "manifests": [named(&index_desc, "multi"), named(&one, "one")]}))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let skopeo = |args: &[&str]| {
+        let o = Command::new("skopeo").args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "skopeo {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let multi = format!("{}/multi:1", reg.host());
+    skopeo(&[
+        "copy",
+        "-q",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{multi}"),
+    ]);
+    let b = Machine::new(d.path(), "b");
+    let host_is_amd64 = std::env::consts::ARCH == "x86_64";
+    if host_is_amd64 {
+        b.ok(&b.dir, &["pull", &multi]);
+        assert_eq!(manifest_digest(&b, &multi), two["digest"].as_str().unwrap());
+    }
+    b.ok(&b.dir, &["pull", "--platform", "linux/arm64", &multi]);
+    assert_eq!(manifest_digest(&b, &multi), one["digest"].as_str().unwrap());
+    let err = b.fails(&b.dir, &["pull", "--platform", "linux/s390x", &multi]);
+    assert!(
+        err.contains("no image for linux/s390x (the index has linux/arm64/v8, linux/amd64)"),
+        "{err}"
+    );
+    let err = b.fails(&b.dir, &["pull", "--platform", "linux", &multi]);
+    assert!(err.contains("invalid platform"), "{err}");
+
+    // Docker's schema 2 format (skopeo converts): pulled, stored byte for byte.
+    let docker = format!("{}/dockerformat:1", reg.host());
+    skopeo(&[
+        "copy",
+        "-q",
+        "--format",
+        "v2s2",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:one", layout.display()),
+        &format!("docker://{docker}"),
+    ]);
+    b.ok(&b.dir, &["pull", &docker]);
+    let v: serde_json::Value = serde_json::from_str(&b.ok(&b.dir, &["image", "inspect", &docker])).unwrap();
+    assert_eq!(
+        v[0]["ManifestDescriptor"]["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    if let Some(s) = skopeo_inspect(&docker, None) {
+        assert_eq!(s["Digest"], v[0]["ManifestDescriptor"]["digest"]);
+    }
+    b.assert_store_clean();
+}
+
+#[test]
+fn a_failing_mirror_falls_back_to_the_registry() {
+    let test = "a_failing_mirror_falls_back_to_the_registry";
+    let Some(upstream) = Registry::start(test, None) else {
+        return;
+    };
+    let Some(mirror) = Registry::start(test, None) else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let a = Machine::new(d.path(), "a");
+    import_files(&a, "tiny", &files(&[("etc/hello", "upstream\n")]));
+    let target = format!("{}/team/tiny:1", upstream.host());
+    a.ok(&a.dir, &["push", "tiny", &target]);
+    // B mirrors the upstream through a registry that lacks the image, then one that is down.
+    let b = Machine::new(d.path(), "b");
+    let down = free_port();
+    b.registries(&format!(
+        "[[registry]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"{}\"\n[[registry.mirror]]\nlocation = \"127.0.0.1:{down}\"\n",
+        upstream.host(),
+        mirror.host()
+    ));
+    let o = b.run(&b.dir, &["pull", &target], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains(&format!("from http://{}", upstream.host())), "{out}");
+    assert!(
+        err.contains(&format!("mirror {} failed", mirror.host()))
+            && err.contains(&format!("mirror 127.0.0.1:{down} failed")),
+        "{err}"
+    );
+    // Once the mirror has it, it is served from there.
+    a.ok(&a.dir, &["push", "tiny", &format!("{}/team/tiny:1", mirror.host())]);
+    let c = Machine::new(d.path(), "c");
+    std::fs::copy(b.dir.join("registries.toml"), c.dir.join("registries.toml")).unwrap();
+    let out = c.ok(&c.dir, &["pull", &target]);
+    assert!(out.contains(&format!("from http://{}", mirror.host())), "{out}");
+    // An invalid registries.toml is an error naming the file.
+    std::fs::write(c.dir.join("registries.toml"), "[[registry]]\nlocation = 5\n").unwrap();
+    let err = c.fails(&c.dir, &["pull", &target]);
+    assert!(err.contains("registries.toml"), "{err}");
 }

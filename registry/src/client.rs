@@ -17,6 +17,9 @@ use std::time::Duration;
 use ureq::http::Response;
 use ureq::Body;
 
+/// The user name Docker gives an identity token (an OAuth2 refresh token) in its config.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
 /// Manifest media types slipway accepts, in order of preference.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 
@@ -223,11 +226,26 @@ impl Client {
                     if attempt > 0 {
                         std::thread::sleep(backoff(attempt));
                     }
-                    let mut req = self.agent.get(&url);
-                    if let Some(c) = &creds {
-                        req = req.header("Authorization", basic(c));
-                    }
-                    let resp = match req.call() {
+                    // An identity token (Docker's `identitytoken`) is an OAuth2 refresh token:
+                    // POSTed to the realm. Otherwise a GET, with Basic credentials if any.
+                    let sent = match &creds {
+                        Some(c) if c.username == IDENTITY_TOKEN_USER => {
+                            let mut form: Vec<(&str, &str)> = vec![
+                                ("grant_type", "refresh_token"),
+                                ("refresh_token", &c.password),
+                                ("client_id", "slipway"),
+                            ];
+                            form.extend(params.iter().cloned());
+                            let body = with_query("", &form);
+                            self.agent
+                                .post(realm)
+                                .header("Content-Type", "application/x-www-form-urlencoded")
+                                .send(body.trim_start_matches('?'))
+                        }
+                        Some(c) => self.agent.get(&url).header("Authorization", basic(c)).call(),
+                        None => self.agent.get(&url).call(),
+                    };
+                    let resp = match sent {
                         Ok(r) => r,
                         Err(e) => {
                             last = format!("cannot reach the token server {realm}: {e}");

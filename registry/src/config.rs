@@ -272,7 +272,7 @@ fn decode_entry(e: &AuthEntry) -> Result<Option<Credentials>, String> {
     if let Some(t) = e.identity_token.as_deref().filter(|t| !t.is_empty()) {
         // Docker sends identity tokens as a refresh token with the user `<token>`.
         return Ok(Some(Credentials {
-            username: "<token>".into(),
+            username: crate::client::IDENTITY_TOKEN_USER.into(),
             password: t.into(),
         }));
     }

@@ -7,8 +7,8 @@
 //! Invariants:
 //! - depends on slipway-store only (of ours);
 //! - nothing enters the store unverified: every manifest and blob is checked against its
-//!   digest while it streams in ([`slipway_store::Store::put_blob_from`]), and a mismatch
-//!   stores nothing;
+//!   digest while it streams in ([`slipway_store::Store::put_blob_resumable`]), and a
+//!   mismatch stores nothing;
 //! - a blob already in the store is never fetched again;
 //! - every loop over the network is bounded (retries, resumes, redirects, body sizes).
 

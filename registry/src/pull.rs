@@ -417,7 +417,17 @@ pub fn fetch_blob(
         id: id.clone(),
         failure: None,
     };
-    let result = store.put_blob_from(&mut reader, Some(&blob.digest));
+    // What an interrupted earlier pull left is kept: only the rest is asked for.
+    let r = &mut reader;
+    let result = store.put_blob_resumable(&blob.digest, move |offset| {
+        if offset > 0 {
+            r.progress
+                .note(&format!("{}: continuing at byte {offset} of an earlier pull", r.what));
+            r.progress.advance(&r.id, offset);
+        }
+        r.offset = offset;
+        Ok(r)
+    });
     match result {
         Ok((_, size)) if size == blob.size => {
             progress.finish(&id, "done");

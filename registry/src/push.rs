@@ -149,7 +149,19 @@ pub fn push_blobs(
     let outcomes = std::sync::Mutex::new(vec![BlobOutcome::Existed; blobs.len()]);
     let indexed: Vec<(usize, &Descriptor)> = blobs.iter().enumerate().collect();
     crate::parallel(&indexed, options.jobs, &|(i, b)| {
-        let o = push_blob(client, store, ep, repo, b, options, progress)?;
+        // An upload that failed part-way starts over (a new session), a bounded number of times.
+        let mut attempt = 0;
+        let o = loop {
+            match push_blob(client, store, ep, repo, b, options, progress) {
+                Err(Error::Registry(m) | Error::NotFound(m)) if attempt < 2 => {
+                    attempt += 1;
+                    progress.finish(&crate::short(&b.digest), "failed");
+                    progress.note(&format!("{m}; starting the upload of {} again", b.digest));
+                    std::thread::sleep(crate::client::backoff(attempt));
+                }
+                r => break r?,
+            }
+        };
         crate::record_origin(store, &b.digest, &ep.host, repo);
         outcomes.lock().unwrap_or_else(|p| p.into_inner())[*i] = o;
         Ok(())

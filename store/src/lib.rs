@@ -373,6 +373,78 @@ impl Store {
         Ok(())
     }
 
+    /// Where an interrupted download of a blob is kept: `<root>/partial/<hex>`.
+    pub fn partial_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("partial").join(digest.hex())
+    }
+
+    /// Stores a blob whose bytes may have been partly written by an earlier, interrupted
+    /// call: what `partial_path` holds is hashed, `rest(offset)` gives a reader of the bytes
+    /// after it, they are appended (so a new interruption keeps them too), and the whole is
+    /// checked against `expected` before it is renamed into place. A mismatch removes the
+    /// partial file and stores nothing. When another process holds the partial file, this
+    /// falls back to [`Store::put_blob_from`] from offset 0.
+    pub fn put_blob_resumable<R: Read>(
+        &self,
+        expected: &Digest,
+        rest: impl FnOnce(u64) -> io::Result<R>,
+    ) -> io::Result<(Digest, u64)> {
+        let path = self.blob_path(expected);
+        if let Ok(m) = fs::metadata(&path) {
+            return Ok((expected.clone(), m.len()));
+        }
+        let partial = self.partial_path(expected);
+        let dir = self.root.join("partial");
+        fs::create_dir_all(&dir).map_err(|e| context(e, "cannot create", &dir))?;
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&partial)
+            .map_err(|e| context(e, "cannot open", &partial))?;
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return self.put_blob_from(rest(0)?, Some(expected)),
+            Err(fs::TryLockError::Error(e)) => return Err(context(e, "cannot lock", &partial)),
+        }
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(|e| context(e, "cannot read", &partial))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        let mut reader = rest(size)?;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            f.write_all(&buf[..n])
+                .map_err(|e| context(e, "cannot write", &partial))?;
+            size += n as u64;
+        }
+        f.sync_all().map_err(|e| context(e, "cannot fsync", &partial))?;
+        let digest = Digest(format!("sha256:{}", hex(&hasher.finalize())));
+        if digest != *expected {
+            let _ = fs::remove_file(&partial);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("digest mismatch: expected {expected}, got {digest}"),
+            ));
+        }
+        fs::rename(&partial, &path).map_err(|e| context(e, "cannot rename into", &path))?;
+        if let Ok(d) = File::open(path.parent().unwrap_or(Path::new("."))) {
+            let _ = d.sync_all();
+        }
+        Ok((digest, size))
+    }
+
     /// Reads a blob, verifying its digest.
     pub fn get_blob(&self, digest: &Digest) -> io::Result<Vec<u8>> {
         let path = self.blob_path(digest);
@@ -677,6 +749,39 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, vec![want.hex().to_string()], "no temp file or corrupt blob left");
+    }
+
+    #[test]
+    fn resumable_blobs_continue_and_verify() {
+        let (_d, s) = temp();
+        let want = Digest::of(b"hello world");
+        // An earlier attempt got "hello " before it was interrupted.
+        let interrupted = s.put_blob_resumable(&want, |offset| {
+            assert_eq!(offset, 0);
+            Ok(io::Read::chain(&b"hello "[..], FailingReader))
+        });
+        assert!(interrupted.is_err());
+        assert_eq!(fs::read(s.partial_path(&want)).unwrap(), b"hello ");
+        let (got, size) = s
+            .put_blob_resumable(&want, |offset| {
+                assert_eq!(offset, 6, "only the rest is asked for");
+                Ok(&b"world"[..])
+            })
+            .unwrap();
+        assert_eq!((got, size), (want.clone(), 11));
+        assert_eq!(s.get_blob(&want).unwrap(), b"hello world");
+        assert!(!s.partial_path(&want).exists());
+        // A wrong rest: nothing stored, the partial file gone.
+        let other = Digest::of(b"abc");
+        assert!(s.put_blob_resumable(&other, |_| Ok(&b"abd"[..])).is_err());
+        assert!(!s.has_blob(&other) && !s.partial_path(&other).exists());
+    }
+
+    struct FailingReader;
+    impl Read for FailingReader {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset"))
+        }
     }
 
     #[test]
