@@ -250,8 +250,8 @@ fn save_rm_load_run_and_oci_layout_bases() {
         .is_none());
 
     // `image save --format oci` to a directory: a layout whose index names the image as
-    // `build --output type=oci` did (the docker round trip above recompressed the layers,
-    // so the manifest digest is the store's current one).
+    // `build --output type=oci` did. (The docker archive carried uncompressed layers; the
+    // load compressed them again, the same way, so even the manifest digest survived.)
     let saved_dir = dir.join("saved-layout/");
     ok(
         slipway_in(
@@ -282,8 +282,18 @@ fn save_rm_load_run_and_oci_layout_bases() {
         inspect(&store, dir, "app:v1")["ManifestDescriptor"]["digest"]
     );
 
-    // The loads left the first build's layers unreferenced: a prune frees them, and the
-    // store stays consistent and usable; --all then drops the build cache.
+    // An image that is removed leaves blobs nothing references: a prune frees them, and
+    // the store stays consistent and usable; --all then drops the build cache.
+    let ctx_dir = dir.join("ctx");
+    ok(
+        slipway_in(
+            &store,
+            dir,
+            &["image", "import", ctx_dir.to_str().unwrap(), "--tag", "junk"],
+        ),
+        "import junk",
+    );
+    ok(slipway_in(&store, dir, &["image", "rm", "junk"]), "rm junk");
     let out = ok(slipway_in(&store, dir, &["prune"]), "prune");
     let freed: usize = out
         .strip_prefix("Deleted ")

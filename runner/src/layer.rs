@@ -135,9 +135,134 @@ pub fn is_opaque(dir: &Path) -> bool {
     matches!(xattr::get(dir, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
 }
 
+/// How much of the uncompressed stream one gzip member holds.
+pub const GZIP_CHUNK: usize = 1 << 20;
+
+/// Writes what `produce` writes to `out`, gzip-compressed on all cores: the stream is cut
+/// every [`GZIP_CHUNK`] bytes and each piece becomes an independent gzip member (RFC 1952
+/// §2.2: a gzip file is a series of members; Go's `compress/gzip`, which docker, containerd,
+/// skopeo and umoci read layers with, flate2's `MultiGzDecoder` and GNU gzip read them all).
+/// The cuts depend only on the byte count, so the output is the same whatever the number of
+/// threads. flate2's gzip header has mtime 0 and no file name: deterministic.
+pub fn gzip_parallel<W: Write + Send, T>(
+    out: W,
+    produce: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+) -> io::Result<(T, W)> {
+    use std::sync::{mpsc, Arc, Mutex};
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    std::thread::scope(|s| {
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(threads);
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::sync_channel::<(usize, io::Result<Vec<u8>>)>(threads * 2);
+        for _ in 0..threads {
+            let (job_rx, done_tx) = (Arc::clone(&job_rx), done_tx.clone());
+            s.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => break,
+                };
+                let Ok((i, data)) = job else { break };
+                let member = (|| {
+                    let mut e = flate2::write::GzEncoder::new(
+                        Vec::with_capacity(data.len() / 2 + 64),
+                        flate2::Compression::default(),
+                    );
+                    e.write_all(&data)?;
+                    e.finish()
+                })();
+                if done_tx.send((i, member)).is_err() {
+                    break;
+                }
+            });
+        }
+        // Only the workers hold the queue's receiving end: when they all stop (the writer
+        // failed), the producer's next send fails instead of blocking.
+        drop(job_rx);
+        drop(done_tx);
+        let writer = s.spawn(move || -> io::Result<(W, usize)> {
+            let mut out = out;
+            let (mut next, mut pending) = (0usize, std::collections::BTreeMap::new());
+            for (i, member) in done_rx {
+                pending.insert(i, member);
+                while let Some(m) = pending.remove(&next) {
+                    out.write_all(&m?)?;
+                    next += 1;
+                }
+            }
+            Ok((out, next))
+        });
+        let mut chunks = Chunks {
+            buf: Vec::with_capacity(GZIP_CHUNK),
+            sent: 0,
+            tx: Some(job_tx),
+        };
+        let produced = produce(&mut chunks);
+        let sent = if produced.is_ok() { chunks.finish() } else { Ok(()) };
+        let count = chunks.sent;
+        drop(chunks);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the gzip writer thread panicked")));
+        // The writer's error (e.g. a full disk) explains a refused chunk best.
+        let (out, written) = written?;
+        let value = produced?;
+        sent?;
+        if written != count {
+            // Only a worker that died mid-chunk leaves a gap.
+            return Err(io::Error::other("a gzip compression thread failed"));
+        }
+        Ok((value, out))
+    })
+}
+
+/// The producer's side of [`gzip_parallel`]: fills chunks and hands them to the workers.
+struct Chunks {
+    buf: Vec<u8>,
+    sent: usize,
+    tx: Option<std::sync::mpsc::SyncSender<(usize, Vec<u8>)>>,
+}
+
+impl Chunks {
+    fn send(&mut self) -> io::Result<()> {
+        let data = std::mem::replace(&mut self.buf, Vec::with_capacity(GZIP_CHUNK));
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the compressor is closed"))?;
+        tx.send((self.sent, data))
+            .map_err(|_| io::Error::other("the compressor stopped"))?;
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// Sends the last chunk (an empty one when nothing was written: a gzip file has at
+    /// least one member) and closes the queue.
+    fn finish(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() || self.sent == 0 {
+            self.send()?;
+        }
+        self.tx = None;
+        Ok(())
+    }
+}
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(GZIP_CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == GZIP_CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Writes the upper dir `upper` as a layer to `out`. Entries are sorted by path;
 /// device files, sockets and overlayfs' own bookkeeping are skipped.
-pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<LayerInfo> {
+pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
     let mut blob = Hashing::new(out);
     let (diff_id, media_type) = match options.compression {
         Compression::None => {
@@ -146,12 +271,11 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io:
             (tar.digest(), slipway_store::MEDIA_LAYER_TAR)
         }
         Compression::Gzip => {
-            // flate2's default gzip header has mtime 0 and no file name: deterministic.
-            let mut gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
-            let mut tar = Hashing::new(&mut gz);
-            write_tar(upper, options, &mut tar)?;
-            let d = tar.digest();
-            gz.finish()?;
+            let (d, _) = gzip_parallel(&mut blob, |gz| {
+                let mut tar = Hashing::new(gz);
+                write_tar(upper, options, &mut tar)?;
+                Ok(tar.digest())
+            })?;
             (d, slipway_store::MEDIA_LAYER_GZIP)
         }
         Compression::Zstd => {
@@ -174,7 +298,7 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write) -> io:
 
 /// Turns an existing tar stream into a layer blob on `out`: compressed as `options` say,
 /// or kept as it is when it is gzip already (then the digests are computed from it).
-pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl Write) -> io::Result<LayerInfo> {
+pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
     let mut head = [0u8; 2];
     let mut n = 0;
     while n < 2 {
@@ -210,11 +334,11 @@ pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl 
             (t.digest(), slipway_store::MEDIA_LAYER_TAR)
         }
         Compression::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(&mut blob, flate2::Compression::default());
-            let mut t = Hashing::new(&mut gz);
-            io::copy(&mut input, &mut t)?;
-            let d = t.digest();
-            gz.finish()?;
+            let (d, _) = gzip_parallel(&mut blob, |gz| {
+                let mut t = Hashing::new(gz);
+                io::copy(&mut input, &mut t)?;
+                Ok(t.digest())
+            })?;
             (d, slipway_store::MEDIA_LAYER_GZIP)
         }
         Compression::Zstd => {
@@ -379,7 +503,7 @@ mod tests {
 
     fn entries(blob: &[u8], gzip: bool) -> Vec<String> {
         let reader: Box<dyn io::Read + '_> = if gzip {
-            Box::new(flate2::read::GzDecoder::new(blob))
+            Box::new(flate2::read::MultiGzDecoder::new(blob))
         } else {
             Box::new(blob)
         };
@@ -418,6 +542,68 @@ mod tests {
     }
 
     #[test]
+    fn parallel_gzip_is_chunked_members_in_order() {
+        // 3.5 chunks of data that compresses somewhat (a counter) but not to nothing.
+        let data: Vec<u8> = (0..GZIP_CHUNK * 7 / 2)
+            .map(|i| (i * 31 % 251) as u8 ^ (i >> 12) as u8)
+            .collect();
+        let (n, out) = gzip_parallel(Vec::new(), |w| {
+            // Odd-sized writes straddle the chunk boundaries.
+            for piece in data.chunks(77_777) {
+                w.write_all(piece)?;
+            }
+            Ok(data.len())
+        })
+        .unwrap();
+        assert_eq!(n, data.len());
+        // The same bytes as compressing each chunk alone, one after the other: the thread
+        // count cannot change the output.
+        let mut expected = Vec::new();
+        for chunk in data.chunks(GZIP_CHUNK) {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(chunk).unwrap();
+            expected.extend(e.finish().unwrap());
+        }
+        assert!(out == expected, "parallel output differs from sequential members");
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&out[..]), &mut back).unwrap();
+        assert!(back == data);
+        // Nothing written: still a valid (empty) gzip file.
+        let ((), empty) = gzip_parallel(Vec::new(), |_| Ok(())).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&empty[..]), &mut back).unwrap();
+        assert!(back.is_empty() && !empty.is_empty());
+    }
+
+    #[test]
+    fn parallel_gzip_reports_a_failing_writer_and_producer() {
+        #[derive(Debug)]
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = gzip_parallel(Full, |w| {
+            for _ in 0..64 {
+                w.write_all(&[7u8; GZIP_CHUNK])?;
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "disk full");
+        let e = gzip_parallel(Vec::new(), |w| {
+            w.write_all(b"partial")?;
+            Err::<(), _>(io::Error::other("source vanished"))
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "source vanished");
+    }
+
+    #[test]
     fn same_tree_same_digest_and_sorted_entries() {
         let d1 = tempfile::tempdir().unwrap();
         let d2 = tempfile::tempdir().unwrap();
@@ -437,7 +623,7 @@ mod tests {
         assert_eq!(i1.digest, Digest::of(&b1));
         assert_eq!(i1.size, b1.len() as u64);
         let mut tar = Vec::new();
-        flate2::read::GzDecoder::new(&b1[..]).read_to_end_into(&mut tar);
+        flate2::read::MultiGzDecoder::new(&b1[..]).read_to_end_into(&mut tar);
         assert_eq!(i1.diff_id, Digest::of(&tar));
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
