@@ -740,3 +740,39 @@ fn copy_from_a_stage_with_wildcards() {
     assert!(!o.status.success());
     assert!(text(&o).1.contains("/nothing*: no file in b matches"), "{}", text(&o).1);
 }
+
+#[test]
+fn deletions_are_whiteouts_and_opaque_dirs_in_the_image() {
+    if !can_run_containers("deletions_are_whiteouts_and_opaque_dirs_in_the_image") {
+        return;
+    }
+    let (d, store, ctx) = setup(
+        "FROM bb\n\
+         RUN mkdir -p /d/sub && echo x > /d/f && echo y > /g && echo z > /d/sub/k && mkfifo /pipe\n\
+         RUN rm /g && rm -r /d && mkdir /d && echo new > /d/h\n",
+    );
+    run_in(&store, &ctx, &["build", "-t", "wh", "."]);
+    let check = |store: &Path| {
+        let out = run_in(
+            store,
+            &ctx,
+            &[
+                "run",
+                "--rm",
+                "wh",
+                "sh",
+                "-c",
+                "ls -A /d; test -e /g && echo g-present; test -p /pipe && echo fifo",
+            ],
+        );
+        assert_eq!(out, "h\nfifo\n", "in {}", store.display());
+    };
+    // Here the steps' upper dirs serve as the unpacked layers …
+    check(&store);
+    // … and in another store the same image comes from its blobs alone.
+    let tar = d.path().join("wh.tar");
+    run_in(&store, &ctx, &["image", "save", "-o", tar.to_str().unwrap(), "wh"]);
+    let other = d.path().join("other-store");
+    run_in(&other, &ctx, &["image", "load", tar.to_str().unwrap()]);
+    check(&other);
+}

@@ -869,6 +869,10 @@ fn run_step(
         ..LayerOptions::default()
     };
     let info = image::commit_layer(store, &upper, &layer_options)?;
+    if info.exact {
+        // The upper dir is the unpacked layer: the next steps use it as it is.
+        image::adopt_layer(store, &upper, &info.diff_id)?;
+    }
     progress.note(
         n,
         &format!(

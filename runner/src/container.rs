@@ -122,8 +122,10 @@ fn inside(root: &Path, path: &Path) -> PathBuf {
 /// The overlayfs mount options. overlayfs takes lowerdirs top first, separated by `:`.
 pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> String {
     let lowers: Vec<String> = lower.iter().rev().map(|p| p.display().to_string()).collect();
+    // Without redirects, an index or metadata-only copy-ups, the upper dir holds every
+    // change as plain files (whiteouts and opaque dirs aside): what a layer tar needs.
     format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={},redirect_dir=off,index=off,metacopy=off",
         lowers.join(":"),
         upper.display(),
         work.display()
@@ -626,7 +628,7 @@ mod tests {
         setup(&mut r, &s, Path::new("/")).unwrap();
         expect_test::expect![[r#"
             mount none / none MS_REC | MS_PRIVATE
-            mount overlay /c/merged overlay 0x0 lowerdir=/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work
+            mount overlay /c/merged overlay 0x0 lowerdir=/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,index=off,metacopy=off
             mkdir /c/merged/proc
             mount proc /c/merged/proc proc MS_NOSUID | MS_NODEV | MS_NOEXEC
             mkdir /c/merged/dev
@@ -723,7 +725,7 @@ mod tests {
                      mkdir /c/.scratch/work\n\
                      mkdir /c/.scratch/merged\n\
                      mount overlay /c/.scratch/merged overlay 0x0 \
-                     lowerdir=/l/base,upperdir=/c/.scratch/upper,workdir=/c/.scratch/work\n\
+                     lowerdir=/l/base,upperdir=/c/.scratch/upper,workdir=/c/.scratch/work,redirect_dir=off,index=off,metacopy=off\n\
                      mkdir /c/.scratch/merged/proc\n";
         assert!(text.starts_with(start), "{text}");
         assert!(text.contains("chdir /c/.scratch/merged\npivot_root . .\n"), "{text}");

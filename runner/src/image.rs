@@ -11,6 +11,7 @@ use slipway_store::{Descriptor, Digest, Store, MEDIA_CONFIG, MEDIA_MANIFEST};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The OCI architecture name of this machine.
@@ -288,6 +289,23 @@ pub fn commit_layer(store: &Store, upper: &Path, options: &LayerOptions) -> io::
     store_layer(store, |f| write_layer(upper, options, io::BufWriter::new(f)))
 }
 
+/// Makes `upper` (a step's overlayfs upper dir, just written as a layer with diff_id
+/// `diff_id`) the unpacked layer directory, by renaming it, instead of unpacking the blob
+/// again. Only for an `exact` layer (nothing in the dir was left out of the tar); when the
+/// layer is unpacked already, `upper` is left alone.
+pub fn adopt_layer(store: &Store, upper: &Path, diff_id: &Digest) -> io::Result<()> {
+    let layers = store.root().join("layers");
+    let dir = layers.join(diff_id.hex());
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(&layers)?;
+    match fs::rename(upper, &dir) {
+        Err(_) if dir.is_dir() => Ok(()),
+        r => r,
+    }
+}
+
 /// A reader that hashes what passes through.
 struct HashingReader<R> {
     inner: R,
@@ -394,11 +412,70 @@ fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
             }
             continue;
         }
+        let kind = entry.header().entry_type();
+        if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
+            // The tar crate would write these as empty files.
+            let at = node_path(dir, &path)?;
+            let node = if kind.is_fifo() {
+                crate::sys::NodeKind::Fifo
+            } else if kind.is_character_special() {
+                crate::sys::NodeKind::Char
+            } else {
+                crate::sys::NodeKind::Block
+            };
+            let h = entry.header();
+            let mode = h.mode().unwrap_or(0o644) & 0o7777;
+            if let Ok(m) = fs::symlink_metadata(&at) {
+                if m.is_dir() {
+                    fs::remove_dir_all(&at)?;
+                } else {
+                    fs::remove_file(&at)?;
+                }
+            }
+            crate::sys::make_node(
+                &at,
+                node,
+                mode,
+                h.device_major().ok().flatten().unwrap_or(0),
+                h.device_minor().ok().flatten().unwrap_or(0),
+            )?;
+            let (uid, gid) = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+            std::os::unix::fs::lchown(&at, Some(uid), Some(gid))?;
+            fs::set_permissions(&at, fs::Permissions::from_mode(mode))?;
+            continue;
+        }
         if !entry.unpack_in(dir)? {
             return Err(invalid(format!("layer entry {} leaves the layer", path.display())));
         }
     }
     Ok(())
+}
+
+/// Where a layer entry `path` goes under `dir`, its parents created; refused when it
+/// would leave `dir` (`..`, an absolute path, a link among its parents).
+fn node_path(dir: &Path, path: &Path) -> io::Result<std::path::PathBuf> {
+    use std::path::Component;
+    let mut at = dir.to_path_buf();
+    let comps: Vec<_> = path.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    for (i, c) in comps.iter().enumerate() {
+        let Component::Normal(n) = c else {
+            return Err(invalid(format!("layer entry {} leaves the layer", path.display())));
+        };
+        at.push(n);
+        if i + 1 < comps.len() {
+            match fs::symlink_metadata(&at) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(invalid(format!(
+                        "layer entry {} goes through a non-directory",
+                        path.display()
+                    )))
+                }
+                Err(_) => fs::create_dir(&at)?,
+            }
+        }
+    }
+    Ok(at)
 }
 
 /// The unpacked layers of an image, bottom first: overlayfs lower dirs.

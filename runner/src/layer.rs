@@ -85,6 +85,9 @@ pub struct LayerInfo {
     /// Size of the blob in bytes.
     pub size: u64,
     pub media_type: &'static str,
+    /// The tar holds everything the directory held (no device node or socket was left
+    /// out), so the directory itself can serve as the unpacked layer.
+    pub exact: bool,
 }
 
 /// A writer that hashes and counts what passes through.
@@ -264,16 +267,17 @@ impl Write for Chunks {
 /// device files, sockets and overlayfs' own bookkeeping are skipped.
 pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
     let mut blob = Hashing::new(out);
+    let mut exact = true;
     let (diff_id, media_type) = match options.compression {
         Compression::None => {
             let mut tar = Hashing::new(&mut blob);
-            write_tar(upper, options, &mut tar)?;
+            exact = write_tar(upper, options, &mut tar)?;
             (tar.digest(), slipway_store::MEDIA_LAYER_TAR)
         }
         Compression::Gzip => {
             let (d, _) = gzip_parallel(&mut blob, |gz| {
                 let mut tar = Hashing::new(gz);
-                write_tar(upper, options, &mut tar)?;
+                exact = write_tar(upper, options, &mut tar)?;
                 Ok(tar.digest())
             })?;
             (d, slipway_store::MEDIA_LAYER_GZIP)
@@ -281,7 +285,7 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send)
         Compression::Zstd => {
             let mut z = zstd::stream::write::Encoder::new(&mut blob, 3)?;
             let mut tar = Hashing::new(&mut z);
-            write_tar(upper, options, &mut tar)?;
+            exact = write_tar(upper, options, &mut tar)?;
             let d = tar.digest();
             z.finish()?;
             (d, slipway_store::MEDIA_LAYER_ZSTD)
@@ -293,6 +297,7 @@ pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send)
         diff_id,
         size: blob.size,
         media_type,
+        exact,
     })
 }
 
@@ -325,6 +330,7 @@ pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl 
             diff_id: diff.digest(),
             size: blob.size,
             media_type: slipway_store::MEDIA_LAYER_GZIP,
+            exact: true,
         });
     }
     let (diff_id, media_type) = match options.compression {
@@ -356,6 +362,7 @@ pub fn layer_from_tar(mut tar: impl io::Read, options: &LayerOptions, out: impl 
         diff_id,
         size: blob.size,
         media_type,
+        exact: true,
     })
 }
 
@@ -398,7 +405,8 @@ fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<()> {
+fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<bool> {
+    let mut exact = true;
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
     let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
@@ -457,10 +465,13 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
             header.set_entry_type(tar::EntryType::Fifo);
             header.set_size(0);
             tar.append_data(&mut header, &rel, io::empty())?;
+        } else {
+            // Other devices and sockets are not part of an image.
+            exact = false;
         }
-        // Other devices and sockets are not part of an image.
     }
-    tar.into_inner()?.flush()
+    tar.into_inner()?.flush()?;
+    Ok(exact)
 }
 
 /// Whether `rel` exists in the union of `layers` (top first), honouring whiteouts and
