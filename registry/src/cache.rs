@@ -46,7 +46,9 @@ pub struct BaseImage {
     pub config_json: String,
 }
 
-/// `--cache-to` / `--cache-from` values: `type=registry,ref=REF[,mode=max]`.
+/// `--cache-to` / `--cache-from` values: `type=registry,ref=REF[,mode=max]`. `mode` and
+/// `ignore-error` are accepted for BuildKit compatibility; slipway always exports every step
+/// of the build (BuildKit's `mode=max`), and a failed import is always a warning.
 pub fn parse_spec(spec: &str) -> Result<String, String> {
     let fields: Vec<(&str, &str)> = spec.split(',').map(|f| f.split_once('=').unwrap_or((f, ""))).collect();
     let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);

@@ -197,6 +197,15 @@ fn absolute(ep: &Endpoint, location: &str) -> String {
     }
 }
 
+/// The credentials go only to the registry itself: an upload `Location` on another host
+/// (a storage service) gets none.
+fn same_origin<'a>(ep: &Endpoint, url: &str, auth: Option<&'a str>) -> Option<&'a str> {
+    auth.filter(|_| {
+        url.strip_prefix(ep.base.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
 fn location(resp: &ureq::http::Response<ureq::Body>, ep: &Endpoint, what: &str) -> Result<String, Error> {
     resp.headers()
         .get("location")
@@ -288,7 +297,7 @@ fn push_blob(
                     .header("Content-Type", "application/octet-stream")
                     .header("Content-Length", len.to_string())
                     .header("Content-Range", format!("{offset}-{}", offset + len - 1));
-                if let Some(a) = auth {
+                if let Some(a) = same_origin(ep, &url, auth) {
                     req = req.header("Authorization", a);
                 }
                 req.send(ureq::SendBody::from_owned_reader(file.take(len)))
@@ -303,7 +312,7 @@ fn push_blob(
         let url = with_query(&loc, &[("digest", blob.digest.as_str())]);
         let resp = client.send(ep, &scope, &what, &|agent, auth| {
             let mut req = agent.put(&url).header("Content-Length", "0");
-            if let Some(a) = auth {
+            if let Some(a) = same_origin(ep, &url, auth) {
                 req = req.header("Authorization", a);
             }
             req.send_empty()
@@ -320,7 +329,7 @@ fn push_blob(
                 .put(&url)
                 .header("Content-Type", "application/octet-stream")
                 .header("Content-Length", size.to_string());
-            if let Some(a) = auth {
+            if let Some(a) = same_origin(ep, &url, auth) {
                 req = req.header("Authorization", a);
             }
             req.send(ureq::SendBody::from_owned_reader(file))
@@ -350,5 +359,31 @@ pub fn login(client: &Client, host: &str, creds: crate::Credentials) -> Result<(
     match resp.status().as_u16() {
         200 => Ok(()),
         _ => Err(push_error(&what, host, resp)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_stay_with_the_registry() {
+        let ep = Endpoint {
+            host: "reg.example:5000".into(),
+            base: "https://reg.example:5000".into(),
+            mirror: false,
+        };
+        let a = Some("Bearer t");
+        assert_eq!(
+            same_origin(&ep, "https://reg.example:5000/v2/x/blobs/uploads/u?s=1", a),
+            a
+        );
+        assert_eq!(same_origin(&ep, "https://reg.example:50000/v2/x", a), None);
+        assert_eq!(same_origin(&ep, "https://storage.example/upload/u", a), None);
+        assert_eq!(
+            absolute(&ep, "/v2/x/blobs/uploads/u"),
+            "https://reg.example:5000/v2/x/blobs/uploads/u"
+        );
+        assert_eq!(absolute(&ep, "https://s.example/u"), "https://s.example/u");
     }
 }
