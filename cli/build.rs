@@ -178,13 +178,15 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         eprintln!("error: --push needs a name: add -t REGISTRY/REPO:TAG");
         return Ok(ExitCode::from(2));
     }
-    crate::registry::import_caches(&cache_from, opts.quiet)?;
+    // With `--progress json`, stderr carries only JSON events.
+    let silent = opts.quiet || matches!(opts.progress, Progress::Json);
+    crate::registry::import_caches(&cache_from, silent)?;
     let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
     // Base images the store lacks are pulled, and the plan made again with their digests.
-    if crate::registry::pull_needed(&store, &planned, opts.pull, opts.quiet)? {
+    if crate::registry::pull_needed(&store, &planned, opts.pull, silent)? {
         planned = match crate::plan::plan_or_report(&opts.request, opts.color)? {
             Ok((_, p)) => p,
             Err(code) => return Ok(code),
@@ -242,12 +244,12 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             } else {
                 print!("{report}");
             }
-            let code = crate::registry::export_caches(&store, &planned, &cache_to, opts.quiet)?;
+            let code = crate::registry::export_caches(&store, &planned, &cache_to, silent)?;
             if code != ExitCode::SUCCESS {
                 return Ok(code);
             }
             if opts.push {
-                return crate::registry::push_tags(&store, &built.manifest, &built.tags, opts.quiet);
+                return crate::registry::push_tags(&store, &built.manifest, &built.tags, silent);
             }
             Ok(ExitCode::SUCCESS)
         }

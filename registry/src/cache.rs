@@ -203,6 +203,8 @@ pub fn import(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<Imported, Error> {
+    // Blobs land before a cache record names them: no prune meanwhile.
+    let _in_use = store.lock_in_use()?;
     let r = Reference::parse(source).map_err(Error::Invalid)?;
     let ep = client.registries().endpoint(&r.registry);
     let repo = &r.repository;

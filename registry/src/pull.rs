@@ -140,6 +140,8 @@ pub fn pull(
     options: &PullOptions,
     progress: &dyn Progress,
 ) -> Result<Pulled, Error> {
+    // Blobs land before a ref names them: no prune meanwhile.
+    let _in_use = store.lock_in_use()?;
     let r = Reference::parse(reference).map_err(Error::Invalid)?;
     let name = slipway_store::image::normalize_name(reference).unwrap_or_else(|_| r.to_string());
     let mut notes = Vec::new();

@@ -181,6 +181,15 @@ pub fn prune(store: &Store, options: PruneOptions, waiting: impl FnOnce()) -> io
             }
         }
     }
+    // Interrupted downloads (kept for a resumed pull); no pull runs while prune holds the
+    // in-use lock.
+    if let Ok(rd) = fs::read_dir(store.root().join("partial")) {
+        for e in rd {
+            let e = e?;
+            out.work_bytes += remove(&e.path())?;
+            out.work += 1;
+        }
+    }
     Ok(out)
 }
 
