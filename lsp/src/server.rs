@@ -135,14 +135,16 @@ impl Backend {
         let enc = st.encoding;
         let doc = st.docs.get_mut(uri)?;
         let a = doc.analysis();
-        let index = doc.index.clone();
-        let text = doc.text.clone();
+        // The analysis holds this version's text; the index is lent out for the call.
+        let index = std::mem::take(&mut doc.index);
         let c = Conv {
-            text: &text,
+            text: &a.text,
             index: &index,
             enc,
         };
-        Some(f(&a, &c, doc))
+        let out = f(&a, &c, doc);
+        doc.index = index;
+        Some(out)
     }
 
     fn options_for(&self, path: Option<&std::path::Path>, settings: &Settings) -> (CheckOptions, Vec<String>) {

@@ -336,3 +336,38 @@ fn random_edits_and_requests_never_break_the_server() {
     assert!(errors < 3000);
     stop(c, h);
 }
+
+#[test]
+fn typing_a_file_through_invalid_states_keeps_diagnostics_in_step() {
+    let (mut c, h) = start();
+    c.initialize(json!({}), json!({"slipway": {"shellcheck": false}}));
+    let uri = "file:///typing/Dockerfile";
+    c.open(uri, "");
+    let first = c.diagnostics(uri, 1);
+    assert!(
+        first.iter().any(|d| d["code"] == "slipway::syntax::no-instructions"),
+        "{first:?}"
+    );
+    let target =
+        "FROM alpine:3.20 AS build\nRUN --mount=type=cache,target=/c echo \"é 🚀\" \\\n    && ls\nFROM scratch\nCOPY --from=build /a /b\n";
+    let mut typed = String::new();
+    let mut version = 1;
+    let mut saw_error_midway = false;
+    for ch in target.chars() {
+        let pos = client::position(&typed);
+        typed.push(ch);
+        version += 1;
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+                {"range": {"start": pos, "end": pos}, "text": ch.to_string()}
+            ]}),
+        );
+        let d = c.diagnostics(uri, version);
+        saw_error_midway |= d.iter().any(|x| x["severity"] == 1);
+    }
+    assert!(saw_error_midway, "half-typed instructions are errors");
+    let last = c.diagnostics_now(uri, version);
+    assert!(last.iter().all(|x| x["severity"] != 1), "{last:?}");
+    stop(c, h);
+}

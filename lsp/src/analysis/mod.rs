@@ -12,6 +12,7 @@ pub mod tokens;
 use slipway_parser::model::{Base, Model, VarDef};
 use slipway_parser::syntax::{Args, Dockerfile, Instruction, Keyword, Span};
 use slipway_parser::{lint, model, suppress, CheckOptions, Diagnostic};
+use std::collections::HashMap;
 
 /// Everything known about one version of a document.
 pub struct Analysis {
@@ -216,26 +217,27 @@ fn shell_like(inst: &Instruction) -> bool {
     )
 }
 
-/// Resolves a variable named `name` used in instruction `i`.
-fn resolve(model: &Model, i: usize, name: &str, is_from: bool) -> Option<usize> {
+/// Resolves a variable named `name` used in instruction `i`; `defs` holds the
+/// definitions of each name, in file order.
+fn resolve(model: &Model, defs: &HashMap<&str, Vec<usize>>, i: usize, name: &str, is_from: bool) -> Option<usize> {
+    let candidates = defs.get(name)?;
+    let last = |stage: Option<usize>, before: usize| {
+        candidates.iter().rev().copied().find(|&d| {
+            let v = &model.vars[d];
+            v.stage == stage && v.instruction < before
+        })
+    };
     let stage = if is_from {
         None
     } else {
         model.stage_of.get(i).copied().flatten()
     };
     let Some(mut s) = stage else {
-        return model
-            .vars
-            .iter()
-            .rposition(|v| v.stage.is_none() && v.instruction < i && v.name == name);
+        return last(None, i);
     };
     let mut before = i;
     for _ in 0..=model.stages.len() {
-        if let Some(d) = model
-            .vars
-            .iter()
-            .rposition(|v| v.stage == Some(s) && v.instruction < before && v.name == name)
-        {
+        if let Some(d) = last(Some(s), before) {
             return Some(d);
         }
         match model.stages[s].base {
@@ -252,9 +254,15 @@ fn resolve(model: &Model, i: usize, name: &str, is_from: bool) -> Option<usize> 
 fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let comment_spans: Vec<Span> = file.comments.iter().map(|c| c.span.clone()).collect();
-    let mut var_def_at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut var_def_at: HashMap<usize, usize> = HashMap::new();
     for (d, v) in model.vars.iter().enumerate() {
         var_def_at.insert(v.span.start, d);
+    }
+    let mut defs: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut vars_at: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (d, v) in model.vars.iter().enumerate() {
+        defs.entry(v.name.as_str()).or_default().push(d);
+        vars_at.entry(v.instruction).or_default().push(d);
     }
     let mut found = Vec::new();
     for (i, inst) in file.instructions.iter().enumerate() {
@@ -296,8 +304,8 @@ fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> 
             }
         }
         // Variables: definitions, then every `$NAME` in the instruction.
-        for (d, v) in model.vars.iter().enumerate().filter(|(_, v)| v.instruction == i) {
-            push(&mut out, v.span.clone(), Target::Var(d), true, i);
+        for &d in vars_at.get(&i).map_or(&[][..], Vec::as_slice) {
+            push(&mut out, model.vars[d].span.clone(), Target::Var(d), true, i);
         }
         found.clear();
         let start = inst.name_span.end.min(inst.span.end);
@@ -314,7 +322,7 @@ fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> 
                 continue;
             }
             let name = &text[name_span.clone()];
-            let target = match resolve(model, i, name, kw == Some(Keyword::From)) {
+            let target = match resolve(model, &defs, i, name, kw == Some(Keyword::From)) {
                 Some(d) => Target::Var(d),
                 None => Target::Free(name.to_string()),
             };
