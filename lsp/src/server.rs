@@ -40,7 +40,13 @@ struct Doc {
 impl Doc {
     fn analysis(&mut self) -> Arc<Analysis> {
         if self.analysis.is_none() {
-            self.analysis = Some(Arc::new(Analysis::new(self.text.clone(), &self.options)));
+            // A bug in the analysis must cost one answer, not the server: an empty
+            // analysis stands in (the panic is reported on stderr by the hook).
+            let text = self.text.clone();
+            let options = self.options.clone();
+            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Analysis::new(text, &options)))
+                .unwrap_or_else(|_| Analysis::new(String::new(), &CheckOptions::default()));
+            self.analysis = Some(Arc::new(a));
         }
         self.analysis.clone().expect("just computed")
     }
@@ -142,9 +148,9 @@ impl Backend {
             index: &index,
             enc,
         };
-        let out = f(&a, &c, doc);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&a, &c, &mut *doc)));
         doc.index = index;
-        Some(out)
+        out.ok()
     }
 
     fn options_for(&self, path: Option<&std::path::Path>, settings: &Settings) -> (CheckOptions, Vec<String>) {

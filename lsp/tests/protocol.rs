@@ -219,6 +219,15 @@ fn random_edits_and_requests_never_break_the_server() {
         "HEALTHCHECK CMD ",
         "\r\n",
         "\t",
+        "\u{a0}",
+        "\u{2003}",
+        "\u{feff}",
+        "\u{0}",
+        "# escape=`\n",
+        "RUN --mount=type=bind,from=build,source=/ ",
+        "COPY <<X /x\n",
+        "${",
+        "$A$B",
         "--",
         ",",
         "LABEL ",
@@ -261,9 +270,22 @@ fn random_edits_and_requests_never_break_the_server() {
     for step in 0..3000 {
         // An edit: delete a random range and/or insert random pieces.
         let (a, pa) = random_position(&mut rng, &text);
-        let (b, pb) = random_position(&mut rng, &text);
+        let (b, pb) = if text.len() > 1500 {
+            // The text has grown: delete a larger run after `a` (keeps it around 1.5 KB).
+            let end = text[a..]
+                .char_indices()
+                .nth(rng.below(1500))
+                .map_or(text.len(), |(i, _)| a + i);
+            (end, client::position(&text[..end]))
+        } else {
+            random_position(&mut rng, &text)
+        };
         let (s, e, ps, pe) = if a <= b { (a, b, pa, pb) } else { (b, a, pb, pa) };
-        let (e, pe) = if e - s > 40 { (s, ps.clone()) } else { (e, pe) };
+        let (e, pe) = if e - s > 40 && text.len() <= 1500 {
+            (s, ps.clone())
+        } else {
+            (e, pe)
+        };
         let mut insert = String::new();
         for _ in 0..rng.below(4) {
             insert.push_str(PIECES[rng.below(PIECES.len())]);

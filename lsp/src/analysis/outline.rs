@@ -72,7 +72,11 @@ fn instruction_symbol(a: &Analysis, i: usize) -> Symbol {
         Some(Keyword::Env) => SymbolKind::Env,
         _ => SymbolKind::Instruction,
     };
-    let mut detail: String = inst.original[inst.name.len().min(inst.original.len())..]
+    let mut detail: String = inst
+        .original
+        .trim_start()
+        .get(inst.name.len()..)
+        .unwrap_or_default()
         .trim()
         .to_string();
     if detail.len() > 60 {
