@@ -113,6 +113,8 @@ struct State {
     next_result: u64,
     /// Image names in the store and when they were read.
     images: Option<(Instant, Arc<Vec<String>>)>,
+    /// Whether shellcheck is installed (looked up once, not on every keystroke).
+    shellcheck: Option<bool>,
 }
 
 /// The server. Cheap to clone (shared state), so tasks can hold one.
@@ -197,11 +199,14 @@ impl Backend {
     /// After a change: fast diagnostics now (coalesced), shellcheck once quiet.
     fn changed(&self, uri: Uri, version: i32) {
         let (delay, sc_delay, shellcheck) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            let installed = *st
+                .shellcheck
+                .get_or_insert_with(|| slipway_planner::shellcheck::available().is_some());
             (
                 st.settings.diagnostics_delay_ms,
                 st.settings.shellcheck_delay_ms,
-                st.settings.shellcheck,
+                st.settings.shellcheck && installed,
             )
         };
         let me = self.clone();
@@ -214,7 +219,7 @@ impl Backend {
             }
             me.publish(u, version).await;
         });
-        if shellcheck && slipway_planner::shellcheck::available().is_some() {
+        if shellcheck {
             let me = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(sc_delay)).await;

@@ -21,8 +21,9 @@ pub struct Analysis {
     pub model: Model,
     /// What `slipway check` reports, without the script checker (run separately, it is slow).
     pub diagnostics: Vec<Diagnostic>,
-    /// Every reference to a stage or variable, in source order.
-    pub occurrences: Vec<Occurrence>,
+    /// Every reference to a stage or variable, in source order; built on first use
+    /// (publishing diagnostics does not need it).
+    occurrences: std::sync::OnceLock<Vec<Occurrence>>,
 }
 
 /// What a name refers to.
@@ -60,14 +61,19 @@ impl Analysis {
         diagnostics.append(&mut model.diagnostics);
         diagnostics.extend(lint::run(&text, &parsed.file, &model, options));
         let diagnostics = suppress::apply(&text, &parsed.file, diagnostics, &options.config);
-        let occurrences = occurrences(&text, &parsed.file, &model);
         Analysis {
             text,
             file: parsed.file,
             model,
             diagnostics,
-            occurrences,
+            occurrences: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Every reference to a stage or variable, in source order.
+    pub fn occurrences(&self) -> &[Occurrence] {
+        self.occurrences
+            .get_or_init(|| occurrences(&self.text, &self.file, &self.model))
     }
 
     /// The instruction whose span holds `offset` (the end of a line counts).
@@ -81,10 +87,10 @@ impl Analysis {
 
     /// The occurrence under `offset`, preferring one that starts or ends there.
     pub fn occurrence_at(&self, offset: usize) -> Option<&Occurrence> {
-        self.occurrences
+        self.occurrences()
             .iter()
             .find(|o| o.full.start <= offset && offset < o.full.end)
-            .or_else(|| self.occurrences.iter().find(|o| o.full.end == offset))
+            .or_else(|| self.occurrences().iter().find(|o| o.full.end == offset))
     }
 
     /// Every occurrence of the target, definitions included.
@@ -95,7 +101,7 @@ impl Analysis {
             (Target::Var(a), Target::Var(b)) => self.same_var(*a, *b),
             (a, b) => a == b,
         };
-        self.occurrences.iter().filter(move |o| same_name(o))
+        self.occurrences().iter().filter(move |o| same_name(o))
     }
 
     fn same_var(&self, a: usize, b: usize) -> bool {
@@ -410,7 +416,7 @@ mod tests {
         let (text, _) = cursor("FROM a\nENV A=1\nRUN echo \\$A \\\n# $A in a comment\n  $A$0\n");
         let a = analyze(&text);
         let uses: Vec<_> = a
-            .occurrences
+            .occurrences()
             .iter()
             .filter(|o| !o.def)
             .map(|o| &text[o.full.clone()])

@@ -337,7 +337,7 @@ pub struct Hint {
 /// Values of ARG/ENV uses, and the digest a base image's tag resolves to in the store.
 pub fn inlay_hints(a: &Analysis, range: Span, world: &World<'_>) -> Vec<Hint> {
     let mut out = Vec::new();
-    for o in &a.occurrences {
+    for o in a.occurrences() {
         if o.def || o.full.end < range.start || o.full.start > range.end {
             continue;
         }
