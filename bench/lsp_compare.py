@@ -424,13 +424,16 @@ def main():
                  f"{args.rounds} rounds (Node semantic tokens: {max(5, args.rounds // 4)}).\n")
     lines.append("Reproduce: `cargo build --release -p slipway && npm install --prefix /tmp/dls "
                  "dockerfile-language-server-nodejs@0.15.0 && bench/lsp_compare.py --write-results`.\n")
-    lines.append("| document | request | slipway | Node | speed-up |")
-    lines.append("|---|---|---:|---:|---:|")
+    lines.append("| document | request | slipway median | Node median | speed-up | slipway best | Node best |")
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
     for key in s["lat"]:
         sv = statistics.median(s["lat"][key])
         nv = statistics.median(n["lat"][key]) if key in n["lat"] else None
         ratio = f"**{nv / sv:.0f}x**" if nv else "—"
-        lines.append(f"| {key[0]} | {key[1]} | {fmt_ms(sv)} | {fmt_ms(nv) if nv else 'not offered'} | {ratio} |")
+        sb = min(s["lat"][key])
+        nb = min(n["lat"][key]) if key in n["lat"] else None
+        lines.append(f"| {key[0]} | {key[1]} | {fmt_ms(sv)} | {fmt_ms(nv) if nv else 'not offered'} | {ratio} "
+                     f"| {fmt_ms(sb)} | {fmt_ms(nb) if nb else '—'} |")
     lines.append("")
     lines.append(f"Memory after the run (both documents open): slipway VmRSS {s['mem'].get('VmRSS', 0):.1f} MB, "
                  f"peak {s['mem'].get('VmHWM', 0):.1f} MB; Node VmRSS {n['mem'].get('VmRSS', 0):.1f} MB, "
