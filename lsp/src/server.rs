@@ -115,6 +115,8 @@ struct State {
     images: Option<(Instant, Arc<Vec<String>>)>,
     /// Whether shellcheck is installed (looked up once, not on every keystroke).
     shellcheck: Option<bool>,
+    /// Why the initialization options were not usable, told to the user once initialized.
+    settings_error: Option<String>,
 }
 
 /// The server. Cheap to clone (shared state), so tasks can hold one.
@@ -424,10 +426,11 @@ impl LanguageServer for Backend {
             .and_then(|w| w.code_lens.as_ref())
             .and_then(|c| c.refresh_support)
             .unwrap_or(false);
-        let settings = match params.initialization_options.as_ref().map(Settings::from_json) {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(invalid(e)),
-            None => Settings::default(),
+        // Malformed options must not keep the server from starting: defaults, and a message.
+        let (settings, settings_error) = match params.initialization_options.as_ref().map(Settings::from_json) {
+            Some(Ok(s)) => (s, None),
+            Some(Err(e)) => (Settings::default(), Some(e)),
+            None => (Settings::default(), None),
         };
         {
             let mut st = self.lock();
@@ -435,6 +438,7 @@ impl LanguageServer for Backend {
             st.snippets = snippets;
             st.code_lens_refresh = code_lens_refresh;
             st.settings = settings;
+            st.settings_error = settings_error;
         }
         let legend = proto::legend();
         Ok(InitializeResult {
@@ -506,6 +510,15 @@ impl LanguageServer for Backend {
             },
             ..Default::default()
         })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let error = self.lock().settings_error.take();
+        if let Some(e) = error {
+            self.client
+                .show_message(MessageType::ERROR, format!("{e}; using the default settings"))
+                .await;
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {

@@ -82,6 +82,24 @@ fn utf8_positions_when_the_client_offers_them() {
 }
 
 #[test]
+fn malformed_initialization_options_start_with_defaults_and_say_why() {
+    let (mut c, h) = start();
+    c.initialize(json!({}), json!({"slipway": {"shellcheck": false, "severity": 3}}));
+    let m = c.notification("window/showMessage");
+    assert!(
+        m["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid slipway settings"),
+        "{m}"
+    );
+    let uri = "file:///defaults/Dockerfile";
+    c.open(uri, "FROM a as b\n");
+    assert!(c.diagnostics(uri, 1).iter().any(|d| d["code"] == "FromAsCasing"));
+    stop(c, h);
+}
+
+#[test]
 fn settings_change_severities_and_ignore_rules() {
     let (mut c, h) = start();
     c.initialize(
