@@ -33,10 +33,10 @@ where
 
 /// `slipway lsp`: serves over standard input and output until the client exits.
 pub fn run_stdio() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // One thread runs the handlers (they take the document lock anyway): a change and
+    // the task that publishes its diagnostics never hop between threads. shellcheck and
+    // plans run on the blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
     Ok(())
 }

@@ -40,7 +40,13 @@ struct Doc {
 impl Doc {
     fn analysis(&mut self) -> Arc<Analysis> {
         if self.analysis.is_none() {
-            self.analysis = Some(Arc::new(Analysis::new(self.text.clone(), &self.options)));
+            // A bug in the analysis must cost one answer, not the server: an empty
+            // analysis stands in (the panic is reported on stderr by the hook).
+            let text = self.text.clone();
+            let options = self.options.clone();
+            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Analysis::new(text, &options)))
+                .unwrap_or_else(|_| Analysis::new(String::new(), &CheckOptions::default()));
+            self.analysis = Some(Arc::new(a));
         }
         self.analysis.clone().expect("just computed")
     }
@@ -107,6 +113,10 @@ struct State {
     next_result: u64,
     /// Image names in the store and when they were read.
     images: Option<(Instant, Arc<Vec<String>>)>,
+    /// Whether shellcheck is installed (looked up once, not on every keystroke).
+    shellcheck: Option<bool>,
+    /// Why the initialization options were not usable, told to the user once initialized.
+    settings_error: Option<String>,
 }
 
 /// The server. Cheap to clone (shared state), so tasks can hold one.
@@ -135,14 +145,16 @@ impl Backend {
         let enc = st.encoding;
         let doc = st.docs.get_mut(uri)?;
         let a = doc.analysis();
-        let index = doc.index.clone();
-        let text = doc.text.clone();
+        // The analysis holds this version's text; the index is lent out for the call.
+        let index = std::mem::take(&mut doc.index);
         let c = Conv {
-            text: &text,
+            text: &a.text,
             index: &index,
             enc,
         };
-        Some(f(&a, &c, doc))
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&a, &c, &mut *doc)));
+        doc.index = index;
+        out.ok()
     }
 
     fn options_for(&self, path: Option<&std::path::Path>, settings: &Settings) -> (CheckOptions, Vec<String>) {
@@ -189,11 +201,14 @@ impl Backend {
     /// After a change: fast diagnostics now (coalesced), shellcheck once quiet.
     fn changed(&self, uri: Uri, version: i32) {
         let (delay, sc_delay, shellcheck) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            let installed = *st
+                .shellcheck
+                .get_or_insert_with(|| slipway_planner::shellcheck::available().is_some());
             (
                 st.settings.diagnostics_delay_ms,
                 st.settings.shellcheck_delay_ms,
-                st.settings.shellcheck,
+                st.settings.shellcheck && installed,
             )
         };
         let me = self.clone();
@@ -206,7 +221,7 @@ impl Backend {
             }
             me.publish(u, version).await;
         });
-        if shellcheck && slipway_planner::shellcheck::available().is_some() {
+        if shellcheck {
             let me = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(sc_delay)).await;
@@ -411,10 +426,11 @@ impl LanguageServer for Backend {
             .and_then(|w| w.code_lens.as_ref())
             .and_then(|c| c.refresh_support)
             .unwrap_or(false);
-        let settings = match params.initialization_options.as_ref().map(Settings::from_json) {
-            Some(Ok(s)) => s,
-            Some(Err(e)) => return Err(invalid(e)),
-            None => Settings::default(),
+        // Malformed options must not keep the server from starting: defaults, and a message.
+        let (settings, settings_error) = match params.initialization_options.as_ref().map(Settings::from_json) {
+            Some(Ok(s)) => (s, None),
+            Some(Err(e)) => (Settings::default(), Some(e)),
+            None => (Settings::default(), None),
         };
         {
             let mut st = self.lock();
@@ -422,6 +438,7 @@ impl LanguageServer for Backend {
             st.snippets = snippets;
             st.code_lens_refresh = code_lens_refresh;
             st.settings = settings;
+            st.settings_error = settings_error;
         }
         let legend = proto::legend();
         Ok(InitializeResult {
@@ -493,6 +510,15 @@ impl LanguageServer for Backend {
             },
             ..Default::default()
         })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let error = self.lock().settings_error.take();
+        if let Some(e) = error {
+            self.client
+                .show_message(MessageType::ERROR, format!("{e}; using the default settings"))
+                .await;
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {

@@ -82,6 +82,24 @@ fn utf8_positions_when_the_client_offers_them() {
 }
 
 #[test]
+fn malformed_initialization_options_start_with_defaults_and_say_why() {
+    let (mut c, h) = start();
+    c.initialize(json!({}), json!({"slipway": {"shellcheck": false, "severity": 3}}));
+    let m = c.notification("window/showMessage");
+    assert!(
+        m["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid slipway settings"),
+        "{m}"
+    );
+    let uri = "file:///defaults/Dockerfile";
+    c.open(uri, "FROM a as b\n");
+    assert!(c.diagnostics(uri, 1).iter().any(|d| d["code"] == "FromAsCasing"));
+    stop(c, h);
+}
+
+#[test]
 fn settings_change_severities_and_ignore_rules() {
     let (mut c, h) = start();
     c.initialize(
@@ -219,6 +237,15 @@ fn random_edits_and_requests_never_break_the_server() {
         "HEALTHCHECK CMD ",
         "\r\n",
         "\t",
+        "\u{a0}",
+        "\u{2003}",
+        "\u{feff}",
+        "\u{0}",
+        "# escape=`\n",
+        "RUN --mount=type=bind,from=build,source=/ ",
+        "COPY <<X /x\n",
+        "${",
+        "$A$B",
         "--",
         ",",
         "LABEL ",
@@ -261,9 +288,22 @@ fn random_edits_and_requests_never_break_the_server() {
     for step in 0..3000 {
         // An edit: delete a random range and/or insert random pieces.
         let (a, pa) = random_position(&mut rng, &text);
-        let (b, pb) = random_position(&mut rng, &text);
+        let (b, pb) = if text.len() > 1500 {
+            // The text has grown: delete a larger run after `a` (keeps it around 1.5 KB).
+            let end = text[a..]
+                .char_indices()
+                .nth(rng.below(1500))
+                .map_or(text.len(), |(i, _)| a + i);
+            (end, client::position(&text[..end]))
+        } else {
+            random_position(&mut rng, &text)
+        };
         let (s, e, ps, pe) = if a <= b { (a, b, pa, pb) } else { (b, a, pb, pa) };
-        let (e, pe) = if e - s > 40 { (s, ps.clone()) } else { (e, pe) };
+        let (e, pe) = if e - s > 40 && text.len() <= 1500 {
+            (s, ps.clone())
+        } else {
+            (e, pe)
+        };
         let mut insert = String::new();
         for _ in 0..rng.below(4) {
             insert.push_str(PIECES[rng.below(PIECES.len())]);
@@ -334,5 +374,40 @@ fn random_edits_and_requests_never_break_the_server() {
         "{text:?}"
     );
     assert!(errors < 3000);
+    stop(c, h);
+}
+
+#[test]
+fn typing_a_file_through_invalid_states_keeps_diagnostics_in_step() {
+    let (mut c, h) = start();
+    c.initialize(json!({}), json!({"slipway": {"shellcheck": false}}));
+    let uri = "file:///typing/Dockerfile";
+    c.open(uri, "");
+    let first = c.diagnostics(uri, 1);
+    assert!(
+        first.iter().any(|d| d["code"] == "slipway::syntax::no-instructions"),
+        "{first:?}"
+    );
+    let target =
+        "FROM alpine:3.20 AS build\nRUN --mount=type=cache,target=/c echo \"é 🚀\" \\\n    && ls\nFROM scratch\nCOPY --from=build /a /b\n";
+    let mut typed = String::new();
+    let mut version = 1;
+    let mut saw_error_midway = false;
+    for ch in target.chars() {
+        let pos = client::position(&typed);
+        typed.push(ch);
+        version += 1;
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [
+                {"range": {"start": pos, "end": pos}, "text": ch.to_string()}
+            ]}),
+        );
+        let d = c.diagnostics(uri, version);
+        saw_error_midway |= d.iter().any(|x| x["severity"] == 1);
+    }
+    assert!(saw_error_midway, "half-typed instructions are errors");
+    let last = c.diagnostics_now(uri, version);
+    assert!(last.iter().all(|x| x["severity"] != 1), "{last:?}");
     stop(c, h);
 }

@@ -249,6 +249,9 @@ pub(crate) struct Cx<'a> {
     /// Stages whose filesystem ends up in an image: stages no other stage
     /// uses (the last one, alternative targets) and the stages they build on.
     shipped: Vec<bool>,
+    /// Indices into `model.vars` of each stage's definitions, in order (so a scope
+    /// looks at its stages' variables only, not at every variable of the file).
+    vars_by_stage: Vec<Vec<usize>>,
 }
 
 impl<'a> Cx<'a> {
@@ -276,7 +279,14 @@ impl<'a> Cx<'a> {
                 };
             }
         }
+        let mut vars_by_stage = vec![Vec::new(); n];
+        for (i, v) in model.vars.iter().enumerate() {
+            if let Some(list) = v.stage.and_then(|s| vars_by_stage.get_mut(s)) {
+                list.push(i);
+            }
+        }
         Cx {
+            vars_by_stage,
             text,
             file,
             model,
@@ -315,8 +325,9 @@ impl<'a> Cx<'a> {
             k = p;
         }
         for &k in chain.iter().rev() {
-            for v in &self.model.vars {
-                if v.stage == Some(k) && (k != stage || v.instruction < at) {
+            for &i in self.vars_by_stage.get(k).map_or(&[][..], Vec::as_slice) {
+                let v = &self.model.vars[i];
+                if k != stage || v.instruction < at {
                     scope.insert(v.name.clone(), v.value.clone());
                 }
             }

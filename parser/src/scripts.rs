@@ -105,6 +105,13 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
     // The SHELL each stage ends with (a stage built on another starts with it), and its OS.
     let mut final_shell: Vec<(Vec<String>, bool)> = Vec::with_capacity(model.stages.len());
     let mut out = Vec::new();
+    // Each stage's variables, so a RUN looks at its stages' definitions, not at every one.
+    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); model.stages.len()];
+    for (i, v) in model.vars.iter().enumerate() {
+        if let Some(list) = v.stage.and_then(|s| by_stage.get_mut(s)) {
+            list.push(i);
+        }
+    }
     for stage in &model.stages {
         let (mut shell, windows) = match stage.base {
             Base::Stage(p) if p < final_shell.len() => final_shell[p].clone(),
@@ -118,11 +125,11 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
                     shell = words.iter().map(|w| w.text.clone()).collect();
                 }
                 (Some(Keyword::Run), _) => {
-                    let declared = declared(model, stage.index, i, false);
+                    let declared = declared(model, &by_stage, stage.index, i, false);
                     run_scripts(text, i, inst, (&shell, windows), declared, &mut out);
                 }
                 (Some(Keyword::Onbuild), Args::Onbuild(inner)) if inner.keyword == Some(Keyword::Run) => {
-                    let declared = declared(model, stage.index, i, true);
+                    let declared = declared(model, &by_stage, stage.index, i, true);
                     run_scripts(text, i, inner, (&shell, windows), declared, &mut out);
                 }
                 _ => {}
@@ -151,13 +158,13 @@ fn is_windows(file: &Dockerfile, stage: &crate::model::Stage) -> bool {
 }
 
 /// ARG/ENV names defined before instruction `at` in `stage` and in the stages it builds on.
-fn declared(model: &Model, stage: usize, at: usize, env_only: bool) -> Vec<String> {
+fn declared(model: &Model, by_stage: &[Vec<usize>], stage: usize, at: usize, env_only: bool) -> Vec<String> {
     let mut names = BTreeSet::new();
     let (mut current, mut before) = (Some(stage), at);
     while let Some(k) = current {
-        for v in &model.vars {
+        for v in by_stage.get(k).into_iter().flatten().map(|&i| &model.vars[i]) {
             let kind = v.kind == VarKind::Env || (!env_only && v.kind == VarKind::Arg);
-            if kind && v.stage == Some(k) && v.instruction < before {
+            if kind && v.instruction < before {
                 names.insert(v.name.clone());
             }
         }

@@ -50,8 +50,9 @@ pub fn complete(a: &Analysis, offset: usize, world: &World<'_>) -> Vec<Item> {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let prefix = &text[line_start..offset];
     let word_start = prefix
-        .rfind(|c: char| c.is_whitespace())
-        .map_or(line_start, |i| line_start + i + 1);
+        .char_indices()
+        .rfind(|(_, c)| c.is_whitespace())
+        .map_or(line_start, |(i, c)| line_start + i + c.len_utf8());
     let word = &text[word_start..offset];
     let word_span = word_start..offset;
     let first_inst = a.file.instructions.first().map_or(usize::MAX, |i| i.span.start);

@@ -12,6 +12,7 @@ pub mod tokens;
 use slipway_parser::model::{Base, Model, VarDef};
 use slipway_parser::syntax::{Args, Dockerfile, Instruction, Keyword, Span};
 use slipway_parser::{lint, model, suppress, CheckOptions, Diagnostic};
+use std::collections::HashMap;
 
 /// Everything known about one version of a document.
 pub struct Analysis {
@@ -20,8 +21,9 @@ pub struct Analysis {
     pub model: Model,
     /// What `slipway check` reports, without the script checker (run separately, it is slow).
     pub diagnostics: Vec<Diagnostic>,
-    /// Every reference to a stage or variable, in source order.
-    pub occurrences: Vec<Occurrence>,
+    /// Every reference to a stage or variable, in source order; built on first use
+    /// (publishing diagnostics does not need it).
+    occurrences: std::sync::OnceLock<Vec<Occurrence>>,
 }
 
 /// What a name refers to.
@@ -59,14 +61,19 @@ impl Analysis {
         diagnostics.append(&mut model.diagnostics);
         diagnostics.extend(lint::run(&text, &parsed.file, &model, options));
         let diagnostics = suppress::apply(&text, &parsed.file, diagnostics, &options.config);
-        let occurrences = occurrences(&text, &parsed.file, &model);
         Analysis {
             text,
             file: parsed.file,
             model,
             diagnostics,
-            occurrences,
+            occurrences: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Every reference to a stage or variable, in source order.
+    pub fn occurrences(&self) -> &[Occurrence] {
+        self.occurrences
+            .get_or_init(|| occurrences(&self.text, &self.file, &self.model))
     }
 
     /// The instruction whose span holds `offset` (the end of a line counts).
@@ -80,10 +87,10 @@ impl Analysis {
 
     /// The occurrence under `offset`, preferring one that starts or ends there.
     pub fn occurrence_at(&self, offset: usize) -> Option<&Occurrence> {
-        self.occurrences
+        self.occurrences()
             .iter()
             .find(|o| o.full.start <= offset && offset < o.full.end)
-            .or_else(|| self.occurrences.iter().find(|o| o.full.end == offset))
+            .or_else(|| self.occurrences().iter().find(|o| o.full.end == offset))
     }
 
     /// Every occurrence of the target, definitions included.
@@ -94,7 +101,7 @@ impl Analysis {
             (Target::Var(a), Target::Var(b)) => self.same_var(*a, *b),
             (a, b) => a == b,
         };
-        self.occurrences.iter().filter(move |o| same_name(o))
+        self.occurrences().iter().filter(move |o| same_name(o))
     }
 
     fn same_var(&self, a: usize, b: usize) -> bool {
@@ -216,26 +223,27 @@ fn shell_like(inst: &Instruction) -> bool {
     )
 }
 
-/// Resolves a variable named `name` used in instruction `i`.
-fn resolve(model: &Model, i: usize, name: &str, is_from: bool) -> Option<usize> {
+/// Resolves a variable named `name` used in instruction `i`; `defs` holds the
+/// definitions of each name, in file order.
+fn resolve(model: &Model, defs: &HashMap<&str, Vec<usize>>, i: usize, name: &str, is_from: bool) -> Option<usize> {
+    let candidates = defs.get(name)?;
+    let last = |stage: Option<usize>, before: usize| {
+        candidates.iter().rev().copied().find(|&d| {
+            let v = &model.vars[d];
+            v.stage == stage && v.instruction < before
+        })
+    };
     let stage = if is_from {
         None
     } else {
         model.stage_of.get(i).copied().flatten()
     };
     let Some(mut s) = stage else {
-        return model
-            .vars
-            .iter()
-            .rposition(|v| v.stage.is_none() && v.instruction < i && v.name == name);
+        return last(None, i);
     };
     let mut before = i;
     for _ in 0..=model.stages.len() {
-        if let Some(d) = model
-            .vars
-            .iter()
-            .rposition(|v| v.stage == Some(s) && v.instruction < before && v.name == name)
-        {
+        if let Some(d) = last(Some(s), before) {
             return Some(d);
         }
         match model.stages[s].base {
@@ -252,9 +260,15 @@ fn resolve(model: &Model, i: usize, name: &str, is_from: bool) -> Option<usize> 
 fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> {
     let mut out = Vec::new();
     let comment_spans: Vec<Span> = file.comments.iter().map(|c| c.span.clone()).collect();
-    let mut var_def_at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut var_def_at: HashMap<usize, usize> = HashMap::new();
     for (d, v) in model.vars.iter().enumerate() {
         var_def_at.insert(v.span.start, d);
+    }
+    let mut defs: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut vars_at: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (d, v) in model.vars.iter().enumerate() {
+        defs.entry(v.name.as_str()).or_default().push(d);
+        vars_at.entry(v.instruction).or_default().push(d);
     }
     let mut found = Vec::new();
     for (i, inst) in file.instructions.iter().enumerate() {
@@ -296,8 +310,8 @@ fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> 
             }
         }
         // Variables: definitions, then every `$NAME` in the instruction.
-        for (d, v) in model.vars.iter().enumerate().filter(|(_, v)| v.instruction == i) {
-            push(&mut out, v.span.clone(), Target::Var(d), true, i);
+        for &d in vars_at.get(&i).map_or(&[][..], Vec::as_slice) {
+            push(&mut out, model.vars[d].span.clone(), Target::Var(d), true, i);
         }
         found.clear();
         let start = inst.name_span.end.min(inst.span.end);
@@ -314,7 +328,7 @@ fn occurrences(text: &str, file: &Dockerfile, model: &Model) -> Vec<Occurrence> 
                 continue;
             }
             let name = &text[name_span.clone()];
-            let target = match resolve(model, i, name, kw == Some(Keyword::From)) {
+            let target = match resolve(model, &defs, i, name, kw == Some(Keyword::From)) {
                 Some(d) => Target::Var(d),
                 None => Target::Free(name.to_string()),
             };
@@ -402,7 +416,7 @@ mod tests {
         let (text, _) = cursor("FROM a\nENV A=1\nRUN echo \\$A \\\n# $A in a comment\n  $A$0\n");
         let a = analyze(&text);
         let uses: Vec<_> = a
-            .occurrences
+            .occurrences()
             .iter()
             .filter(|o| !o.def)
             .map(|o| &text[o.full.clone()])

@@ -72,7 +72,11 @@ fn instruction_symbol(a: &Analysis, i: usize) -> Symbol {
         Some(Keyword::Env) => SymbolKind::Env,
         _ => SymbolKind::Instruction,
     };
-    let mut detail: String = inst.original[inst.name.len().min(inst.original.len())..]
+    let mut detail: String = inst
+        .original
+        .trim_start()
+        .get(inst.name.len()..)
+        .unwrap_or_default()
         .trim()
         .to_string();
     if detail.len() > 60 {
@@ -333,7 +337,7 @@ pub struct Hint {
 /// Values of ARG/ENV uses, and the digest a base image's tag resolves to in the store.
 pub fn inlay_hints(a: &Analysis, range: Span, world: &World<'_>) -> Vec<Hint> {
     let mut out = Vec::new();
-    for o in &a.occurrences {
+    for o in a.occurrences() {
         if o.def || o.full.end < range.start || o.full.start > range.end {
             continue;
         }

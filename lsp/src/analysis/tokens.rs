@@ -89,7 +89,7 @@ pub fn tokens(a: &Analysis) -> Vec<Token> {
             instruction(a, i, inner, &mut c);
         }
     }
-    for o in &a.occurrences {
+    for o in a.occurrences() {
         match o.target {
             Target::Stage(_) => c.paint(&o.span, Type::Namespace, if o.def { DECLARATION } else { 0 }),
             Target::Var(_) => c.paint(&o.full, Type::Variable, if o.def { DECLARATION } else { 0 }),

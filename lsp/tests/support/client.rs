@@ -143,6 +143,12 @@ impl Client {
         }
     }
 
+    /// The current diagnostics of `uri` by pull (`textDocument/diagnostic`).
+    pub fn diagnostics_now(&mut self, uri: &str, _version: i64) -> Vec<Value> {
+        let r = self.request("textDocument/diagnostic", json!({"textDocument": {"uri": uri}}));
+        r["items"].as_array().cloned().unwrap_or_default()
+    }
+
     pub fn initialize(&mut self, capabilities: Value, options: Value) -> Value {
         let r = self.request(
             "initialize",

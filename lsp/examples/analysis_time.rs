@@ -1,0 +1,59 @@
+//! Times the analysis steps on one file: `cargo run --release -p slipway-lsp --example analysis_time FILE`.
+
+use std::time::Instant;
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: analysis_time FILE");
+    let text = std::fs::read_to_string(path).expect("read the file");
+    let options = slipway_parser::CheckOptions::default();
+    let rounds = 20;
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        let mut best = f64::MAX;
+        for _ in 0..rounds {
+            let t = Instant::now();
+            f();
+            best = best.min(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        // A closed pipe (`| head`) ends the output, not the program with a panic.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{name:<28} {best:8.3} ms");
+    };
+    time("parse", &mut || {
+        std::hint::black_box(slipway_parser::parse(&text));
+    });
+    let parsed = slipway_parser::parse(&text);
+    time("model", &mut || {
+        std::hint::black_box(slipway_parser::model::analyze(&text, &parsed.file, &options));
+    });
+    let model = slipway_parser::model::analyze(&text, &parsed.file, &options);
+    time("lint", &mut || {
+        std::hint::black_box(slipway_parser::lint::run(&text, &parsed.file, &model, &options));
+    });
+    let mut all = parsed.diagnostics.clone();
+    all.extend(model.diagnostics.clone());
+    all.extend(slipway_parser::lint::run(&text, &parsed.file, &model, &options));
+    time("suppress", &mut || {
+        std::hint::black_box(slipway_parser::suppress::apply(
+            &text,
+            &parsed.file,
+            all.clone(),
+            &options.config,
+        ));
+    });
+    time("check (parser crate)", &mut || {
+        std::hint::black_box(slipway_parser::check(&text, &options));
+    });
+    time("Analysis::new", &mut || {
+        std::hint::black_box(slipway_lsp::analysis::Analysis::new(text.clone(), &options));
+    });
+    let a = slipway_lsp::analysis::Analysis::new(text.clone(), &options);
+    time("tokens", &mut || {
+        std::hint::black_box(slipway_lsp::analysis::tokens::tokens(&a));
+    });
+    time("symbols", &mut || {
+        std::hint::black_box(slipway_lsp::analysis::outline::symbols(&a));
+    });
+    time("format", &mut || {
+        std::hint::black_box(slipway_lsp::analysis::format::format(&a));
+    });
+}
