@@ -235,3 +235,27 @@ fn helix_languages_toml_registers_slipway_with_known_settings() {
         .unwrap();
     assert_eq!(dockerfile["language-servers"][0].as_str(), Some("slipway"));
 }
+
+#[test]
+fn neovim_plugin_explains_a_missing_binary_once() {
+    if !have("nvim", "neovim", "neovim_plugin_explains_a_missing_binary_once") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let driver = crate::root().join("tests/fixtures/editors/nvim-e2e.lua");
+    let mut nvim = Command::new("nvim");
+    nvim.args(["--headless", "--clean", "-u"])
+        .arg(driver)
+        .env("SLIPWAY_E2E_MODE", "missing")
+        // Used instead of the real binary that run_session passes.
+        .env("SLIPWAY_E2E_BIN_OVERRIDE", "/nonexistent/slipway");
+    let r = run_session(dir.path(), &mut nvim, "editors/nvim");
+    assert!(r["error"].is_null(), "the session failed: {r:#}");
+    let notes = r["notifications"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "told once: {notes:#?}");
+    let message = notes[0]["message"].as_str().unwrap();
+    assert!(message.contains("`/nonexistent/slipway` was not found"), "{message}");
+    assert!(message.contains("cargo install --locked --path ."), "{message}");
+    assert_eq!(notes[0]["level"], 4, "an error (vim.log.levels.ERROR)");
+    assert_eq!(r["clients"], 0);
+}
