@@ -154,6 +154,17 @@ function M.setup(opts)
   if type(M.config.cmd) == "string" then
     M.config.cmd = { M.config.cmd, "lsp", "--stdio" }
   end
+  if type(M.config.cmd) ~= "table" or type(M.config.cmd[1]) ~= "string" then
+    notify(
+      "setup{cmd=...} must be the server's command line, e.g. { '/usr/local/bin/slipway', 'lsp', '--stdio' }",
+      vim.log.levels.ERROR
+    )
+    M.config.cmd = vim.deepcopy(defaults.cmd)
+  end
+  if type(M.config.settings) ~= "table" then
+    notify("setup{settings=...} must be a table of the server's settings; using none", vim.log.levels.ERROR)
+    M.config.settings = {}
+  end
   warned = false
   local group = vim.api.nvim_create_augroup("slipway", { clear = true })
   vim.api.nvim_create_autocmd("FileType", {
