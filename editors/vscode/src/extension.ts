@@ -105,11 +105,16 @@ async function planDocument(): Promise<void> {
   if (doc.isDirty) {
     await doc.save();
   }
-  const result = await client.sendRequest("workspace/executeCommand", {
-    command: "slipway.plan",
-    arguments: [doc.uri.toString()],
-  });
-  output.appendLine(formatPlan(doc.uri.fsPath, result));
+  try {
+    const result = await client.sendRequest("workspace/executeCommand", {
+      command: "slipway.plan",
+      arguments: [doc.uri.toString()],
+    });
+    output.appendLine(formatPlan(doc.uri.fsPath, result));
+  } catch (e) {
+    // The server has already shown its reason (e.g. a base image missing from the store).
+    output.appendLine(`slipway plan ${doc.uri.fsPath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   output.show(true);
 }
 
