@@ -19,6 +19,7 @@ npm ci --no-audit --no-fund --loglevel=error
 rm -rf out
 npx --no-install tsc -p .
 npx --no-install eslint src
+# (server.test.js talks to target/debug/slipway, or $SLIPWAY_BIN; it skips without one)
 node --test --test-reporter=spec out/test/
 npx --no-install vsce package --allow-missing-repository --skip-license --out slipway.vsix
 # The package must hold the compiled extension, the grammar and the language client.
