@@ -41,6 +41,10 @@ fn run_session(dir: &std::path::Path, editor: &mut Command, plugin: &str) -> Val
     std::fs::write(&file, DOCKERFILE).unwrap();
     std::fs::write(&second, "FROM alpine\n").unwrap();
     let out = dir.join("result.json");
+    // No store unless the test has one (plans degrade), and nothing of the user's editor state.
+    if !editor.get_envs().any(|(k, _)| k == "SLIPWAY_ROOT") {
+        editor.env("SLIPWAY_ROOT", dir.join("no-store"));
+    }
     let mut child = editor
         .env("SLIPWAY_E2E_PLUGIN", crate::root().join(plugin))
         .env("SLIPWAY_E2E_BIN", env!("CARGO_BIN_EXE_slipway"))
@@ -56,8 +60,6 @@ fn run_session(dir: &std::path::Path, editor: &mut Command, plugin: &str) -> Val
         .env("SLIPWAY_E2E_HOVER", "2:11")
         .env("SLIPWAY_E2E_COMPLETE", "5:7")
         .env("SLIPWAY_E2E_OUT", &out)
-        // No store (plans degrade), and nothing of the user's editor state.
-        .env("SLIPWAY_ROOT", dir.join("no-store"))
         .env("HOME", dir.join("home"))
         .env("XDG_CONFIG_HOME", dir.join("xdg/config"))
         .env("XDG_DATA_HOME", dir.join("xdg/data"))
@@ -258,4 +260,44 @@ fn neovim_plugin_explains_a_missing_binary_once() {
     assert!(message.contains("cargo install --locked --path ."), "{message}");
     assert_eq!(notes[0]["level"], 4, "an error (vim.log.levels.ERROR)");
     assert_eq!(r["clients"], 0);
+}
+
+#[test]
+fn neovim_slipway_plan_command_shows_the_plan() {
+    if !have("nvim", "neovim", "neovim_slipway_plan_command_shows_the_plan") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("plan");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("Dockerfile"), "FROM scratch\nCOPY a.txt /a\n").unwrap();
+    std::fs::write(project.join("a.txt"), "hi\n").unwrap();
+    // `slipway plan` creates the store the server plans against.
+    let store = dir.path().join("store");
+    let made = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .arg("plan")
+        .arg(&project)
+        .env("SLIPWAY_ROOT", &store)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let driver = crate::root().join("tests/fixtures/editors/nvim-e2e.lua");
+    let mut nvim = Command::new("nvim");
+    nvim.args(["--headless", "--clean", "-u"])
+        .arg(driver)
+        .env("SLIPWAY_E2E_MODE", "plan")
+        .env("SLIPWAY_E2E_PLAN_FILE", project.join("Dockerfile"))
+        .env("SLIPWAY_ROOT", &store);
+    let r = run_session(dir.path(), &mut nvim, "editors/nvim");
+    assert!(r["error"].is_null(), "the session failed: {r:#}");
+    let notes: Vec<&str> = r["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(&"slipway: line 1: cached\nline 2: rebuild: never built before"),
+        "{notes:#?}"
+    );
 }
