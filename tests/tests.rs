@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod cli;
 mod diagnostics;
+mod editors;
 mod export;
 mod faults;
 mod features;
