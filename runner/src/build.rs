@@ -16,8 +16,8 @@ use slipway_parser::model::{Base, Command, CommandLine, CopySpec};
 use slipway_planner::context::EntryKind;
 use slipway_planner::plan::Status;
 use slipway_planner::request::Planned;
-use slipway_store::image::{normalize_name, History, ImageConfig, Manifest, RootFs, RunConfig};
-use slipway_store::{CacheRecord, Descriptor, Digest, Store, MEDIA_CONFIG, MEDIA_MANIFEST};
+use slipway_store::image::{normalize_name, History, ImageConfig, RootFs, RunConfig};
+use slipway_store::{CacheRecord, Descriptor, Digest, Store};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
@@ -1729,26 +1729,7 @@ fn write_image(store: &Store, state: StageState, tags: &[String]) -> Result<Buil
     let mut config = state.config;
     config.created = Some(created());
     let config_bytes = serde_json::to_vec(&config).map_err(io::Error::other)?;
-    let config_digest = store.put_blob(&config_bytes)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(MEDIA_MANIFEST.into()),
-        config: Descriptor {
-            media_type: MEDIA_CONFIG.into(),
-            digest: config_digest.clone(),
-            size: config_bytes.len() as u64,
-            annotations: BTreeMap::new(),
-        },
-        layers: state.layers,
-        annotations: BTreeMap::new(),
-    };
-    let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-    let descriptor = Descriptor {
-        media_type: MEDIA_MANIFEST.into(),
-        digest: store.put_blob(&manifest_bytes)?,
-        size: manifest_bytes.len() as u64,
-        annotations: BTreeMap::new(),
-    };
+    let (config_digest, _, descriptor) = image::put_manifest(store, &config_bytes, state.layers)?;
     let mut names = Vec::new();
     for t in tags {
         let full = normalize_name(t).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

@@ -149,31 +149,13 @@ pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
         ..ImageConfig::default()
     };
     let config_bytes = serde_json::to_vec(&config).map_err(io::Error::other)?;
-    let config_digest = store.put_blob(&config_bytes)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(MEDIA_MANIFEST.into()),
-        config: Descriptor {
-            media_type: MEDIA_CONFIG.into(),
-            digest: config_digest,
-            size: config_bytes.len() as u64,
-            annotations: BTreeMap::new(),
-        },
-        layers: vec![Descriptor {
-            media_type: layer.media_type.into(),
-            digest: layer.digest,
-            size: layer.size,
-            annotations: BTreeMap::new(),
-        }],
+    let layers = vec![Descriptor {
+        media_type: layer.media_type.into(),
+        digest: layer.digest,
+        size: layer.size,
         annotations: BTreeMap::new(),
-    };
-    let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-    let descriptor = Descriptor {
-        media_type: MEDIA_MANIFEST.into(),
-        digest: store.put_blob(&manifest_bytes)?,
-        size: manifest_bytes.len() as u64,
-        annotations: BTreeMap::new(),
-    };
+    }];
+    let (_, manifest, descriptor) = put_manifest(store, &config_bytes, layers)?;
     store.set_ref(&full, descriptor.clone())?;
     Ok(Image {
         name: Some(full),
@@ -287,6 +269,37 @@ pub fn remove(store: &Store, reference: &str) -> io::Result<String> {
 /// Writes a container's upper dir into the store as a layer blob.
 pub fn commit_layer(store: &Store, upper: &Path, options: &LayerOptions) -> io::Result<LayerInfo> {
     store_layer(store, |f| write_layer(upper, options, io::BufWriter::new(f)))
+}
+
+/// Stores an image: its config (as these bytes, so an image ID survives a round trip) and a
+/// manifest naming it and `layers`. Returns the config digest (the image ID), the manifest
+/// and the manifest's descriptor.
+pub fn put_manifest(
+    store: &Store,
+    config_bytes: &[u8],
+    layers: Vec<Descriptor>,
+) -> io::Result<(Digest, Manifest, Descriptor)> {
+    let config_digest = store.put_blob(config_bytes)?;
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(MEDIA_MANIFEST.into()),
+        config: Descriptor {
+            media_type: MEDIA_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        },
+        layers,
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    let descriptor = Descriptor {
+        media_type: MEDIA_MANIFEST.into(),
+        digest: store.put_blob(&manifest_bytes)?,
+        size: manifest_bytes.len() as u64,
+        annotations: BTreeMap::new(),
+    };
+    Ok((config_digest, manifest, descriptor))
 }
 
 /// Makes `upper` (a step's overlayfs upper dir, just written as a layer with diff_id
