@@ -15,4 +15,5 @@ pub mod layer;
 pub mod prune;
 pub mod run;
 pub mod sys;
+pub mod tree;
 pub mod user;
