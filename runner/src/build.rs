@@ -272,7 +272,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                                     ),
                                 )),
                             })?;
-                        let _ = crate::tree::remove(&dir);
+                        let _ = fs::remove_dir_all(&dir);
                         store.put_cache(&CacheRecord {
                             key: planned_step.cache_key.clone(),
                             step: planned_step.step_identity.clone(),
@@ -325,7 +325,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
             .ok_or_else(|| io::Error::other("the target stage was not built"))?;
         write_image(store, target, &options.tags)
     })();
-    let _ = crate::tree::remove(&work);
+    let _ = fs::remove_dir_all(&work);
     result
 }
 
@@ -1050,7 +1050,7 @@ struct TempDir(PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = crate::tree::remove(&self.0);
+        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
