@@ -31,7 +31,9 @@ done
 W=$(mktemp -d /var/tmp/slipway-bench.XXXXXX)
 cleanup() {
     buildah rm --all >/dev/null 2>&1 || true
-    rm -rf "$W" 2>/dev/null || { umount -R "$W"/cs-graph/* 2>/dev/null; rm -rf "$W"; } || true
+    # Unlinks from 16 processes: one at a time, gigabytes of vfs copies take minutes here.
+    find "$W" -type f -print0 2>/dev/null | xargs -0 -r -P16 -n500 rm -f 2>/dev/null || true
+    rm -rf "$W" 2>/dev/null || true
 }
 trap cleanup EXIT
 export SLIPWAY_ROOT="$W/slipway"
@@ -106,7 +108,11 @@ echo "== rebuild after changing one context file" >&2
 hf touch "$RUNS" -w 1 --prepare "sh -c 'date +%s%N > $APP/src/f1.txt'" \
     -n slipway "$SB -t app $APP" -n buildah "$BB -t app $APP"
 
-echo "== 10,000-file COPY (${BIG_MB} MB)" >&2
+echo "== 10,000-file COPY (${BIG_MB} MB): the first build into each store" >&2
+# Once: slipway hashes the context for the first time and unpacks the new layer for the
+# steps after it; buildah has its own first-time costs.
+hf big_first 1 -w 0 -n slipway "$SB -t big $BIG" -n buildah "$BB -t big $BIG"
+echo "== 10,000-file COPY (${BIG_MB} MB): rebuilt with --no-cache" >&2
 hf big "$BIG_RUNS" -w 0 \
     -n slipway "$SB --no-cache -t big $BIG" \
     -n buildah "$BB --no-cache -t big $BIG" \
@@ -141,11 +147,14 @@ cold = load("cold"); row("cold build (`--no-cache`)", cold, "slipway", "buildah"
 noop = load("noop"); r = row("no-op rebuild (all cached)", noop, "slipway", "buildah", "goal ≥ 20x")
 goals.append(("no-op rebuild ≥ 20x faster than buildah", r >= 20, f"{r:.1f}x"))
 touch = load("touch"); row("rebuild after changing one context file", touch, "slipway", "buildah")
+first = load("big_first")
+row(f"COPY of {files} files, {big_mb} MB: first build into the store (1 run)", first, "slipway", "buildah",
+    "slipway: context hashed for the first time, layer unpacked for later steps")
 big = load("big")
-r = row(f"COPY of {files} files, {big_mb} MB (`--no-cache`)", big, "slipway", "buildah")
+r = row(f"COPY of {files} files, {big_mb} MB: rebuilt (`--no-cache`)", big, "slipway", "buildah")
 g = big["tar | gzip"]["mean"] / big["slipway"]["mean"]
 rows.append(f"| same files: slipway vs `tar -c \\| gzip` | slipway {cell(big['slipway'])} | tar \\| gzip {cell(big['tar | gzip'])} | **{g:.2f}x** | goal ≥ 0.67x (within 1.5x); `gzip -1`: {cell(big['tar | gzip -1'])} |")
-goals.append(("10,000-file COPY within 1.5x of tar | gzip", g >= 1 / 1.5, f"{1/g:.2f}x the time of tar | gzip"))
+goals.append(("10,000-file COPY within 1.5x of tar | gzip (rebuilt; the first build is the row above)", g >= 1 / 1.5, f"{1/g:.2f}x the time of tar | gzip"))
 run = load("run"); r = row("container start (`run --rm IMG true`)", run, "slipway", "buildah", "goal ≥ 10x")
 goals.append(("container start ≥ 10x faster than buildah run", r >= 10, f"{r:.1f}x"))
 f = run["unshare"]["mean"] / run["slipway"]["mean"]
@@ -157,7 +166,7 @@ Measured {today}: {versions}. buildah runs as `buildah --storage-driver vfs bud 
 (and `buildah run --isolation chroot`), both tools on the same busybox base image (busybox-static, one
 layer) and the same Dockerfiles, each with its own store in one temp dir; a release build of slipway.
 Times are hyperfine means ± standard deviation (quick cases {os.environ.get('RUNS', '10')} runs, the COPY
-{os.environ.get('BIG_RUNS', '3')} runs, container start 30); "ratio" is buildah's time over slipway's.
+{os.environ.get('BIG_RUNS', '3')} runs after one first build, container start 30); "ratio" is buildah's time over slipway's.
 The app Dockerfile: `FROM bb`, a RUN, `COPY src/`, a RUN reading the copy, ENV, CMD.
 
 Reproduce: `cargo build --release --bin slipway && bench/buildah.sh --write-results`.
@@ -166,6 +175,9 @@ Reproduce: `cargo build --release --bin slipway && bench/buildah.sh --write-resu
 |---|---:|---:|---:|---|
 """ + "\n".join(rows) + "\n\nGoals:\n" + "\n".join(
     f"- {name}: **{'met' if ok else 'missed'}** ({val})" for name, ok, val in goals) + "\n"
+notes = os.path.join(os.path.dirname(results), "buildah-notes.md")
+if os.path.exists(notes):
+    section += "\n" + open(notes).read()
 print(section)
 if write == "1":
     text = open(results).read() if os.path.exists(results) else "# Benchmark results\n"

@@ -238,6 +238,27 @@ fn save_rm_load_run_and_oci_layout_bases() {
         assert_eq!(ok(slipway_in(&store, dir, &["run", "--rm", "app:v1"]), "run"), expected);
         assert_eq!(inspect(&store, dir, "app:v1")["Id"], id.as_str());
     }
+    // Standard streams: `build -o type=docker,dest=-` writes the archive to stdout (the
+    // messages go to stderr), `image load` reads one from stdin.
+    let o = slipway_in(
+        &store,
+        &dir.join("ctx"),
+        &["build", "-t", "app:v1", "-o", "type=docker,dest=-", "."],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Successfully tagged app:v1"));
+    let piped = dir.join("piped.tar");
+    std::fs::write(&piped, &o.stdout).unwrap();
+    ok(slipway_in(&store, dir, &["image", "rm", "app:v1"]), "rm");
+    let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["image", "load"])
+        .stdin(std::fs::File::open(&piped).unwrap())
+        .env("SLIPWAY_ROOT", &store)
+        .output()
+        .unwrap();
+    assert_eq!(ok(o, "load from stdin"), "Loaded image: app:v1\n");
+    assert_eq!(ok(slipway_in(&store, dir, &["run", "--rm", "app:v1"]), "run"), expected);
+
     // `run --rm` wrote its layer to a tmpfs of its own: nothing is left on disk.
     let left: Vec<String> = std::fs::read_dir(store.join("containers"))
         .unwrap()

@@ -18,4 +18,5 @@ pub mod prune;
 pub mod rootfs;
 pub mod run;
 pub mod sys;
+pub mod tree;
 pub mod user;

@@ -56,7 +56,7 @@ fn size_of(p: &Path) -> u64 {
 fn remove(p: &Path) -> io::Result<u64> {
     let size = size_of(p);
     let r = if fs::symlink_metadata(p)?.is_dir() {
-        fs::remove_dir_all(p)
+        crate::tree::remove(p)
     } else {
         fs::remove_file(p)
     };
