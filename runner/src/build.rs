@@ -312,7 +312,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
             .ok_or_else(|| io::Error::other("the target stage was not built"))?;
         write_image(store, target, &options.tags)
     })();
-    let _ = fs::remove_dir_all(&work);
+    let _ = crate::tree::remove(&work);
     result
 }
 
@@ -427,7 +427,7 @@ fn do_step(
                 n,
             )
             .map_err(fail)?;
-            let _ = fs::remove_dir_all(&dir);
+            let _ = crate::tree::remove(&dir);
             store
                 .put_cache(&CacheRecord {
                     key: planned_step.cache_key.clone(),
@@ -534,7 +534,7 @@ fn run_triggers(
                     n,
                 )
                 .map_err(|e| e.context(first_line(&inst.original)))?;
-                let _ = fs::remove_dir_all(&step_dir);
+                let _ = crate::tree::remove(&step_dir);
                 push_layer(store, state, layer, command, &inst.original)?;
             }
             _ => apply_config(state, command, &inst.original, &build_args),
@@ -721,7 +721,7 @@ fn run_step(
     progress: &Progress,
     n: usize,
 ) -> Result<Descriptor, BuildError> {
-    let _ = fs::remove_dir_all(dir);
+    let _ = crate::tree::remove(dir);
     let (upper, workd, merged, empty) = (
         dir.join("upper"),
         dir.join("work"),
