@@ -8,7 +8,7 @@
 # Needs root (namespaces, overlayfs) and the Debian mirror (debootstrap, apt-get in the RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-slipway=${SLIPWAY:-target/release/slipway}
+slipway=${SLIPWAY:-${CARGO_TARGET_DIR:-target}/release/slipway}
 cache=${SLIPWAY_DEBIAN_CACHE:-/var/cache/slipway}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log=$(mktemp)
