@@ -53,6 +53,7 @@ for a in sh cat echo true ls mkdir cp date wc; do ln -s busybox "$W/r/bin/$a"; d
 echo "root:x:0:0:root:/root:/bin/sh" >"$W/r/etc/passwd"
 tar -C "$W/r" -cf "$W/rootfs.tar" .
 "$SLIPWAY" image import "$W/rootfs.tar" --tag bb >/dev/null
+cp -a "$SLIPWAY_ROOT" "$W/slipway-base" # a store with only the base, for cold builds
 c=$($B from scratch)
 $B add "$c" "$W/rootfs.tar" / >/dev/null
 $B config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
@@ -108,6 +109,12 @@ echo "== rebuild after changing one context file" >&2
 hf touch "$RUNS" -w 1 --prepare "sh -c 'date +%s%N > $APP/src/f1.txt'" \
     -n slipway "$SB -t app $APP" -n buildah "$BB -t app $APP"
 
+echo "== 10,000-file COPY (${BIG_MB} MB): cold, into a store that has only the base image" >&2
+# Each run starts from a copy of the base-only store: the context is hashed from scratch, the
+# layer written and kept as the unpacked layer; nothing is cached.
+hf big_cold "$BIG_RUNS" -w 0 --prepare "sh -c 'rm -rf $W/cold && cp -a $W/slipway-base $W/cold'" \
+    -n slipway "env SLIPWAY_ROOT=$W/cold $SB -t big $BIG" \
+    -n "tar | gzip" "sh -c 'tar -C $BIG -c data | gzip > /dev/null'"
 echo "== 10,000-file COPY (${BIG_MB} MB): the first build into each store" >&2
 # Once: slipway hashes the context for the first time and unpacks the new layer for the
 # steps after it; buildah has its own first-time costs.
@@ -147,14 +154,17 @@ cold = load("cold"); row("cold build (`--no-cache`)", cold, "slipway", "buildah"
 noop = load("noop"); r = row("no-op rebuild (all cached)", noop, "slipway", "buildah", "goal ≥ 20x")
 goals.append(("no-op rebuild ≥ 20x faster than buildah", r >= 20, f"{r:.1f}x"))
 touch = load("touch"); row("rebuild after changing one context file", touch, "slipway", "buildah")
+cold = load("big_cold")
+gc = cold["tar | gzip"]["mean"] / cold["slipway"]["mean"]
+rows.append(f"| COPY of {files} files, {big_mb} MB, cold (empty cache, a fresh store each run) vs `tar -c \\| gzip` | slipway {cell(cold['slipway'])} | tar \\| gzip {cell(cold['tar | gzip'])} | **{gc:.2f}x** | goal ≥ 0.67x (within 1.5x) |")
+goals.append(("cold 10,000-file COPY build within 1.5x of tar | gzip", gc >= 1 / 1.5, f"{1/gc:.2f}x the time of tar | gzip"))
 first = load("big_first")
 row(f"COPY of {files} files, {big_mb} MB: first build into the store (1 run)", first, "slipway", "buildah",
-    "slipway: context hashed for the first time, layer unpacked for later steps")
+    "slipway: context hashed for the first time; the upper dir becomes the unpacked layer")
 big = load("big")
 r = row(f"COPY of {files} files, {big_mb} MB: rebuilt (`--no-cache`)", big, "slipway", "buildah")
 g = big["tar | gzip"]["mean"] / big["slipway"]["mean"]
-rows.append(f"| same files: slipway vs `tar -c \\| gzip` | slipway {cell(big['slipway'])} | tar \\| gzip {cell(big['tar | gzip'])} | **{g:.2f}x** | goal ≥ 0.67x (within 1.5x); `gzip -1`: {cell(big['tar | gzip -1'])} |")
-goals.append(("10,000-file COPY within 1.5x of tar | gzip (rebuilt; the first build is the row above)", g >= 1 / 1.5, f"{1/g:.2f}x the time of tar | gzip"))
+rows.append(f"| same files rebuilt: slipway vs `tar -c \\| gzip` | slipway {cell(big['slipway'])} | tar \\| gzip {cell(big['tar | gzip'])} | {g:.2f}x | the identical layer exists: the step's 10,000 new files are deleted again; `gzip -1`: {cell(big['tar | gzip -1'])} |")
 run = load("run"); r = row("container start (`run --rm IMG true`)", run, "slipway", "buildah", "goal ≥ 10x")
 goals.append(("container start ≥ 10x faster than buildah run", r >= 10, f"{r:.1f}x"))
 f = run["unshare"]["mean"] / run["slipway"]["mean"]
