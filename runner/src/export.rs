@@ -13,7 +13,7 @@ use crate::image::{self, Image};
 use crate::layer::{layer_from_tar, LayerOptions};
 use slipway_store::image::{familiar_name, normalize_name, ImageConfig, Manifest};
 use slipway_store::layout::{self, LayoutRef};
-use slipway_store::{Descriptor, Digest, Store, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_MANIFEST, REF_NAME};
+use slipway_store::{Descriptor, Digest, Store, MEDIA_INDEX, REF_NAME};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
@@ -891,26 +891,7 @@ fn load_docker(store: &Store, dir: &Path, spool: Option<&Spool>) -> io::Result<V
                 annotations: BTreeMap::new(),
             });
         }
-        let config_digest = store.put_blob(&config_bytes)?;
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_MANIFEST.into()),
-            config: Descriptor {
-                media_type: MEDIA_CONFIG.into(),
-                digest: config_digest.clone(),
-                size: config_bytes.len() as u64,
-                annotations: BTreeMap::new(),
-            },
-            layers,
-            annotations: BTreeMap::new(),
-        };
-        let bytes = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
-        let d = Descriptor {
-            media_type: MEDIA_MANIFEST.into(),
-            digest: store.put_blob(&bytes)?,
-            size: bytes.len() as u64,
-            annotations: BTreeMap::new(),
-        };
+        let (config_digest, _, d) = crate::image::put_manifest(store, &config_bytes, layers)?;
         let mut names = Vec::new();
         for tag in entry.repo_tags.unwrap_or_default() {
             let full = normalize_name(&tag).map_err(|e| bad_data(format!("manifest.json: {e}")))?;
@@ -989,22 +970,14 @@ mod tests {
         config.rootfs.diff_ids.push(layer.diff_id.clone());
         config.config.cmd = Some(vec!["cat".into(), "/srv/data".into()]);
         let config_bytes = serde_json::to_vec(&config).unwrap();
-        let mut manifest = base.manifest.clone();
-        manifest.config.digest = store.put_blob(&config_bytes).unwrap();
-        manifest.config.size = config_bytes.len() as u64;
-        manifest.layers.push(Descriptor {
+        let mut layers = base.manifest.layers.clone();
+        layers.push(Descriptor {
             media_type: layer.media_type.into(),
             digest: layer.digest,
             size: layer.size,
             annotations: BTreeMap::new(),
         });
-        let bytes = serde_json::to_vec(&manifest).unwrap();
-        let d = Descriptor {
-            media_type: MEDIA_MANIFEST.into(),
-            digest: store.put_blob(&bytes).unwrap(),
-            size: bytes.len() as u64,
-            annotations: BTreeMap::new(),
-        };
+        let (_, _, d) = image::put_manifest(&store, &config_bytes, layers).unwrap();
         store.set_ref("docker.io/library/app:1", d).unwrap();
         let img = image::resolve(&store, "app:1").unwrap();
         (store, img)
