@@ -1,26 +1,8 @@
 //! `slipway build` end to end: a two-stage build from an imported busybox, run, rebuilt
 //! from the cache. Needs root (namespaces, overlayfs) and /bin/busybox; skips otherwise.
 
+use crate::{slipway_in, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn slipway_in(store: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(args)
-        .current_dir(cwd)
-        .env("SLIPWAY_ROOT", store)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run slipway")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 /// Whether this process can run containers (root and busybox-static); prints why not.
 pub(crate) fn can_run_containers(test: &str) -> bool {

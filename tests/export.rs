@@ -4,19 +4,9 @@
 //! /bin/busybox, skopeo, umoci and buildah (`.ci/run` installs them); skips otherwise.
 
 use crate::build::{can_run_containers, import_busybox};
+use crate::slipway_in;
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn slipway_in(store: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
-        .args(args)
-        .current_dir(cwd)
-        .env("SLIPWAY_ROOT", store)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run slipway")
-}
 
 /// Runs a command and returns its stdout; panics with its stderr when it fails.
 fn ok(o: Output, what: &str) -> String {

@@ -3,6 +3,7 @@
 //! server and fault injection in an in-test proxy on loopback. Skips (with a note) when
 //! `docker-registry` is not installed; the parts that build or run containers need root.
 
+pub use crate::text;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -524,13 +525,6 @@ impl Machine {
 
 fn slipway_store_hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// A tiny image (files only, no busybox) imported as `name`: enough to push and pull

@@ -1,5 +1,6 @@
 //! `slipway image …` and `slipway images` against a store in a temp dir.
 
+use crate::text;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -10,13 +11,6 @@ fn slipway_in(store: &Path, args: &[&str]) -> Output {
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .output()
         .expect("run slipway")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 #[test]

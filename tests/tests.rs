@@ -43,6 +43,26 @@ pub fn slipway(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait for slipway")
 }
 
+/// Runs `slipway` in `cwd` against the store `store`, with stable layer dates and no colour.
+pub fn slipway_in(store: &Path, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(args)
+        .current_dir(cwd)
+        .env("SLIPWAY_ROOT", store)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run slipway")
+}
+
+/// A finished command's stdout and stderr, as text.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// Compares `actual` with the snapshot file; `UPDATE_EXPECT=1` rewrites it.
 pub fn check_snapshot(path: &PathBuf, actual: &str) -> Result<(), String> {
     if std::env::var_os("UPDATE_EXPECT").is_some() {
