@@ -477,34 +477,41 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
 /// Whether `rel` exists in the union of `layers` (top first), honouring whiteouts and
 /// opaque directories as overlayfs would.
 pub fn layered_exists(layers: &[PathBuf], rel: &Path) -> bool {
+    layered_lookup(layers, rel).is_some()
+}
+
+/// Where `rel` is in the union of `layers` (top first): its path in the top-most layer
+/// that has it, honouring whiteouts and opaque directories as overlayfs would; `None`
+/// when absent or hidden.
+pub fn layered_lookup<P: AsRef<Path>>(layers: &[P], rel: &Path) -> Option<PathBuf> {
+    let comps: Vec<_> = rel.components().collect();
     'layers: for layer in layers {
         // A whiteout or a non-directory on the way hides everything below; an opaque
         // directory on the way hides the lower layers.
         let mut opaque = false;
-        let mut at = layer.clone();
-        let comps: Vec<_> = rel.components().collect();
+        let mut at = layer.as_ref().to_path_buf();
         for (i, c) in comps.iter().enumerate() {
             at.push(c);
             let Ok(meta) = fs::symlink_metadata(&at) else {
                 if opaque {
-                    return false;
+                    return None;
                 }
                 continue 'layers;
             };
             if is_whiteout(&meta) {
-                return false;
+                return None;
             }
             if i + 1 == comps.len() {
-                return true;
+                return Some(at);
             }
             if !meta.is_dir() {
-                return false;
+                return None;
             }
             opaque |= is_opaque(&at);
         }
-        return true;
+        return Some(at);
     }
-    false
+    None
 }
 
 #[cfg(test)]

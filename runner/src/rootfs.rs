@@ -30,25 +30,8 @@ impl<'a> View<'a> {
     /// The entry at `rel` (no leading `/`, symlinks in its parents already resolved) as the
     /// merged view shows it: its host path and metadata, `None` when absent or whited out.
     pub fn stat(&self, rel: &str) -> Option<(PathBuf, fs::Metadata)> {
-        if rel.is_empty() {
-            let top = self.layers[0].to_path_buf();
-            return fs::symlink_metadata(&top).ok().map(|m| (top, m));
-        }
-        let parent = Path::new(rel).parent().filter(|p| !p.as_os_str().is_empty());
-        for layer in &self.layers {
-            let p = layer.join(rel);
-            if let Ok(m) = fs::symlink_metadata(&p) {
-                if crate::layer::is_whiteout(&m) {
-                    return None;
-                }
-                return Some((p, m));
-            }
-            // An opaque parent hides everything below this layer.
-            if parent.is_some_and(|d| crate::layer::is_opaque(&layer.join(d))) {
-                return None;
-            }
-        }
-        None
+        let host = crate::layer::layered_lookup(&self.layers, Path::new(rel))?;
+        fs::symlink_metadata(&host).ok().map(|m| (host, m))
     }
 
     /// `path` (absolute, or relative to `/`) with every symbolic link resolved inside the
