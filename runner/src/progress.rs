@@ -66,7 +66,8 @@ pub struct Progress {
     inner: Mutex<Inner>,
 }
 
-fn size(bytes: u64) -> String {
+/// A size in decimal units with one decimal (`1.2 MB`), for narration.
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
     let mut v = bytes as f64;
     let mut u = 0;
@@ -81,7 +82,8 @@ fn size(bytes: u64) -> String {
     }
 }
 
-fn short(digest: &str) -> &str {
+/// The first 12 hex digits of a digest.
+pub fn short_id(digest: &str) -> &str {
     let hex = digest.split_once(':').map(|(_, h)| h).unwrap_or(digest);
     &hex[..hex.len().min(12)]
 }
@@ -149,7 +151,7 @@ impl Progress {
             Mode::Plain => self.plain(&format!("Step {n}/{} : {title}", self.total)),
             Mode::Json => self
                 .json(json!({"event": "start", "step": n, "total": self.total, "stage": stage, "instruction": title})),
-            Mode::Tty => self.draw(&mut inner, true),
+            Mode::Tty => self.draw(&mut inner),
             Mode::Quiet => {}
         }
     }
@@ -164,7 +166,7 @@ impl Progress {
                 if let Some(s) = inner.steps.get_mut(&n) {
                     push_tail(&mut s.tail, text.to_string());
                 }
-                self.draw(&mut inner, false);
+                self.draw(&mut inner);
             }
             Mode::Quiet => {}
         }
@@ -181,12 +183,12 @@ impl Progress {
                 let prefix = if inner.parallel { format!("#{n}") } else { String::new() };
                 self.plain(&format!(
                     "{prefix} ---> Using cache: layer {} ({}) from an earlier build",
-                    short(layer),
-                    size(bytes)
+                    short_id(layer),
+                    human_size(bytes)
                 ))
             }
             Mode::Json => self.json(json!({"event": "cached", "step": n, "layer": layer, "size": bytes})),
-            Mode::Tty => self.draw(&mut inner, true),
+            Mode::Tty => self.draw(&mut inner),
             Mode::Quiet => {}
         }
     }
@@ -225,7 +227,7 @@ impl Progress {
             Mode::Tty => {
                 // Redraw at most 20 times a second.
                 if inner.last_draw.is_none_or(|t| t.elapsed() > Duration::from_millis(50)) {
-                    self.draw(&mut inner, false);
+                    self.draw(&mut inner);
                 }
             }
             Mode::Quiet => {}
@@ -265,7 +267,7 @@ impl Progress {
                 self.plain(&format!("{prefix} ---> Step {n} done in {took:.1}s"));
             }
             Mode::Json => self.json(json!({"event": "done", "step": n, "seconds": took})),
-            Mode::Tty => self.draw(&mut inner, true),
+            Mode::Tty => self.draw(&mut inner),
             Mode::Quiet => {}
         }
     }
@@ -288,7 +290,7 @@ impl Progress {
                 self.plain(&format!("{prefix} ---> Step {n} failed: {why}"));
             }
             Mode::Json => self.json(json!({"event": "error", "step": n, "message": why})),
-            Mode::Tty => self.draw(&mut inner, true),
+            Mode::Tty => self.draw(&mut inner),
             Mode::Quiet => {}
         }
     }
@@ -304,7 +306,7 @@ impl Progress {
 
     /// The live tree: finished steps print once and scroll away; running steps are
     /// redrawn in place with their last output lines below them.
-    fn draw(&self, inner: &mut Inner, _settle: bool) {
+    fn draw(&self, inner: &mut Inner) {
         let mut out = String::new();
         if inner.drawn > 0 {
             // Back to the top of the live area, which is then cleared.
@@ -368,16 +370,6 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-/// Human sizes for narration.
-pub fn human_size(bytes: u64) -> String {
-    size(bytes)
-}
-
-/// The first 12 hex digits of a digest.
-pub fn short_id(digest: &str) -> &str {
-    short(digest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,8 +393,8 @@ mod tests {
 
     #[test]
     fn sizes_and_ids() {
-        assert_eq!(size(999), "999 B");
-        assert_eq!(size(1_234_567), "1.2 MB");
-        assert_eq!(short("sha256:0123456789abcdef"), "0123456789ab");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1_234_567), "1.2 MB");
+        assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
     }
 }
