@@ -758,3 +758,24 @@ fn deletions_are_whiteouts_and_opaque_dirs_in_the_image() {
     run_in(&other, &ctx, &["image", "load", tar.to_str().unwrap()]);
     check(&other);
 }
+
+#[test]
+fn add_of_a_local_path_ending_in_git_is_a_context_file() {
+    if !can_run_containers("add_of_a_local_path_ending_in_git_is_a_context_file") {
+        return;
+    }
+    let (_d, store, ctx) = setup("FROM bb\nADD notes.git /notes.git\n");
+    std::fs::write(ctx.join("notes.git"), "not a repository\n").unwrap();
+    run_in(&store, &ctx, &["build", "-t", "g", "."]);
+    assert_eq!(
+        run_in(&store, &ctx, &["run", "--rm", "g", "cat", "/notes.git"]),
+        "not a repository\n"
+    );
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM bb\nADD https://127.0.0.1:9/repo.git /src\n",
+    )
+    .unwrap();
+    let o = slipway_in(&store, &ctx, &["build", "."]);
+    assert!(text(&o).1.contains("ADD of git repositories"), "{}", text(&o).1);
+}

@@ -1271,7 +1271,9 @@ fn copy(
     user_of: &dyn Fn(&str) -> io::Result<crate::user::ExecUser>,
 ) -> Result<(), BuildError> {
     let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
-    let is_git = |s: &str| s.starts_with("git@") || s.ends_with(".git") || s.starts_with("git://");
+    // A remote git repository; a local path that merely ends in `.git` is a context path.
+    let is_git =
+        |s: &str| s.starts_with("git@") || s.starts_with("git://") || (s.contains("://") && s.ends_with(".git"));
     for s in &c.sources {
         if !add && is_url(s) {
             return Err(unsupported(format!("COPY cannot fetch {s}: use ADD for URLs")));
