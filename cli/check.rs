@@ -54,54 +54,18 @@ pub struct Options {
     pub shellcheck: bool,
 }
 
-/// The name of the configuration file looked up from each Dockerfile's directory upward.
-pub const CONFIG_FILE: &str = ".slipway.toml";
-
-/// `.slipway.toml`.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    /// Codes never to report.
-    #[serde(default)]
-    ignore: Vec<String>,
-    /// Code → `error`, `warning`, `info` (or `style`, `hint`), or `ignore` / `off`.
-    #[serde(default)]
-    severity: std::collections::BTreeMap<String, String>,
-    /// Experimental build checks to enable (or `all`).
-    #[serde(default)]
-    experimental: Vec<String>,
-    #[serde(default, alias = "trusted-registries")]
-    trusted_registries: Vec<String>,
-}
-
+/// `.slipway.toml` at `path`; an unknown severity makes the whole file invalid.
 fn load_config(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
-    let mut config = Config {
-        ignore: file.ignore,
-        experimental: file.experimental,
-        trusted_registries: file.trusted_registries,
-        ..Config::default()
-    };
-    for (code, level) in file.severity {
-        let severity = match level.to_ascii_lowercase().as_str() {
-            "error" => Severity::Error,
-            "warning" => Severity::Warning,
-            "info" | "style" | "hint" | "advice" => Severity::Advice,
-            "ignore" | "off" | "none" => {
-                config.ignore.push(code);
-                continue;
-            }
-            other => {
-                return Err(format!(
-                    "invalid {}: unknown severity {other:?} for {code} (expected error, warning, info or ignore)",
-                    path.display()
-                ))
-            }
-        };
-        config.severity.push((code, severity));
+    let (config, bad) = slipway_planner::config::read(path)?;
+    match bad.first() {
+        None => Ok(config),
+        Some(b) => Err(format!(
+            "invalid {}: unknown severity {:?} for {} (expected error, warning, info or ignore)",
+            path.display(),
+            b.level,
+            b.code
+        )),
     }
-    Ok(config)
 }
 
 /// One input: a file on disk or standard input.
@@ -167,12 +131,6 @@ fn discover(dir: &Path, errors: &mut usize) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-/// Finds `.slipway.toml` in `dir` or the nearest ancestor.
-fn find_config(dir: &Path) -> Option<PathBuf> {
-    let dir = std::path::absolute(dir).ok()?;
-    dir.ancestors().map(|d| d.join(CONFIG_FILE)).find(|p| p.is_file())
 }
 
 /// The `.dockerignore` of a Dockerfile whose context is its own directory:
@@ -417,7 +375,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         };
         let mut config = match &explicit_config {
             Some(c) => c.clone(),
-            None => match find_config(&context) {
+            None => match slipway_planner::config::find(&context) {
                 Some(found) => {
                     let first = !configs.contains_key(&found);
                     match configs.entry(found.clone()).or_insert_with(|| load_config(&found)) {

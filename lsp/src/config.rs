@@ -4,9 +4,8 @@
 
 use serde::Deserialize;
 use slipway_parser::suppress::Config;
-use slipway_parser::Severity;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The editor's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,47 +60,10 @@ impl Settings {
     }
 }
 
-/// `.slipway.toml`, as `slipway check` reads it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    #[serde(default)]
-    ignore: Vec<String>,
-    #[serde(default)]
-    severity: BTreeMap<String, String>,
-    #[serde(default)]
-    experimental: Vec<String>,
-    #[serde(default, alias = "trusted-registries")]
-    trusted_registries: Vec<String>,
-}
-
-fn severity(level: &str) -> Result<Option<Severity>, String> {
-    Ok(Some(match level.to_ascii_lowercase().as_str() {
-        "error" => Severity::Error,
-        "warning" => Severity::Warning,
-        "info" | "style" | "hint" | "advice" => Severity::Advice,
-        "ignore" | "off" | "none" => return Ok(None),
-        other => {
-            return Err(format!(
-                "unknown severity {other:?} (expected error, warning, info or ignore)"
-            ))
-        }
-    }))
-}
-
 fn add_severities(config: &mut Config, levels: &BTreeMap<String, String>, errors: &mut Vec<String>) {
-    for (code, level) in levels {
-        match severity(level) {
-            Ok(Some(s)) => config.severity.push((code.clone(), s)),
-            Ok(None) => config.ignore.push(code.clone()),
-            Err(e) => errors.push(format!("{code}: {e}")),
-        }
+    for b in slipway_planner::config::add_severities(config, levels) {
+        errors.push(format!("{}: {}", b.code, b.describe()));
     }
-}
-
-/// The nearest `.slipway.toml` from `dir` upward.
-pub fn find_config_file(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().map(|d| d.join(".slipway.toml")).find(|p| p.is_file())
 }
 
 /// The check configuration for a document at `path`: its `.slipway.toml`, then the
@@ -110,18 +72,13 @@ pub fn find_config_file(dir: &Path) -> Option<PathBuf> {
 pub fn check_config(path: Option<&Path>, settings: &Settings) -> (Config, Vec<String>) {
     let mut config = Config::default();
     let mut errors = Vec::new();
-    if let Some(file) = path.and_then(Path::parent).and_then(find_config_file) {
-        match std::fs::read_to_string(&file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| toml::from_str::<FileConfig>(&t).map_err(|e| e.to_string()))
-        {
-            Ok(fc) => {
-                config.ignore = fc.ignore;
-                config.experimental = fc.experimental;
-                config.trusted_registries = fc.trusted_registries;
-                add_severities(&mut config, &fc.severity, &mut errors);
+    if let Some(file) = path.and_then(Path::parent).and_then(slipway_planner::config::find) {
+        match slipway_planner::config::read(&file) {
+            Ok((fc, bad)) => {
+                config = fc;
+                errors.extend(bad.iter().map(|b| format!("{}: {}", b.code, b.describe())));
             }
-            Err(e) => errors.push(format!("invalid {}: {e}", file.display())),
+            Err(e) => errors.push(e),
         }
     }
     config.ignore.extend(settings.ignore.iter().cloned());
@@ -136,6 +93,7 @@ pub fn check_config(path: Option<&Path>, settings: &Settings) -> (Config, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use slipway_parser::Severity;
 
     #[test]
     fn settings_and_file_config_merge() {

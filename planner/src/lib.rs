@@ -7,6 +7,7 @@
 //!
 //! Invariant: depends only on `slipway-parser` and `slipway-store`.
 
+pub mod config;
 pub mod context;
 pub mod dockerignore;
 pub mod plan;
