@@ -22,7 +22,46 @@ use crate::rules::Rule;
 use crate::shell::Lexer;
 use crate::syntax::{Args, Dockerfile, Instruction, Keyword, Span, Word};
 use crate::CheckOptions;
-use std::collections::BTreeMap;
+
+/// Variables in scope, borrowed from the model: a few dozen at most, so a list searched
+/// from the end (the latest setting wins) beats building a map per instruction.
+#[derive(Default)]
+pub(crate) struct VarsEnv<'a> {
+    vars: Vec<(&'a str, Option<&'a str>)>,
+}
+
+impl<'a> VarsEnv<'a> {
+    fn set(&mut self, name: &'a str, value: &'a str) {
+        self.vars.push((name, Some(value)));
+    }
+
+    /// A definition without a value hides an inherited one (`ARG X` after `ENV X=1` does not).
+    fn unset(&mut self, name: &'a str) {
+        if self.vars.iter().any(|(n, _)| *n == name) {
+            self.vars.push((name, None));
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&'a str> {
+        self.vars.iter().rev().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+    }
+}
+
+impl crate::shell::Env for VarsEnv<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        VarsEnv::get(self, key)
+    }
+    fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = Vec::new();
+        for (n, v) in &self.vars {
+            keys.retain(|k| k != n);
+            if v.is_some() {
+                keys.push(n.to_string());
+            }
+        }
+        keys
+    }
+}
 
 macro_rules! rule {
     ($name:literal, $dl:literal, $severity:ident, $description:literal) => {
@@ -297,22 +336,26 @@ impl<'a> Cx<'a> {
     }
 
     /// ARG and ENV values in scope at instruction `at` (stage inheritance included).
-    fn env_at(&self, at: usize) -> BTreeMap<String, String> {
+    fn env_at(&self, at: usize) -> VarsEnv<'a> {
+        let mut env = VarsEnv::default();
         match self.model.stage_of.get(at).copied().flatten() {
-            Some(_) => self
-                .scope_at(at)
-                .into_iter()
-                .filter_map(|(k, v)| Some((k, v?)))
-                .collect(),
-            None => self.meta_args(),
+            Some(_) => self.scope_at(at, |name, value| {
+                if let Some(v) = value {
+                    env.set(name, v);
+                } else {
+                    env.unset(name);
+                }
+            }),
+            None => env = self.meta_args(),
         }
+        env
     }
 
-    /// ARG and ENV names in scope at instruction `at`, with their values when known.
-    fn scope_at(&self, at: usize) -> BTreeMap<String, Option<String>> {
-        let mut scope = BTreeMap::new();
+    /// Calls `f` with every ARG and ENV definition in scope at instruction `at`, in the order
+    /// they take effect (a later one with the same name wins).
+    fn scope_at(&self, at: usize, mut f: impl FnMut(&'a str, Option<&'a str>)) {
         let Some(stage) = self.model.stage_of.get(at).copied().flatten() else {
-            return scope;
+            return;
         };
         // The stage and the stages it is built on, base first.
         let mut chain = vec![stage];
@@ -324,29 +367,31 @@ impl<'a> Cx<'a> {
             chain.push(p);
             k = p;
         }
+        let model: &'a Model = self.model;
         for &k in chain.iter().rev() {
             for &i in self.vars_by_stage.get(k).map_or(&[][..], Vec::as_slice) {
-                let v = &self.model.vars[i];
+                let v = &model.vars[i];
                 if k != stage || v.instruction < at {
-                    scope.insert(v.name.clone(), v.value.clone());
+                    f(v.name.as_str(), v.value.as_deref());
                 }
             }
         }
-        scope
     }
 
     /// Meta ARGs (before the first FROM) with their values.
-    fn meta_args(&self) -> BTreeMap<String, String> {
-        self.model
-            .vars
-            .iter()
-            .filter(|v| v.kind == VarKind::MetaArg)
-            .filter_map(|v| v.value.clone().map(|x| (v.name.clone(), x)))
-            .collect()
+    fn meta_args(&self) -> VarsEnv<'a> {
+        let mut env = VarsEnv::default();
+        let model: &'a Model = self.model;
+        for v in model.vars.iter().filter(|v| v.kind == VarKind::MetaArg) {
+            if let Some(value) = &v.value {
+                env.set(&v.name, value);
+            }
+        }
+        env
     }
 
     /// A word expanded in `env`, or `None` when it uses unknown variables or does not expand.
-    fn expand(&self, text: &str, env: &BTreeMap<String, String>) -> Option<String> {
+    fn expand(&self, text: &str, env: &VarsEnv<'_>) -> Option<String> {
         let x = self.lexer.process_word_with_matches(text, env).ok()?;
         x.unmatched.is_empty().then_some(x.result)
     }
@@ -666,8 +711,11 @@ fn env_self_reference(cx: &Cx<'_>, i: usize, kvs: &[crate::syntax::KeyValue], ou
     if kvs.len() < 2 {
         return;
     }
-    let before = cx.scope_at(i);
-    let defined_before = |name: &str| before.contains_key(name);
+    let mut before = std::collections::BTreeSet::new();
+    cx.scope_at(i, |name, _| {
+        before.insert(name);
+    });
+    let defined_before = |name: &str| before.contains(name);
     for (j, kv) in kvs.iter().enumerate() {
         for (k, other) in kvs.iter().enumerate() {
             let name = other.key.text.as_str();
@@ -859,13 +907,7 @@ fn copy(cx: &Cx<'_>, i: usize, inst: &Instruction, args: &Args, st: &State, out:
 }
 
 /// DL3020: ADD of local files and folders (not URLs, git, or archives it would unpack).
-fn add_for_copy(
-    cx: &Cx<'_>,
-    inst: &Instruction,
-    sources: &[&Word],
-    env: &BTreeMap<String, String>,
-    out: &mut Vec<Diagnostic>,
-) {
+fn add_for_copy(cx: &Cx<'_>, inst: &Instruction, sources: &[&Word], env: &VarsEnv<'_>, out: &mut Vec<Diagnostic>) {
     const ARCHIVES: [&str; 15] = [
         ".tar", ".Z", ".bz2", ".gz", ".lz", ".lzma", ".tZ", ".tb2", ".tbz", ".tbz2", ".tgz", ".tlz", ".tpz", ".txz",
         ".xz",

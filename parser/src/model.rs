@@ -6,7 +6,7 @@
 //! (`InvalidBaseImagePlatform` is therefore not checked here).
 
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Edit, Phase};
-use crate::shell::{Lexer, MapEnv};
+use crate::shell::Lexer;
 use crate::syntax::{Args, Dockerfile, Instruction, Keyword, Span, Word};
 use crate::CheckOptions;
 use std::collections::{BTreeMap, BTreeSet};
@@ -328,8 +328,7 @@ impl<'a> Analyzer<'a> {
             let value = if let Some(v) = self.build_args.get(&name) {
                 Some(v.clone())
             } else if let Some((d, dspan)) = default {
-                let env = MapEnv::from_pairs(self.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                match self.lexer.process_word(&d, &env) {
+                match self.lexer.process_word(&d, &self.global) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         self.expansion_error(&e.message, dspan);
@@ -433,9 +432,8 @@ impl<'a> Analyzer<'a> {
         }
 
         // Base name and platform, expanded with the global scope.
-        let env = MapEnv::from_pairs(self.global.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let base_text = base_word.text.clone();
-        let expanded = match self.lexer.process_word_with_matches(&base_text, &env) {
+        let expanded = match self.lexer.process_word_with_matches(&base_text, &self.global) {
             Ok(x) => {
                 self.undefined_in_from(&x.unmatched, base_word);
                 x.result
@@ -449,7 +447,7 @@ impl<'a> Analyzer<'a> {
         let mut platform = None;
         if let Some(flag) = inst.flag("platform") {
             if let Some(v) = &flag.value {
-                match self.lexer.process_word_with_matches(v, &env) {
+                match self.lexer.process_word_with_matches(v, &self.global) {
                     Ok(x) => {
                         let vspan = flag.value_span.clone().unwrap_or(flag.span.clone());
                         let w = Word {
@@ -630,7 +628,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Re-expand defaults only (a build arg may be what makes it valid).
-        let env = MapEnv::from_pairs(defaults.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let env = &defaults;
         let Ok(x) = self.lexer.process_word_with_matches(&base.text, &env) else {
             return;
         };
@@ -708,8 +706,7 @@ impl<'a> Analyzer<'a> {
 
     /// Expands a word in a stage, reporting UndefinedVar. Returns the expansion.
     fn expand(&mut self, word: &Word, scope: &Scope) -> Option<String> {
-        let env = MapEnv::from_pairs(scope.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        match self.lexer.process_word_with_matches(&word.text, &env) {
+        match self.lexer.process_word_with_matches(&word.text, &scope.env) {
             Ok(x) => {
                 for name in &x.unmatched {
                     if scope.declared.contains(name) || name.starts_with("BUILDKIT_SBOM_SCAN_") {
@@ -1210,14 +1207,8 @@ pub fn is_secret_name(key: &str) -> bool {
     ];
     const ALLOW: [&str; 3] = ["public", "file", "version"];
     let lower = key.to_ascii_lowercase();
-    let hit = |tokens: &[&str]| {
-        tokens.iter().any(|t| {
-            lower == *t
-                || lower.starts_with(&format!("{t}_"))
-                || lower.ends_with(&format!("_{t}"))
-                || lower.contains(&format!("_{t}_"))
-        })
-    };
+    // `_`-separated words: the token must be the first, the last or an inner one.
+    let hit = |tokens: &[&str]| lower.split('_').any(|word| tokens.contains(&word));
     hit(&DENY) && !hit(&ALLOW)
 }
 
@@ -1429,8 +1420,13 @@ pub enum Command {
 /// Types one instruction, expanding with `env` where BuildKit does. Expansion
 /// errors leave the word as written (they are reported by the checks).
 fn resolve(lexer: &Lexer, inst: &Instruction, env: &BTreeMap<String, String>) -> Command {
-    let env = MapEnv::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let ex = |t: &str| lexer.process_word(t, &env).unwrap_or_else(|_| t.to_string());
+    let ex = |t: &str| {
+        if t.contains(['$', '\\', '"', '\'', lexer.escape]) {
+            lexer.process_word(t, env).unwrap_or_else(|_| t.to_string())
+        } else {
+            t.to_string()
+        }
+    };
     let flag = |name: &str| inst.flag(name).and_then(|f| f.value.clone());
     let flag_ex = |name: &str| flag(name).map(|v| ex(&v));
     let bool_flag = |name: &str| {

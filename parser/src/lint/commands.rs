@@ -11,7 +11,6 @@ use crate::model::Base;
 use crate::scripts;
 use crate::syntax::{Args, Instruction, Keyword, Span};
 use crate::values::{parse_mount, Mount, MountType};
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// The commands one RUN executes, and how to find them in the Dockerfile.
@@ -225,7 +224,7 @@ pub(crate) fn check(cx: &Cx<'_>, runs: &[Option<Run>], out: &mut Vec<Diagnostic>
 struct Rules<'a> {
     cx: &'a Cx<'a>,
     run: &'a Run,
-    env: &'a BTreeMap<String, String>,
+    env: &'a super::VarsEnv<'a>,
     /// The RUN's stage ends up in an image (clean-up rules only matter there).
     shipped: bool,
 }
