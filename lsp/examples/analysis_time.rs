@@ -47,6 +47,35 @@ fn main() {
         std::hint::black_box(slipway_lsp::analysis::Analysis::new(text.clone(), &options));
     });
     let a = slipway_lsp::analysis::Analysis::new(text.clone(), &options);
+    // One character typed in the middle of the file.
+    let mid = text.len() / 2;
+    let mid = text[mid..].find('\n').map_or(mid, |i| mid + i);
+    let mut edited = text.clone();
+    edited.insert(mid, 'x');
+    time("Analysis::after_edit", &mut || {
+        std::hint::black_box(slipway_lsp::analysis::Analysis::after_edit(
+            edited.clone(),
+            &a,
+            mid..mid,
+            1,
+            &options,
+        ));
+    });
+    let edited_parse = slipway_parser::parse(&edited);
+    time("reparse (one edit)", &mut || {
+        std::hint::black_box(slipway_parser::reparse(
+            &edited,
+            &text,
+            &parsed.file,
+            &parsed.diagnostics,
+            mid..mid,
+            1,
+        ));
+    });
+    assert_eq!(
+        slipway_parser::reparse(&edited, &text, &parsed.file, &parsed.diagnostics, mid..mid, 1).file,
+        edited_parse.file
+    );
     time("tokens", &mut || {
         std::hint::black_box(slipway_lsp::analysis::tokens::tokens(&a));
     });

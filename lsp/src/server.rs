@@ -31,10 +31,48 @@ struct Doc {
     path: Option<PathBuf>,
     options: Arc<CheckOptions>,
     analysis: Option<Arc<Analysis>>,
+    /// Since `analysis` went stale: the last analysis and the edits made to its text since,
+    /// as one edit (see [`Pending`]); the next analysis parses again only there.
+    base: Option<(Arc<Analysis>, Pending)>,
+    /// An analysis replaced by a newer one, dropped after the new diagnostics are out
+    /// (freeing a big tree takes a while).
+    stale: Option<Arc<Analysis>>,
     /// shellcheck's findings (suppressions applied), shifted through edits since they were made.
     scripts: Vec<Diagnostic>,
     tokens: Option<(String, Vec<u32>)>,
     steps: Vec<StepStatus>,
+}
+
+/// Edits since an analysis, merged into one: the base text's bytes `start..old_end` are
+/// the current text's `start..new_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    start: usize,
+    old_end: usize,
+    new_end: usize,
+}
+
+impl Pending {
+    /// One edit of the current text: its bytes `span` replaced by `inserted` bytes.
+    fn new(span: &std::ops::Range<usize>, inserted: usize) -> Pending {
+        Pending {
+            start: span.start,
+            old_end: span.end,
+            new_end: span.start + inserted,
+        }
+    }
+
+    /// These edits followed by one more (`span` of the text after them, `inserted` bytes).
+    fn then(self, span: &std::ops::Range<usize>, inserted: usize) -> Pending {
+        // Bytes before `start` are the same in both texts; bytes from `new_end` on are
+        // the base's from `old_end` on.
+        let end = self.new_end.max(span.end);
+        Pending {
+            start: self.start.min(span.start),
+            old_end: end - self.new_end + self.old_end,
+            new_end: end + inserted - span.len(),
+        }
+    }
 }
 
 impl Doc {
@@ -44,8 +82,15 @@ impl Doc {
             // analysis stands in (the panic is reported on stderr by the hook).
             let text = self.text.clone();
             let options = self.options.clone();
-            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || Analysis::new(text, &options)))
-                .unwrap_or_else(|_| Analysis::new(String::new(), &CheckOptions::default()));
+            let base = self.base.take();
+            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &base {
+                Some((previous, p)) => {
+                    Analysis::after_edit(text, previous, p.start..p.old_end, p.new_end - p.start, &options)
+                }
+                None => Analysis::new(text, &options),
+            }))
+            .unwrap_or_else(|_| Analysis::new(String::new(), &CheckOptions::default()));
+            self.stale = base.map(|(a, _)| a);
             self.analysis = Some(Arc::new(a));
         }
         self.analysis.clone().expect("just computed")
@@ -57,6 +102,8 @@ impl Doc {
             None => {
                 self.text = change.text;
                 self.scripts.clear();
+                self.base = None;
+                self.analysis = None;
             }
             Some(range) => {
                 let span = Conv {
@@ -67,10 +114,15 @@ impl Doc {
                 .span(range);
                 self.text.replace_range(span.clone(), &change.text);
                 shift(&mut self.scripts, &span, change.text.len());
+                let inserted = change.text.len();
+                self.base = match (self.analysis.take(), self.base.take()) {
+                    (Some(a), _) => Some((a, Pending::new(&span, inserted))),
+                    (None, Some((a, p))) => Some((a, p.then(&span, inserted))),
+                    (None, None) => None,
+                };
             }
         }
         self.index = LineIndex::new(&self.text);
-        self.analysis = None;
     }
 }
 
@@ -195,7 +247,10 @@ impl Backend {
                 .map(|d| proto::diagnostic(&c, &uri, d))
                 .collect()
         };
-        self.client.publish_diagnostics(uri, diags, Some(version)).await;
+        self.client.publish_diagnostics(uri.clone(), diags, Some(version)).await;
+        // The replaced analysis is freed now that the diagnostics are out.
+        let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
+        drop(stale);
     }
 
     /// After a change: fast diagnostics now (coalesced), shellcheck once quiet.
@@ -541,6 +596,8 @@ impl LanguageServer for Backend {
                     path,
                     options: Arc::new(options),
                     analysis: None,
+                    base: None,
+                    stale: None,
                     scripts: Vec::new(),
                     tokens: None,
                     steps: Vec::new(),

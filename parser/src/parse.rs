@@ -137,6 +137,15 @@ struct Parser<'a> {
     directives: DirectiveState,
     file: Dockerfile,
     diags: Vec<Diagnostic>,
+    /// Where reading starts, and the number of lines before it (a re-parse starts mid-file).
+    start: usize,
+    start_line: usize,
+    /// Set when the text ran out in the middle of something (a continuation, a heredoc,
+    /// comments waiting for their instruction): a re-parsed region then did not end on
+    /// an instruction boundary.
+    ran_out: bool,
+    /// Where the instruction before `start` ends (a re-parse starts after one).
+    previous_end: Option<usize>,
 }
 
 pub(crate) fn parse(text: &str) -> Parse {
@@ -154,6 +163,10 @@ pub(crate) fn parse(text: &str) -> Parse {
             ..Dockerfile::default()
         },
         diags: Vec::new(),
+        start: 0,
+        start_line: 0,
+        ran_out: false,
+        previous_end: None,
     };
     p.run();
     p.file.escape = p.escape;
@@ -171,13 +184,143 @@ pub(crate) fn parse(text: &str) -> Parse {
     }
 }
 
+/// Re-parses `text` after one edit of the text `old` was parsed from: the bytes
+/// `edit` of the old text were replaced by `inserted` bytes. Only the instructions the
+/// edit touches (and the one after it) are parsed again; the others are moved. `None`
+/// when the edit reaches the top of the file (directives, the first instruction) or the
+/// changed region no longer ends on an instruction boundary: parse the whole text then.
+///
+/// The result equals `parse(text)`; the parser's tests check that on random edits.
+pub(crate) fn reparse(
+    text: &str,
+    old_text: &str,
+    old_file: &Dockerfile,
+    old_diagnostics: &[Diagnostic],
+    edit: std::ops::Range<usize>,
+    inserted: usize,
+) -> Option<Parse> {
+    use crate::syntax::Shift;
+    let insts = &old_file.instructions;
+    let old_len = old_text.len();
+    if edit.start > edit.end
+        || edit.end > old_len
+        || text.len() + edit.len() != old_len + inserted
+        || text.get(..edit.start) != old_text.get(..edit.start)
+    {
+        return None;
+    }
+    // The first instruction the edit can change (comments above an instruction belong to it),
+    // and the last one parsed again: the first that starts after the edit.
+    let a = insts.partition_point(|i| i.span.end < edit.start);
+    let b = insts.partition_point(|i| i.span.start <= edit.end);
+    if a == 0 || a >= insts.len() {
+        return None;
+    }
+    let delta = inserted as isize - edit.len() as isize;
+    let old_byte = |i: usize| old_text.as_bytes().get(i).copied();
+    // The offset after the line ending at or after `at` in the old text.
+    let line_end = |at: usize| -> Option<usize> {
+        let mut i = at;
+        while i < old_len {
+            if old_byte(i)? == b'\n' {
+                return Some(i + 1);
+            }
+            i += 1;
+        }
+        Some(old_len)
+    };
+    // The region starts on the line after instruction a-1 ends (before the edit).
+    let start = line_end(insts[a - 1].span.end)?;
+    if start > edit.start {
+        return None;
+    }
+    // ... and ends after the last line of instruction b (after the edit), or at the end.
+    let (end_old, tail) = match insts.get(b) {
+        Some(i) => (line_end(i.span.end)?, b + 1),
+        None => (old_len, insts.len()),
+    };
+    if end_old < edit.end {
+        return None;
+    }
+    let end_new = end_old.checked_add_signed(delta)?;
+    if end_new > text.len() || !text.is_char_boundary(start) || !text.is_char_boundary(end_new) {
+        return None;
+    }
+    let line_delta = text[edit.start..edit.start + inserted].matches('\n').count() as isize
+        - old_text[edit.clone()].matches('\n').count() as isize;
+    let start_line = insts[a - 1].end_line;
+    let mut p = Parser {
+        text: &text[..end_new],
+        onbuild_depth: 0,
+        escape: old_file.escape,
+        directives: DirectiveState {
+            done: true,
+            line: start_line,
+            after_shebang: false,
+        },
+        file: Dockerfile {
+            escape: old_file.escape,
+            directives: old_file.directives.clone(),
+            ..Dockerfile::default()
+        },
+        diags: Vec::new(),
+        start,
+        start_line,
+        ran_out: false,
+        previous_end: Some(insts[a - 1].span.end),
+    };
+    p.run();
+    if p.ran_out || p.file.instructions.is_empty() {
+        return None;
+    }
+    let mut file = Dockerfile {
+        directives: old_file.directives.clone(),
+        escape: old_file.escape,
+        instructions: Vec::with_capacity(a + p.file.instructions.len() + insts.len() - tail),
+        comments: Vec::with_capacity(old_file.comments.len() + p.file.comments.len()),
+    };
+    file.instructions.extend_from_slice(&insts[..a]);
+    file.instructions.append(&mut p.file.instructions);
+    file.instructions.extend(insts[tail..].iter().map(|i| {
+        let mut i = i.clone();
+        i.shift(delta, line_delta);
+        i
+    }));
+    let before = |s: &Span| s.start < start;
+    // (When the region reaches the end, empty spans at the very end are the region's.)
+    let after = |s: &Span| end_old < old_len && s.start >= end_old;
+    file.comments
+        .extend(old_file.comments.iter().filter(|c| before(&c.span)).cloned());
+    file.comments.append(&mut p.file.comments);
+    file.comments
+        .extend(old_file.comments.iter().filter(|c| after(&c.span)).map(|c| {
+            let mut c = c.clone();
+            c.shift(delta, line_delta);
+            c
+        }));
+    let mut diagnostics: Vec<Diagnostic> = old_diagnostics.iter().filter(|d| before(&d.span)).cloned().collect();
+    for mut d in p.diags {
+        d.span = snap(text, d.span.clone());
+        for (span, _) in &mut d.related {
+            *span = snap(text, span.clone());
+        }
+        diagnostics.push(d);
+    }
+    diagnostics.extend(old_diagnostics.iter().filter(|d| after(&d.span)).map(|d| {
+        let mut d = d.clone();
+        d.shift(delta, line_delta);
+        d
+    }));
+    Some(Parse { file, diagnostics })
+}
+
 impl<'a> Parser<'a> {
     fn run(&mut self) {
         let mut lines = Lines {
             text: self.text,
-            pos: 0,
+            pos: self.start,
         };
-        let mut current_line = 0usize;
+        let mut current_line = self.start_line;
         let mut comments: Vec<String> = Vec::new();
         let mut last_line_end = 0usize;
 
@@ -256,6 +399,7 @@ impl<'a> Parser<'a> {
                 last_end = next.offset + content.len();
             }
             let span_end = last_end;
+            self.ran_out |= ended_by_eof;
             if ended_by_eof {
                 self.diags.push(
                     Diagnostic::warning(
@@ -313,8 +457,9 @@ impl<'a> Parser<'a> {
             self.file.instructions.push(inst);
         }
         let _ = last_line_end;
+        self.ran_out |= !comments.is_empty();
 
-        if self.file.instructions.is_empty() {
+        if self.file.instructions.is_empty() && self.start == 0 {
             let end = self.text.len();
             self.diags.push(
                 Diagnostic::error(
@@ -446,7 +591,7 @@ impl<'a> Parser<'a> {
                     .with_label("treated as a comment")
                     .with_help("parser directives must come before any instruction, comment or empty line; move it to the first line of the file"),
             );
-        } else if self.file.directives.is_empty() && self.file.instructions.is_empty() {
+        } else if self.file.directives.is_empty() && self.file.instructions.is_empty() && self.start == 0 {
             if let Some(s) = did_you_mean(&name, ["syntax", "escape", "check"]) {
                 self.diags.push(
                     Diagnostic::warning(
@@ -524,7 +669,13 @@ impl<'a> Parser<'a> {
             )
             .with_label("not a Dockerfile instruction");
             let names = Keyword::ALL.map(Keyword::as_str);
-            let previous = self.file.instructions.last().filter(|_| !nested).map(|p| p.span.end);
+            let previous = self
+                .file
+                .instructions
+                .last()
+                .map(|p| p.span.end)
+                .or(self.previous_end)
+                .filter(|_| !nested);
             d = match (did_you_mean(name, names), previous) {
                 (Some(s), _) => d.with_help(format!("did you mean {s}?")),
                 (None, Some(end)) => d
@@ -1032,6 +1183,7 @@ impl<'a> Parser<'a> {
             Some(s) => s,
             None => {
                 let _ = inst_span;
+                self.ran_out = true;
                 // A body line that nearly matches the delimiter is the likely culprit.
                 let mut near = None;
                 let mut at = content_start;

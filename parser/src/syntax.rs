@@ -310,3 +310,93 @@ impl Heredoc {
         out
     }
 }
+
+/// Moves every span of a node by `delta` bytes and its line numbers by `lines`
+/// (how an incremental re-parse carries the unchanged tail of a file past an edit).
+pub(crate) trait Shift {
+    fn shift(&mut self, delta: isize, lines: isize);
+}
+
+fn moved(at: usize, delta: isize) -> usize {
+    at.saturating_add_signed(delta)
+}
+
+impl Shift for Span {
+    fn shift(&mut self, delta: isize, _lines: isize) {
+        *self = moved(self.start, delta)..moved(self.end, delta);
+    }
+}
+
+impl Shift for Word {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.span.shift(delta, lines);
+    }
+}
+
+impl Shift for Flag {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.span.shift(delta, lines);
+        self.name_span.shift(delta, lines);
+        if let Some(v) = &mut self.value_span {
+            v.shift(delta, lines);
+        }
+    }
+}
+
+impl Shift for Args {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        match self {
+            Args::Empty | Args::Ignored => {}
+            Args::Json(w) | Args::Words(w) => w.iter_mut().for_each(|w| w.shift(delta, lines)),
+            Args::Shell(w) => w.shift(delta, lines),
+            Args::KeyValues(kvs) => kvs.iter_mut().for_each(|kv| {
+                kv.key.shift(delta, lines);
+                kv.value.shift(delta, lines);
+            }),
+            Args::Healthcheck { kind, cmd } => {
+                kind.shift(delta, lines);
+                cmd.shift(delta, lines);
+            }
+            Args::Onbuild(inner) => inner.shift(delta, lines),
+        }
+    }
+}
+
+impl Shift for Heredoc {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.marker_span.shift(delta, lines);
+        self.content_span.shift(delta, lines);
+        self.terminator_span.shift(delta, lines);
+    }
+}
+
+impl Shift for Instruction {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.name_span.shift(delta, lines);
+        self.flags.iter_mut().for_each(|f| f.shift(delta, lines));
+        self.args.shift(delta, lines);
+        self.heredocs.iter_mut().for_each(|h| h.shift(delta, lines));
+        self.span.shift(delta, lines);
+        self.start_line = self.start_line.saturating_add_signed(lines);
+        self.end_line = self.end_line.saturating_add_signed(lines);
+        for (_, source) in &mut self.segments {
+            *source = moved(*source, delta);
+        }
+    }
+}
+
+impl Shift for Comment {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.span.shift(delta, lines);
+    }
+}
+
+impl Shift for crate::Diagnostic {
+    fn shift(&mut self, delta: isize, lines: isize) {
+        self.span.shift(delta, lines);
+        self.related.iter_mut().for_each(|(s, _)| s.shift(delta, lines));
+        for fix in &mut self.fixes {
+            fix.edits.iter_mut().for_each(|e| e.span.shift(delta, lines));
+        }
+    }
+}

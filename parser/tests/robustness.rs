@@ -72,8 +72,67 @@ fn apply(mut text: String, edits: &[Edit]) -> String {
     text
 }
 
+/// One edit as an editor sends it: the old byte range replaced and the new text.
+fn replacement(text: &str, e: &Edit) -> (std::ops::Range<usize>, String) {
+    let at = |i: &prop::sample::Index| floor(text, i.index(text.len() + 1));
+    match e {
+        Edit::Insert(i, s) => (at(i)..at(i), s.clone()),
+        Edit::Delete(i, n) => {
+            let p = at(i);
+            (p..floor(text, p + n), String::new())
+        }
+        Edit::Duplicate(i, n, j) => {
+            let p = at(i);
+            let chunk = text[p..floor(text, p + n)].to_string();
+            (at(j)..at(j), chunk)
+        }
+    }
+}
+
+fn sorted(mut d: Vec<slipway_parser::Diagnostic>) -> Vec<slipway_parser::Diagnostic> {
+    d.sort_by(|a, b| {
+        (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
+    });
+    d
+}
+
+/// `reparse` after each of a sequence of edits gives exactly what `parse` gives.
+fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> {
+    let mut parsed = slipway_parser::parse(&text);
+    for e in edits {
+        let (range, new) = replacement(&text, e);
+        let old_text = text.clone();
+        text.replace_range(range.clone(), &new);
+        let again = slipway_parser::reparse(&text, &old_text, &parsed.file, &parsed.diagnostics, range, new.len());
+        let full = slipway_parser::parse(&text);
+        prop_assert_eq!(&again.file, &full.file, "tree after edit {:?}\ntext: {:?}", e, text);
+        prop_assert_eq!(
+            sorted(again.diagnostics.clone()),
+            sorted(full.diagnostics.clone()),
+            "diagnostics after edit {:?}\ntext: {:?}",
+            e,
+            text
+        );
+        parsed = again;
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reparse_of_edited_seeds_equals_parse(
+        seed in prop::sample::select(support::SEEDS),
+        edits in prop::collection::vec(edit(), 1..12),
+    ) {
+        check_reparse(seed.to_string(), &edits)?;
+    }
+
+    #[test]
+    fn reparse_of_edited_realistic_file_equals_parse(edits in prop::collection::vec(edit(), 1..12)) {
+        check_reparse(support::realistic(300), &edits)?;
+    }
 
     #[test]
     fn token_soup_parses_with_valid_spans(pieces in prop::collection::vec(piece(), 0..48)) {

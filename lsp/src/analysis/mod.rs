@@ -21,6 +21,8 @@ pub struct Analysis {
     pub model: Model,
     /// What `slipway check` reports, without the script checker (run separately, it is slow).
     pub diagnostics: Vec<Diagnostic>,
+    /// The parser's own findings (kept so the next version can be parsed incrementally).
+    parse_diagnostics: Vec<Diagnostic>,
     /// Every reference to a stage or variable, in source order; built on first use
     /// (publishing diagnostics does not need it).
     occurrences: std::sync::OnceLock<Vec<Occurrence>>,
@@ -55,9 +57,33 @@ impl Analysis {
     /// Parses, models and checks `text`. Mirrors `slipway_parser::check` (without the script
     /// hook) but keeps the model, so one parse serves every request on this version.
     pub fn new(text: String, options: &CheckOptions) -> Analysis {
-        let mut parsed = slipway_parser::parse(&text);
+        let parsed = slipway_parser::parse(&text);
+        Analysis::from_parse(text, parsed, options)
+    }
+
+    /// The analysis of `text`, which is `previous`'s text after one edit (its bytes `edit`
+    /// replaced by `inserted` bytes): parsed again only around the edit.
+    pub fn after_edit(
+        text: String,
+        previous: &Analysis,
+        edit: std::ops::Range<usize>,
+        inserted: usize,
+        options: &CheckOptions,
+    ) -> Analysis {
+        let parsed = slipway_parser::reparse(
+            &text,
+            &previous.text,
+            &previous.file,
+            &previous.parse_diagnostics,
+            edit,
+            inserted,
+        );
+        Analysis::from_parse(text, parsed, options)
+    }
+
+    fn from_parse(text: String, parsed: slipway_parser::Parse, options: &CheckOptions) -> Analysis {
         let mut model = model::analyze(&text, &parsed.file, options);
-        let mut diagnostics = std::mem::take(&mut parsed.diagnostics);
+        let mut diagnostics = parsed.diagnostics.clone();
         diagnostics.append(&mut model.diagnostics);
         diagnostics.extend(lint::run(&text, &parsed.file, &model, options));
         let diagnostics = suppress::apply(&text, &parsed.file, diagnostics, &options.config);
@@ -66,6 +92,7 @@ impl Analysis {
             file: parsed.file,
             model,
             diagnostics,
+            parse_diagnostics: parsed.diagnostics,
             occurrences: std::sync::OnceLock::new(),
         }
     }
