@@ -8,7 +8,7 @@
 //! has been quiet for `shellcheckDelayMs`, and its findings are carried across
 //! edits (shifted, or dropped where the edit touched them) until it runs again.
 
-use crate::analysis::{self, actions, complete, format, hover, outline, tokens, Analysis, StepStatus, World};
+use crate::analysis::{self, actions, complete, format, hover, outline, tokens, Analysis, Leftover, StepStatus, World};
 use crate::config::{self, Settings};
 use crate::proto::{self, Conv};
 use crate::text::{Encoding, LineIndex};
@@ -34,9 +34,9 @@ struct Doc {
     /// Since `analysis` went stale: the last analysis and the edits made to its text since,
     /// as one edit (see [`Pending`]); the next analysis parses again only there.
     base: Option<(Arc<Analysis>, Pending)>,
-    /// An analysis replaced by a newer one, dropped after the new diagnostics are out
-    /// (freeing a big tree takes a while).
-    stale: Option<Arc<Analysis>>,
+    /// What is left of the analysis the current one replaced: dropped once the new
+    /// diagnostics are out (freeing a big analysis takes a while).
+    stale: Option<Leftover>,
     /// shellcheck's findings (suppressions applied), shifted through edits since they were made.
     scripts: Vec<Diagnostic>,
     tokens: Option<(String, Vec<u32>)>,
@@ -83,14 +83,16 @@ impl Doc {
             let text = self.text.clone();
             let options = self.options.clone();
             let base = self.base.take();
-            let a = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &base {
+            let (a, stale) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match base {
                 Some((previous, p)) => {
-                    Analysis::after_edit(text, previous, p.start..p.old_end, p.new_end - p.start, &options)
+                    let (a, stale) =
+                        Analysis::after_edit(text, previous, p.start..p.old_end, p.new_end - p.start, &options);
+                    (a, Some(stale))
                 }
-                None => Analysis::new(text, &options),
+                None => (Analysis::new(text, &options), None),
             }))
-            .unwrap_or_else(|_| Analysis::new(String::new(), &CheckOptions::default()));
-            self.stale = base.map(|(a, _)| a);
+            .unwrap_or_else(|_| (Analysis::new(String::new(), &CheckOptions::default()), None));
+            self.stale = stale;
             self.analysis = Some(Arc::new(a));
         }
         self.analysis.clone().expect("just computed")
@@ -248,7 +250,6 @@ impl Backend {
                 .collect()
         };
         self.client.publish_diagnostics(uri.clone(), diags, Some(version)).await;
-        // The replaced analysis is freed now that the diagnostics are out.
         let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
         drop(stale);
     }

@@ -102,17 +102,10 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
     parsed
 }
 
-/// Parses `text`: `old_text` (parsed as `old_file` with `old_diagnostics`) after one
-/// edit, its bytes `edit` replaced by `inserted` bytes. Re-reads only the instructions the
-/// edit touches; the same result as [`parse`], faster on big files. Falls back to a whole
-/// parse when the edit is near the top or changes where instructions begin and end.
-pub fn reparse(
-    text: &str,
-    old_text: &str,
-    old_file: &Dockerfile,
-    old_diagnostics: &[Diagnostic],
-    edit: std::ops::Range<usize>,
-    inserted: usize,
-) -> Parse {
-    parse::reparse(text, old_text, old_file, old_diagnostics, edit, inserted).unwrap_or_else(|| parse::parse(text))
+/// Parses `text`: `old_text` (parsed as `old`) after one edit, its bytes `edit` replaced
+/// by `inserted` bytes. Re-reads only the instructions the edit touches and moves the
+/// others out of `old`; the same result as [`parse`], faster on big files. Falls back to
+/// a whole parse when the edit is near the top or changes where instructions begin and end.
+pub fn reparse(text: &str, old_text: &str, old: Parse, edit: std::ops::Range<usize>, inserted: usize) -> Parse {
+    parse::reparse(text, old_text, old, edit, inserted).unwrap_or_else(|_| parse::parse(text))
 }

@@ -184,22 +184,29 @@ pub(crate) fn parse(text: &str) -> Parse {
     }
 }
 
-/// Re-parses `text` after one edit of the text `old` was parsed from: the bytes
-/// `edit` of the old text were replaced by `inserted` bytes. Only the instructions the
-/// edit touches (and the one after it) are parsed again; the others are moved. `None`
-/// when the edit reaches the top of the file (directives, the first instruction) or the
-/// changed region no longer ends on an instruction boundary: parse the whole text then.
-///
-/// The result equals `parse(text)`; the parser's tests check that on random edits.
-pub(crate) fn reparse(
-    text: &str,
+/// The part of a file an edit makes parse again, parsed.
+struct Region<'t> {
+    /// Old instructions `a..tail` are replaced by the region's.
+    a: usize,
+    tail: usize,
+    /// The region's start (same in both texts) and its end in the old text.
+    start: usize,
+    end_old: usize,
+    /// How far the text after the region moved, in bytes and in lines.
+    delta: isize,
+    line_delta: isize,
+    p: Parser<'t>,
+}
+
+/// Finds and parses the region of `text` that the edit changed; `None` when the old tree
+/// cannot be reused around it.
+fn region<'t>(
+    text: &'t str,
     old_text: &str,
     old_file: &Dockerfile,
-    old_diagnostics: &[Diagnostic],
-    edit: std::ops::Range<usize>,
+    edit: &std::ops::Range<usize>,
     inserted: usize,
-) -> Option<Parse> {
-    use crate::syntax::Shift;
+) -> Option<Region<'t>> {
     let insts = &old_file.instructions;
     let old_len = old_text.len();
     if edit.start > edit.end
@@ -273,32 +280,73 @@ pub(crate) fn reparse(
     if p.ran_out || p.file.instructions.is_empty() {
         return None;
     }
-    let mut file = Dockerfile {
-        directives: old_file.directives.clone(),
-        escape: old_file.escape,
-        instructions: Vec::with_capacity(a + p.file.instructions.len() + insts.len() - tail),
-        comments: Vec::with_capacity(old_file.comments.len() + p.file.comments.len()),
+    Some(Region {
+        a,
+        tail,
+        start,
+        end_old,
+        delta,
+        line_delta,
+        p,
+    })
+}
+
+/// Re-parses `text` after one edit of the text `old` was parsed from: the bytes
+/// `edit` of the old text were replaced by `inserted` bytes. Only the instructions the
+/// edit touches (and the one after it) are parsed again; the others are moved. `None`
+/// when the edit reaches the top of the file (directives, the first instruction) or the
+/// changed region no longer ends on an instruction boundary: parse the whole text then.
+///
+/// The result equals `parse(text)`; the parser's tests check that on random edits.
+pub(crate) fn reparse(
+    text: &str,
+    old_text: &str,
+    old: Parse,
+    edit: std::ops::Range<usize>,
+    inserted: usize,
+) -> Result<Parse, Parse> {
+    use crate::syntax::Shift;
+    let Some(region) = region(text, old_text, &old.file, &edit, inserted) else {
+        return Err(old);
     };
-    file.instructions.extend_from_slice(&insts[..a]);
-    file.instructions.append(&mut p.file.instructions);
-    file.instructions.extend(insts[tail..].iter().map(|i| {
-        let mut i = i.clone();
+    let Region {
+        a,
+        tail,
+        start,
+        end_old,
+        delta,
+        line_delta,
+        p,
+    } = region;
+    let old_len = old_text.len();
+    // The old tree is moved, not copied: the tail shifted in place, the region replaced.
+    let Parse {
+        mut file,
+        diagnostics: old_diagnostics,
+    } = old;
+    for i in &mut file.instructions[tail..] {
         i.shift(delta, line_delta);
-        i
-    }));
+    }
+    file.instructions.splice(a..tail, p.file.instructions);
     let before = |s: &Span| s.start < start;
     // (When the region reaches the end, empty spans at the very end are the region's.)
     let after = |s: &Span| end_old < old_len && s.start >= end_old;
-    file.comments
-        .extend(old_file.comments.iter().filter(|c| before(&c.span)).cloned());
-    file.comments.append(&mut p.file.comments);
-    file.comments
-        .extend(old_file.comments.iter().filter(|c| after(&c.span)).map(|c| {
-            let mut c = c.clone();
-            c.shift(delta, line_delta);
-            c
-        }));
-    let mut diagnostics: Vec<Diagnostic> = old_diagnostics.iter().filter(|d| before(&d.span)).cloned().collect();
+    let c0 = file.comments.partition_point(|c| before(&c.span));
+    let c1 = c0 + file.comments[c0..].partition_point(|c| !after(&c.span));
+    for c in &mut file.comments[c1..] {
+        c.shift(delta, line_delta);
+    }
+    file.comments.splice(c0..c1, p.file.comments);
+    let mut diagnostics = Vec::with_capacity(old_diagnostics.len() + p.diags.len());
+    let mut later = Vec::new();
+    for mut d in old_diagnostics {
+        if before(&d.span) {
+            diagnostics.push(d);
+        } else if after(&d.span) {
+            d.shift(delta, line_delta);
+            later.push(d);
+        }
+    }
     for mut d in p.diags {
         d.span = snap(text, d.span.clone());
         for (span, _) in &mut d.related {
@@ -306,12 +354,8 @@ pub(crate) fn reparse(
         }
         diagnostics.push(d);
     }
-    diagnostics.extend(old_diagnostics.iter().filter(|d| after(&d.span)).map(|d| {
-        let mut d = d.clone();
-        d.shift(delta, line_delta);
-        d
-    }));
-    Some(Parse { file, diagnostics })
+    diagnostics.append(&mut later);
+    Ok(Parse { file, diagnostics })
 }
 
 impl<'a> Parser<'a> {

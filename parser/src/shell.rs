@@ -450,6 +450,20 @@ impl Lexer {
     }
 
     fn expand(&self, word: &str, env: &dyn Env) -> Result<Expansion, ExpandError> {
+        // Most words have nothing to expand: no variables, quotes, escapes or heredocs.
+        let esc = self.escape;
+        if !word.contains(|c: char| matches!(c, '$' | '<' | '\'' | '"') || c == esc) {
+            return Ok(Expansion {
+                result: word.to_string(),
+                words: word
+                    .split(char::is_whitespace)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                matched: BTreeSet::new(),
+                unmatched: BTreeSet::new(),
+            });
+        }
         let mut ex = Expander::new(self, env, word);
         match ex.stop_on(None, self.raw_escapes) {
             Ok((result, words)) => Ok(Expansion {

@@ -132,10 +132,21 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Parses a `--mount` value. Values containing `$` are taken as they are
-/// (checked after expansion by the caller).
-pub fn parse_mount(value: &str) -> Result<Mount, ValueError> {
-    let fields = csv_fields().parse(value).into_result().map_err(|errs| {
+/// The comma-separated fields of a `--mount` value, with their spans.
+fn fields(value: &str) -> Result<Vec<(String, Range<usize>)>, ValueError> {
+    if !value.contains(['"', '\r', '\n']) {
+        // Nothing quoted: the fields are what lies between the commas.
+        let mut at = 0;
+        return Ok(value
+            .split(',')
+            .map(|f| {
+                let field = (f.to_string(), at..at + f.len());
+                at += f.len() + 1;
+                field
+            })
+            .collect());
+    }
+    csv_fields().parse(value).into_result().map_err(|errs| {
         let e = &errs[0];
         let span = e.span().start
             ..e.span()
@@ -147,7 +158,13 @@ pub fn parse_mount(value: &str) -> Result<Mount, ValueError> {
             format!("failed to parse csv mounts: {e}"),
             "separate fields with commas; quote a whole field (\"target=/a,b\") to put a comma in it",
         )
-    })?;
+    })
+}
+
+/// Parses a `--mount` value. Values containing `$` are taken as they are
+/// (checked after expansion by the caller).
+pub fn parse_mount(value: &str) -> Result<Mount, ValueError> {
+    let fields = fields(value)?;
     let mut m = Mount {
         kind: MountType::Bind,
         from: None,

@@ -103,7 +103,7 @@ fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> 
         let (range, new) = replacement(&text, e);
         let old_text = text.clone();
         text.replace_range(range.clone(), &new);
-        let again = slipway_parser::reparse(&text, &old_text, &parsed.file, &parsed.diagnostics, range, new.len());
+        let again = slipway_parser::reparse(&text, &old_text, parsed, range, new.len());
         let full = slipway_parser::parse(&text);
         prop_assert_eq!(&again.file, &full.file, "tree after edit {:?}\ntext: {:?}", e, text);
         prop_assert_eq!(

@@ -28,6 +28,21 @@ pub struct Analysis {
     occurrences: std::sync::OnceLock<Vec<Occurrence>>,
 }
 
+/// What is left of a previous analysis once its tree has been taken.
+pub enum Leftover {
+    Owned(Analysis),
+    Shared(std::sync::Arc<Analysis>),
+}
+
+impl Leftover {
+    fn text(&self) -> &str {
+        match self {
+            Leftover::Owned(a) => &a.text,
+            Leftover::Shared(a) => &a.text,
+        }
+    }
+}
+
 /// What a name refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -62,23 +77,34 @@ impl Analysis {
     }
 
     /// The analysis of `text`, which is `previous`'s text after one edit (its bytes `edit`
-    /// replaced by `inserted` bytes): parsed again only around the edit.
+    /// replaced by `inserted` bytes): parsed again only around the edit. When nothing else
+    /// holds `previous`, its tree is reused in place. What is left of `previous` comes back
+    /// to be dropped when it suits the caller (freeing a big analysis takes a while).
     pub fn after_edit(
         text: String,
-        previous: &Analysis,
+        previous: std::sync::Arc<Analysis>,
         edit: std::ops::Range<usize>,
         inserted: usize,
         options: &CheckOptions,
-    ) -> Analysis {
-        let parsed = slipway_parser::reparse(
-            &text,
-            &previous.text,
-            &previous.file,
-            &previous.parse_diagnostics,
-            edit,
-            inserted,
-        );
-        Analysis::from_parse(text, parsed, options)
+    ) -> (Analysis, Leftover) {
+        let (old_text, old) = match std::sync::Arc::try_unwrap(previous) {
+            Ok(mut a) => {
+                let old = slipway_parser::Parse {
+                    file: std::mem::take(&mut a.file),
+                    diagnostics: std::mem::take(&mut a.parse_diagnostics),
+                };
+                (Leftover::Owned(a), old)
+            }
+            Err(shared) => {
+                let old = slipway_parser::Parse {
+                    file: shared.file.clone(),
+                    diagnostics: shared.parse_diagnostics.clone(),
+                };
+                (Leftover::Shared(shared), old)
+            }
+        };
+        let parsed = slipway_parser::reparse(&text, old_text.text(), old, edit, inserted);
+        (Analysis::from_parse(text, parsed, options), old_text)
     }
 
     fn from_parse(text: String, parsed: slipway_parser::Parse, options: &CheckOptions) -> Analysis {
