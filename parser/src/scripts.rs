@@ -101,6 +101,12 @@ impl Script {
 
 /// Every RUN script of the file (ONBUILD RUN included), in instruction order.
 pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
+    collect(text, file, model, true)
+}
+
+/// [`scripts`], with `declared` left empty unless `with_declared` (the lint rules do not
+/// read it, and listing the names in scope for every RUN is not free).
+pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declared: bool) -> Vec<Script> {
     let argv = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
     // The SHELL each stage ends with (a stage built on another starts with it), and its OS.
     let mut final_shell: Vec<(Vec<String>, bool)> = Vec::with_capacity(model.stages.len());
@@ -125,11 +131,19 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
                     shell = words.iter().map(|w| w.text.clone()).collect();
                 }
                 (Some(Keyword::Run), _) => {
-                    let declared = declared(model, &by_stage, stage.index, i, false);
+                    let declared = if with_declared {
+                        declared(model, &by_stage, stage.index, i, false)
+                    } else {
+                        Vec::new()
+                    };
                     run_scripts(text, i, inst, (&shell, windows), declared, &mut out);
                 }
                 (Some(Keyword::Onbuild), Args::Onbuild(inner)) if inner.keyword == Some(Keyword::Run) => {
-                    let declared = declared(model, &by_stage, stage.index, i, true);
+                    let declared = if with_declared {
+                        declared(model, &by_stage, stage.index, i, true)
+                    } else {
+                        Vec::new()
+                    };
                     run_scripts(text, i, inner, (&shell, windows), declared, &mut out);
                 }
                 _ => {}

@@ -73,7 +73,7 @@ impl Run {
 /// The RUNs of the file, by instruction index.
 pub(crate) fn runs(cx: &Cx<'_>) -> Vec<Option<Run>> {
     let mut out: Vec<Option<Run>> = (0..cx.file.instructions.len()).map(|_| None).collect();
-    for s in scripts::scripts(cx.text, cx.file, cx.model) {
+    for s in scripts::collect(cx.text, cx.file, cx.model, false) {
         let i = s.instruction;
         // Windows images run RUN in `cmd /S /C` unless SHELL says otherwise.
         if s.shell == ["/bin/sh", "-c"] && cx.model.stage_of[i].is_some_and(|st| windows_stage(cx, st)) {
