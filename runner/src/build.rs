@@ -1,7 +1,9 @@
 //! `slipway build`: runs a plan. Stages are built one after the other in the step
-//! graph's `levels()` order. Every step that makes files (RUN, COPY, ADD, WORKDIR) runs
-//! or copies into a fresh overlayfs upper dir over the stage's layers so far, and the
-//! upper dir becomes the step's layer ([`image::commit_layer`]); its cache record
+//! graph's `levels()` order. A RUN or WORKDIR writes into a fresh overlayfs upper dir over
+//! the stage's layers so far, and the upper dir becomes the step's layer
+//! ([`image::commit_layer`]); a COPY or ADD streams its sources straight into the layer
+//! tar (`crate::upper`), the same bytes as copying them into an upper dir would give. The
+//! stage's layers are unpacked only when a step needs them as directories. A step's cache record
 //! (`result`: the layer, its diff_id in the `org.slipway.diff_id` annotation) is written
 //! only once the step completed. A cache hit whose layer blob exists is reused as is.
 //! Config-only instructions change the image config and add `empty_layer` history.
