@@ -201,6 +201,21 @@ impl Tree {
             .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", src.display())))?;
         let (uid, gid) = owner.unwrap_or(if keep_owner { (meta.uid(), meta.gid()) } else { (0, 0) });
         let ft = meta.file_type();
+        if names(rel)?.is_empty() && ft.is_dir() {
+            // A directory copied to `/`: its contents go into the root, which is no entry.
+            for entry in fs::read_dir(src)?.filter(|_| recursive) {
+                let entry = entry?;
+                self.copy_in(
+                    &entry.path(),
+                    Path::new(&entry.file_name()),
+                    owner,
+                    mode,
+                    keep_owner,
+                    true,
+                )?;
+            }
+            return Ok(());
+        }
         if self
             .get(rel)
             .is_some_and(|n| !(matches!(n, Node::Dir { .. }) && ft.is_dir()))

@@ -96,6 +96,7 @@ COPY --from=src /srcdir/ /fromstage/
 COPY --from=src /srcdir/sub/*.txt /fromglob/
 COPY --from=src --chown=0:50 /srcdir/a-b /fromowned
 COPY --from=base /etc/passwd /from-image/
+COPY --from=src /srcdir/sub/ /
 COPY <<EOF /here.txt
 hello $WHO
 EOF
