@@ -211,6 +211,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         build_args: opts.request.build_args.clone(),
         secrets,
         ssh,
+        materialise_copies: false,
     };
     match build(&store, &planned, &options) {
         Ok(built) => {

@@ -1,7 +1,9 @@
 //! `slipway build`: runs a plan. Stages are built one after the other in the step
-//! graph's `levels()` order. Every step that makes files (RUN, COPY, ADD, WORKDIR) runs
-//! or copies into a fresh overlayfs upper dir over the stage's layers so far, and the
-//! upper dir becomes the step's layer ([`image::commit_layer`]); its cache record
+//! graph's `levels()` order. A RUN or WORKDIR writes into a fresh overlayfs upper dir over
+//! the stage's layers so far, and the upper dir becomes the step's layer
+//! ([`image::commit_layer`]); a COPY or ADD streams its sources straight into the layer
+//! tar (`crate::upper`), the same bytes as copying them into an upper dir would give. The
+//! stage's layers are unpacked only when a step needs them as directories. A step's cache record
 //! (`result`: the layer, its diff_id in the `org.slipway.diff_id` annotation) is written
 //! only once the step completed. A cache hit whose layer blob exists is reused as is.
 //! Config-only instructions change the image config and add `empty_layer` history.
@@ -44,6 +46,10 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, SecretSource>,
     /// `--ssh`: SSH agent sockets by id, for `RUN --mount=type=ssh`.
     pub ssh: BTreeMap<String, PathBuf>,
+    /// COPY/ADD write their files into an upper dir on disk and the layer is tarred from
+    /// it, as RUN does, instead of streaming the sources into the layer. The layers are the
+    /// same; this is for the tests that check so.
+    pub materialise_copies: bool,
 }
 
 /// Where a `--secret` comes from.
@@ -140,12 +146,13 @@ pub struct Built {
     pub tags: Vec<String>,
 }
 
-/// A stage being built: its layers, config, and the state its steps run in.
+/// A stage being built: its layers, config, and the state its steps run in. Its layers
+/// are unpacked into directories only when a step needs them ([`StageState::dirs`]): a
+/// streamed COPY that ends the build never creates its files.
 #[derive(Clone, Default)]
 struct StageState {
+    /// The layers, bottom first; `config.rootfs.diff_ids` are their diff_ids.
     layers: Vec<Descriptor>,
-    /// Unpacked layer dirs, bottom first.
-    dirs: Vec<PathBuf>,
     config: ImageConfig,
     args: BTreeMap<String, String>,
     shell: Vec<String>,
@@ -173,13 +180,10 @@ impl StageState {
         }
     }
 
-    /// A file's text as the merged rootfs has it (top layer wins).
-    fn read(&self, name: &str) -> String {
-        self.dirs
-            .iter()
-            .rev()
-            .find_map(|l| fs::read_to_string(l.join(name)).ok())
-            .unwrap_or_default()
+    /// The unpacked layer dirs, bottom first (overlayfs lower dirs), unpacked from their
+    /// blobs now when they are not yet (atomically: see [`image::unpack_layer`]).
+    fn dirs(&self, store: &Store) -> io::Result<Vec<PathBuf>> {
+        image::unpack_layers(store, &self.layers, &self.config.rootfs.diff_ids)
     }
 
     fn set_env(&mut self, key: &str, value: &str) {
@@ -190,6 +194,14 @@ impl StageState {
             None => env.push(entry),
         }
     }
+}
+
+/// A file's text as the merged rootfs of `dirs` (bottom first) has it (top layer wins).
+fn read_merged(dirs: &[PathBuf], name: &str) -> String {
+    dirs.iter()
+        .rev()
+        .find_map(|l| fs::read_to_string(l.join(name)).ok())
+        .unwrap_or_default()
 }
 
 fn now() -> u64 {
@@ -440,7 +452,7 @@ fn do_step(
             layer
         }
     };
-    push_layer(store, &mut state, layer, command, &inst.original).map_err(fail)?;
+    push_layer(&mut state, layer, command, &inst.original).map_err(fail)?;
     if progress.mode() != progress::Mode::Quiet {
         let image = Digest::of(&serde_json::to_vec(&state.config).unwrap_or_default());
         progress.note(
@@ -456,10 +468,9 @@ fn do_step(
     Ok(state)
 }
 
-/// Adds a step's layer to the stage: unpacked for the next steps, in the manifest, the
-/// config's diff_ids and history.
+/// Adds a step's layer to the stage: in the manifest, the config's diff_ids and history
+/// (unpacked only when a later step needs it).
 fn push_layer(
-    store: &Store,
     state: &mut StageState,
     layer: Descriptor,
     command: Option<&Command>,
@@ -468,11 +479,9 @@ fn push_layer(
     let diff_id: Digest = layer.annotations[DIFF_ID_ANNOTATION]
         .parse()
         .map_err(|e: String| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let dir = image::unpack_layer(store, &layer, &diff_id)?;
     let mut plain = layer;
     plain.annotations.clear();
     state.layers.push(plain);
-    state.dirs.push(dir);
     state.config.rootfs.diff_ids.push(diff_id);
     if let Some(Command::Workdir { path }) = command {
         let wd = join_path(&state.workdir(), path);
@@ -535,7 +544,7 @@ fn run_triggers(
                 )
                 .map_err(|e| e.context(first_line(&inst.original)))?;
                 let _ = crate::tree::remove(&step_dir);
-                push_layer(store, state, layer, command, &inst.original)?;
+                push_layer(state, layer, command, &inst.original)?;
             }
             _ => apply_config(state, command, &inst.original, &build_args),
         }
@@ -578,11 +587,20 @@ fn base_state(
             .ok_or_else(|| io::Error::other(format!("stage {s} was not built before stage {stage}")))?,
         Base::Image(r) => {
             let img = image::resolve(store, r)?;
-            let dirs = image::unpack_image(store, &img)?;
+            if img.manifest.layers.len() != img.config.rootfs.diff_ids.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "image {} has {} layers but {} diff_ids",
+                        img.id(),
+                        img.manifest.layers.len(),
+                        img.config.rootfs.diff_ids.len()
+                    ),
+                ));
+            }
             StageState {
                 image_id: img.id().to_string(),
                 layers: img.manifest.layers.clone(),
-                dirs,
                 shell: img.config.config.shell.clone().unwrap_or_default(),
                 config: img.config,
                 ..StageState::default()
@@ -722,6 +740,8 @@ fn run_step(
     n: usize,
 ) -> Result<Descriptor, BuildError> {
     let _ = crate::tree::remove(dir);
+    // The steps so far, unpacked: RUN mounts them, COPY and WORKDIR look at them.
+    let lowers = state.dirs(store)?;
     let (upper, workd, merged, empty) = (
         dir.join("upper"),
         dir.join("work"),
@@ -732,8 +752,12 @@ fn run_step(
         fs::create_dir_all(d).map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", d.display())))?;
     }
     let user_of = |spec: &str| {
-        crate::user::resolve(spec, &state.read("etc/passwd"), &state.read("etc/group"))
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("unable to find user {spec}: {e}")))
+        crate::user::resolve(
+            spec,
+            &read_merged(&lowers, "etc/passwd"),
+            &read_merged(&lowers, "etc/group"),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("unable to find user {spec}: {e}")))
     };
     match command {
         Some(Command::Run {
@@ -793,10 +817,10 @@ fn run_step(
                 }
             }
             rc.env.extend(state.config.config.env.iter().cloned());
-            let lower = if state.dirs.is_empty() {
+            let lower = if lowers.is_empty() {
                 vec![empty.clone()]
             } else {
-                state.dirs.clone()
+                lowers.clone()
             };
             let spec = ContainerSpec {
                 rootfs: Rootfs::Overlay {
@@ -858,21 +882,33 @@ fn run_step(
                 _ => wd,
             };
             let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
-            ensure_dir(&upper, &state.dirs, &target, Some((user.uid, user.gid)))?;
+            ensure_dir(&upper, &lowers, &target, Some((user.uid, user.gid)))?;
         }
-        Some(Command::Copy(c)) => copy(store, &upper, state, c, false, heredocs, planned, finished, &user_of)?,
-        Some(Command::Add(c)) => copy(store, &upper, state, c, true, heredocs, planned, finished, &user_of)?,
         _ => {}
     }
     let layer_options = LayerOptions {
         compression: options.compression,
         ..LayerOptions::default()
     };
-    let info = image::commit_layer(store, &upper, &layer_options)?;
-    if info.exact {
-        // The upper dir is the unpacked layer: the next steps use it as it is.
-        image::adopt_layer(store, &upper, &info.diff_id)?;
-    }
+    let info = match command {
+        Some(Command::Copy(c) | Command::Add(c)) => {
+            let add = matches!(command, Some(Command::Add(_)));
+            let plan = plan_copy(store, state, c, add, heredocs, planned, finished, &user_of)?;
+            if !options.materialise_copies && plan.streams()? {
+                // The sources go straight into the layer tar; no file is created. The layer
+                // is unpacked from its blob if a later step needs it.
+                let mut tree = crate::upper::Tree::default();
+                apply_copy(&plan, &lowers, &mut Upper::Tree(&mut tree))?;
+                image::store_layer(store, |f| {
+                    crate::upper::write_layer(&tree, &layer_options, io::BufWriter::new(f))
+                })?
+            } else {
+                apply_copy(&plan, &lowers, &mut Upper::Dir(&upper))?;
+                commit_and_adopt(store, &upper, &layer_options)?
+            }
+        }
+        _ => commit_and_adopt(store, &upper, &layer_options)?,
+    };
     progress.note(
         n,
         &format!(
@@ -893,6 +929,16 @@ fn run_step(
         size: info.size,
         annotations,
     })
+}
+
+/// Writes the upper dir as a layer; when the tar holds all of it, the upper dir becomes the
+/// unpacked layer, so the next steps use it as it is.
+fn commit_and_adopt(store: &Store, upper: &Path, options: &LayerOptions) -> io::Result<crate::layer::LayerInfo> {
+    let info = image::commit_layer(store, upper, options)?;
+    if info.exact {
+        image::adopt_layer(store, upper, &info.diff_id)?;
+    }
+    Ok(info)
 }
 
 /// Runs a container with its stdout and stderr going to `progress` (step `n`).
@@ -1126,8 +1172,7 @@ fn prepare_mount(
                         Some(s) => finished
                             .get(&s)
                             .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?
-                            .dirs
-                            .clone(),
+                            .dirs(store)?,
                         None => {
                             let img = image::resolve(store, from)?;
                             image::unpack_image(store, &img)?
@@ -1225,10 +1270,7 @@ pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: 
         if fs::symlink_metadata(&here).is_ok() {
             continue;
         }
-        let lower = lowers
-            .iter()
-            .rev()
-            .find_map(|l| fs::metadata(l.join(&rel)).ok().filter(|m| m.is_dir()));
+        let lower = lower_dir(lowers, &rel);
         fs::create_dir(&here)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", here.display())))?;
         match lower {
@@ -1250,18 +1292,109 @@ pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: 
     Ok(())
 }
 
+/// The metadata of the top-most directory at `rel` among `lowers` (bottom first, links
+/// followed on the host), whose owner and mode a directory made in the upper dir copies.
+pub(crate) fn lower_dir(lowers: &[PathBuf], rel: &Path) -> Option<fs::Metadata> {
+    lowers
+        .iter()
+        .rev()
+        .find_map(|l| fs::metadata(l.join(rel)).ok().filter(|m| m.is_dir()))
+}
+
 /// One thing to copy: a host path and its destination (absolute, in the image).
 struct Item {
     host: PathBuf,
     dest: String,
     /// ADD unpacks this into the destination when it is a tar archive.
     unpack: bool,
+    /// A directory of the context whose contents are items of their own (the selection
+    /// lists every path, after `--exclude` and `--parents`): the directory alone.
+    dir_only: bool,
+}
+
+/// What a COPY/ADD writes, worked out before anything is written: the items, where and
+/// how, and the temp dirs (heredoc bodies, fetched URLs, `--from` sources) that must live
+/// until the layer is written.
+struct CopyPlan {
+    items: Vec<Item>,
+    /// The destination (absolute, WORKDIR applied) and whether it is a directory.
+    dest: String,
+    make_dest_dir: bool,
+    owner: Option<(u32, u32)>,
+    mode: Option<u32>,
+    keep_owner: bool,
+    _temps: Vec<TempDir>,
+}
+
+impl CopyPlan {
+    /// Whether the layer can be written straight from the sources: everything but ADD's
+    /// archive unpacking (which writes through the upper dir, see [`crate::add::unpack`]).
+    fn streams(&self) -> io::Result<bool> {
+        for item in &self.items {
+            if item.unpack && crate::add::detect(&item.host)?.is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Where a COPY/ADD writes: an upper dir on disk, or the in-memory tree its layer is
+/// streamed from.
+enum Upper<'a> {
+    Dir(&'a Path),
+    Tree(&'a mut crate::upper::Tree),
+}
+
+impl Upper<'_> {
+    fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+        match self {
+            Upper::Dir(upper) => ensure_dir(upper, lowers, target, owner),
+            Upper::Tree(tree) => tree.ensure_dir(lowers, target, owner),
+        }
+    }
+}
+
+/// Writes what `plan` says into `upper`, over `lowers` (bottom first).
+fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io::Result<()> {
+    let (dest, owner) = (&plan.dest, plan.owner);
+    // Destinations resolve through the image's own links (`/lib -> usr/lib`).
+    if plan.make_dest_dir {
+        let at = match upper {
+            Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(dest, true)?,
+            Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(dest, true)?,
+        };
+        upper.ensure_dir(lowers, &at, owner)?;
+    }
+    for item in &plan.items {
+        if item.unpack {
+            if let Upper::Dir(u) = upper {
+                if let Some(compression) = crate::add::detect(&item.host)? {
+                    crate::add::unpack(&item.host, compression, lowers, u, dest, owner)?;
+                    continue;
+                }
+            }
+        }
+        let (parent, name) = item.dest.rsplit_once('/').unwrap_or(("", item.dest.as_str()));
+        let parent = match upper {
+            Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(parent, true)?,
+            Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(parent, true)?,
+        };
+        upper.ensure_dir(lowers, &parent, None)?;
+        let target = format!("{}/{name}", parent.trim_end_matches('/'));
+        let target = target.trim_start_matches('/');
+        let (mode, keep, recursive) = (plan.mode, plan.keep_owner, !item.dir_only);
+        match upper {
+            Upper::Dir(u) => copy_entry(&item.host, &u.join(target), owner, mode, keep, recursive)?,
+            Upper::Tree(t) => t.copy_in(&item.host, Path::new(target), owner, mode, keep, recursive)?,
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn copy(
+fn plan_copy(
     store: &Store,
-    upper: &Path,
     state: &StageState,
     c: &CopySpec,
     add: bool,
@@ -1269,7 +1402,7 @@ fn copy(
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     user_of: &dyn Fn(&str) -> io::Result<crate::user::ExecUser>,
-) -> Result<(), BuildError> {
+) -> Result<CopyPlan, BuildError> {
     let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
     // A remote git repository; a local path that merely ends in `.git` is a context path.
     let is_git =
@@ -1310,15 +1443,12 @@ fn copy(
     let mut items: Vec<Item> = Vec::new();
     let mut keep_owner = false;
     let mut dir_source = false;
-    let _inline = if heredocs.is_empty() {
-        None
-    } else {
-        Some(inline_files(store, state, heredocs, &dest, dest_is_dir, &mut items)?)
-    };
+    let mut temps = Vec::new();
+    if !heredocs.is_empty() {
+        temps.push(inline_files(store, state, heredocs, &dest, dest_is_dir, &mut items)?);
+    }
     let urls: Vec<&String> = c.sources.iter().filter(|s| is_url(s)).collect();
-    let _fetched = if urls.is_empty() {
-        None
-    } else {
+    if !urls.is_empty() {
         let tmp = TempDir(tempdir_in(&store.root().join("builds"))?);
         for (i, url) in urls.iter().enumerate() {
             let host = tmp.0.join(i.to_string());
@@ -1333,35 +1463,31 @@ fn copy(
                 host,
                 dest: d,
                 unpack: c.unpack == Some(true),
+                dir_only: false,
             });
         }
-        Some(tmp)
-    };
+        temps.push(tmp);
+    }
     let local: Vec<String> = c.sources.iter().filter(|s| !is_url(s)).cloned().collect();
-    let _assembled; // keeps a --from temp dir alive while copying
     match &c.from {
-        _ if local.is_empty() => _assembled = None,
+        _ if local.is_empty() => {}
         Some(from) => {
             let stage = planned.model.stage_by_ref(from);
-            let src_state = match stage {
+            let src_dirs = match stage {
                 Some(s) => finished
                     .get(&s)
-                    .cloned()
-                    .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?,
+                    .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?
+                    .dirs(store)?,
                 None => {
                     let img = image::resolve(store, from)?;
-                    let dirs = image::unpack_image(store, &img)?;
-                    StageState {
-                        dirs,
-                        ..StageState::default()
-                    }
+                    image::unpack_image(store, &img)?
                 }
             };
             let tmp = tempdir_in(&store.root().join("builds"))?;
             let mut expanded = Vec::new();
             for src in &local {
                 if has_wildcard(src) {
-                    let found = glob_layers(&src_state.dirs, src)?;
+                    let found = glob_layers(&src_dirs, src)?;
                     if found.is_empty() {
                         return Err(io::Error::new(
                             io::ErrorKind::NotFound,
@@ -1383,7 +1509,7 @@ fn copy(
                     .map(|n| n.to_owned())
                     .unwrap_or_else(|| "root".into());
                 let host = at.join(&name);
-                assemble(&src_state.dirs, rel.trim_start_matches('/'), &host)?;
+                assemble(&src_dirs, rel.trim_start_matches('/'), &host)?;
                 if fs::symlink_metadata(&host).is_err() {
                     return Err(io::Error::new(io::ErrorKind::NotFound, format!("{src}: not found in {from}")).into());
                 }
@@ -1400,20 +1526,46 @@ fn copy(
                     host,
                     dest: d,
                     unpack: false,
+                    dir_only: false,
                 });
             }
             keep_owner = true;
-            _assembled = Some(TempDir(tmp));
+            temps.push(TempDir(tmp));
         }
         None => {
-            _assembled = None;
             let sel = planned
                 .context
                 .select(&local, &c.exclude, c.parents)
                 .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
             let kinds: BTreeMap<&str, EntryKind> = sel.files.iter().map(|f| (f.path.as_str(), f.kind)).collect();
             let root = planned.context.root();
+            // `--parents`: the destination keeps each path below the pivot (the part
+            // before `/./`, else the context root).
+            dir_source |= c.parents;
             for (src, paths) in &sel.per_source {
+                if c.parents {
+                    let pivot = src.find("/./").map_or("", |i| &src[..i]);
+                    let pivot = join_path("/", pivot);
+                    let pivot = pivot.trim_start_matches('/');
+                    for p in paths {
+                        let rel = if pivot.is_empty() {
+                            p.as_str()
+                        } else {
+                            match p.strip_prefix(pivot).and_then(|r| r.strip_prefix('/')) {
+                                Some(r) => r,
+                                None => continue, // the pivot itself and the dirs above it
+                            }
+                        };
+                        let kind = kinds.get(p.as_str()).copied().unwrap_or(EntryKind::File);
+                        items.push(Item {
+                            host: root.join(p),
+                            dest: join_path(&dest, rel),
+                            unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
+                            dir_only: kind == EntryKind::Dir,
+                        });
+                    }
+                    continue;
+                }
                 let base = src
                     .trim_start_matches("./")
                     .trim_start_matches('/')
@@ -1456,36 +1608,21 @@ fn copy(
                         host: root.join(p),
                         dest: d,
                         unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
+                        dir_only: kind == EntryKind::Dir,
                     });
                 }
             }
         }
     }
-    // Destinations resolve through the image's own links (`/lib -> usr/lib`).
-    let view = crate::rootfs::View::new(&state.dirs, upper);
-    if dest_is_dir || dir_source {
-        ensure_dir(upper, &state.dirs, &view.resolve(&dest, true)?, owner)?;
-    }
-    for item in &items {
-        if item.unpack {
-            if let Some(compression) = crate::add::detect(&item.host)? {
-                crate::add::unpack(&item.host, compression, &state.dirs, upper, &dest, owner)?;
-                continue;
-            }
-        }
-        let (parent, name) = item.dest.rsplit_once('/').unwrap_or(("", item.dest.as_str()));
-        let parent = view.resolve(parent, true)?;
-        ensure_dir(upper, &state.dirs, &parent, None)?;
-        let target = format!("{}/{name}", parent.trim_end_matches('/'));
-        copy_tree(
-            &item.host,
-            &upper.join(target.trim_start_matches('/')),
-            owner,
-            mode,
-            keep_owner,
-        )?;
-    }
-    Ok(())
+    Ok(CopyPlan {
+        items,
+        dest,
+        make_dest_dir: dest_is_dir || dir_source,
+        owner,
+        mode,
+        keep_owner,
+        _temps: temps,
+    })
 }
 
 /// COPY/ADD heredocs become files named after their delimiter (mode 0644), bodies
@@ -1534,6 +1671,7 @@ fn inline_files(
             host,
             dest,
             unpack: false,
+            dir_only: false,
         });
     }
     Ok(tmp)
@@ -1692,7 +1830,25 @@ fn overlay_dir(src: &Path, out: &Path) -> io::Result<()> {
 
 /// Copies a file, symlink or directory tree from `src` to `dst`. Ownership: `owner`, else
 /// the source's with `keep_owner`, else root. `mode` replaces permission bits.
-fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>, mode: Option<u32>, keep_owner: bool) -> io::Result<()> {
+pub(crate) fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    owner: Option<(u32, u32)>,
+    mode: Option<u32>,
+    keep_owner: bool,
+) -> io::Result<()> {
+    copy_entry(src, dst, owner, mode, keep_owner, true)
+}
+
+/// [`copy_tree`], or with `recursive` false a directory without its contents.
+fn copy_entry(
+    src: &Path,
+    dst: &Path,
+    owner: Option<(u32, u32)>,
+    mode: Option<u32>,
+    keep_owner: bool,
+    recursive: bool,
+) -> io::Result<()> {
     let meta = fs::symlink_metadata(src)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", src.display())))?;
     let (uid, gid) = owner.unwrap_or(if keep_owner { (meta.uid(), meta.gid()) } else { (0, 0) });
@@ -1709,7 +1865,7 @@ fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>, mode: Option<u32
         if !dst.exists() {
             fs::create_dir(dst)?;
         }
-        for entry in fs::read_dir(src)? {
+        for entry in fs::read_dir(src)?.filter(|_| recursive) {
             let entry = entry?;
             copy_tree(&entry.path(), &dst.join(entry.file_name()), owner, mode, keep_owner)?;
         }

@@ -504,11 +504,21 @@ pub fn unpack_image(store: &Store, image: &Image) -> io::Result<Vec<std::path::P
             ),
         ));
     }
-    image
-        .manifest
-        .layers
+    unpack_layers(store, &image.manifest.layers, &image.config.rootfs.diff_ids)
+}
+
+/// The unpacked directories of `layers` (bottom first, with their `diff_ids`), each
+/// unpacked from its blob the first time something needs it (see [`unpack_layer`]).
+pub fn unpack_layers(store: &Store, layers: &[Descriptor], diff_ids: &[Digest]) -> io::Result<Vec<std::path::PathBuf>> {
+    if layers.len() != diff_ids.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} layers but {} diff_ids", layers.len(), diff_ids.len()),
+        ));
+    }
+    layers
         .iter()
-        .zip(&image.config.rootfs.diff_ids)
+        .zip(diff_ids)
         .map(|(l, d)| unpack_layer(store, l, d))
         .collect()
 }

@@ -266,27 +266,39 @@ impl Write for Chunks {
 /// Writes the upper dir `upper` as a layer to `out`. Entries are sorted by path;
 /// device files, sockets and overlayfs' own bookkeeping are skipped.
 pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
+    write_layer_with(options, out, |tar| write_tar(upper, options, tar))
+}
+
+/// Writes the tar that `tar` produces as a layer to `out`, compressed as `options` say,
+/// hashing the tar (diff_id) and the blob (digest) as they go. `tar` returns whether the
+/// layer is exact (see [`LayerInfo::exact`]).
+pub(crate) fn write_layer_with(
+    options: &LayerOptions,
+    out: impl Write + Send,
+    tar: impl FnOnce(&mut dyn Write) -> io::Result<bool>,
+) -> io::Result<LayerInfo> {
     let mut blob = Hashing::new(out);
-    let mut exact = true;
+    let exact;
     let (diff_id, media_type) = match options.compression {
         Compression::None => {
-            let mut tar = Hashing::new(&mut blob);
-            exact = write_tar(upper, options, &mut tar)?;
-            (tar.digest(), slipway_store::MEDIA_LAYER_TAR)
+            let mut t = Hashing::new(&mut blob);
+            exact = tar(&mut t)?;
+            (t.digest(), slipway_store::MEDIA_LAYER_TAR)
         }
         Compression::Gzip => {
-            let (d, _) = gzip_parallel(&mut blob, |gz| {
-                let mut tar = Hashing::new(gz);
-                exact = write_tar(upper, options, &mut tar)?;
-                Ok(tar.digest())
+            let ((d, e), _) = gzip_parallel(&mut blob, |gz| {
+                let mut t = Hashing::new(gz);
+                let e = tar(&mut t)?;
+                Ok((t.digest(), e))
             })?;
+            exact = e;
             (d, slipway_store::MEDIA_LAYER_GZIP)
         }
         Compression::Zstd => {
             let mut z = zstd::stream::write::Encoder::new(&mut blob, 3)?;
-            let mut tar = Hashing::new(&mut z);
-            exact = write_tar(upper, options, &mut tar)?;
-            let d = tar.digest();
+            let mut t = Hashing::new(&mut z);
+            exact = tar(&mut t)?;
+            let d = t.digest();
             z.finish()?;
             (d, slipway_store::MEDIA_LAYER_ZSTD)
         }
@@ -405,6 +417,18 @@ fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The header every layer entry starts from: normalised mtime, owner and permission bits.
+/// The one place both layer writers (an upper dir on disk, [`crate::upper::Tree`]) take
+/// their headers from, so the same files give the same bytes.
+pub(crate) fn entry_header(options: &LayerOptions, uid: u32, gid: u32, mode: u32) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    header.set_mtime(options.mtime);
+    header.set_uid(u64::from(uid));
+    header.set_gid(u64::from(gid));
+    header.set_mode(mode & 0o7777);
+    header
+}
+
 fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<bool> {
     let mut exact = true;
     let mut tar = tar::Builder::new(out);
@@ -415,11 +439,7 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
         let meta = fs::symlink_metadata(&full).map_err(|e| ctx(e, "cannot stat", &full))?;
         let ft = meta.file_type();
         let name = rel.file_name().unwrap_or_default().to_string_lossy();
-        let mut header = tar::Header::new_ustar();
-        header.set_mtime(options.mtime);
-        header.set_uid(u64::from(meta.uid()));
-        header.set_gid(u64::from(meta.gid()));
-        header.set_mode(meta.mode() & 0o7777);
+        let mut header = entry_header(options, meta.uid(), meta.gid(), meta.mode());
         if is_whiteout(&meta) {
             let wh = rel.with_file_name(format!("{WHITEOUT_PREFIX}{name}"));
             header.set_entry_type(tar::EntryType::Regular);

@@ -19,4 +19,5 @@ pub mod rootfs;
 pub mod run;
 pub mod sys;
 pub mod tree;
+mod upper;
 pub mod user;

@@ -14,9 +14,11 @@ use std::path::{Path, PathBuf};
 /// Links followed before giving up (Linux's limit for one lookup).
 const MAX_LINKS: usize = 40;
 
-/// A merged view of layer directories, top first.
+/// A merged view of layer directories, top first, under an in-memory upper layer when
+/// the step streams its layer ([`crate::upper::Tree`]).
 pub struct View<'a> {
     layers: Vec<&'a Path>,
+    tree: Option<&'a crate::upper::Tree>,
 }
 
 impl<'a> View<'a> {
@@ -24,11 +26,36 @@ impl<'a> View<'a> {
     pub fn new(lowers: &'a [PathBuf], upper: &'a Path) -> View<'a> {
         let mut layers: Vec<&Path> = vec![upper];
         layers.extend(lowers.iter().rev().map(PathBuf::as_path));
-        View { layers }
+        View { layers, tree: None }
+    }
+
+    /// `lowers` bottom first under the in-memory upper layer `tree`.
+    pub(crate) fn over_tree(lowers: &'a [PathBuf], tree: &'a crate::upper::Tree) -> View<'a> {
+        View {
+            layers: lowers.iter().rev().map(PathBuf::as_path).collect(),
+            tree: Some(tree),
+        }
+    }
+
+    /// The target of the symbolic link at `rel` in the merged view; `None` when `rel` is
+    /// absent, hidden or not a link.
+    fn link(&self, rel: &str) -> io::Result<Option<PathBuf>> {
+        if let Some(tree) = self.tree {
+            match tree.lookup(Path::new(rel)) {
+                crate::upper::Lookup::Absent => {}
+                crate::upper::Lookup::Hidden => return Ok(None),
+                crate::upper::Lookup::Found(target) => return Ok(target.map(Path::to_path_buf)),
+            }
+        }
+        match self.stat(rel) {
+            Some((host, meta)) if meta.file_type().is_symlink() => fs::read_link(&host).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The entry at `rel` (no leading `/`, symlinks in its parents already resolved) as the
-    /// merged view shows it: its host path and metadata, `None` when absent or whited out.
+    /// merged view's directories show it (not an in-memory upper layer): its host path and
+    /// metadata, `None` when absent or whited out.
     pub fn stat(&self, rel: &str) -> Option<(PathBuf, fs::Metadata)> {
         let host = crate::layer::layered_lookup(&self.layers, Path::new(rel))?;
         fs::symlink_metadata(&host).ok().map(|m| (host, m))
@@ -54,10 +81,7 @@ impl<'a> View<'a> {
                 continue;
             }
             let rel = out.join("/");
-            let Some((host, meta)) = self.stat(&rel) else { continue };
-            if !meta.file_type().is_symlink() {
-                continue;
-            }
+            let Some(target) = self.link(&rel)? else { continue };
             links += 1;
             if links > MAX_LINKS {
                 return Err(io::Error::new(
@@ -65,7 +89,6 @@ impl<'a> View<'a> {
                     format!("/{rel}: too many levels of symbolic links"),
                 ));
             }
-            let target = fs::read_link(&host)?;
             let target = target.to_string_lossy();
             out.pop();
             if target.starts_with('/') {
