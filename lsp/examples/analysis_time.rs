@@ -2,6 +2,10 @@
 
 use std::time::Instant;
 
+// The allocator the `slipway` binary uses.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let path = std::env::args().nth(1).expect("usage: analysis_time FILE");
     let text = std::fs::read_to_string(path).expect("read the file");
