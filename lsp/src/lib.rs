@@ -37,6 +37,35 @@ pub fn run_stdio() -> std::io::Result<()> {
     // the task that publishes its diagnostics never hop between threads. shellcheck and
     // plans run on the blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(serve(tokio::io::stdin(), tokio::io::stdout()));
+    runtime.block_on(async {
+        // Pipes (what editors give a server) are read and written in the event loop;
+        // tokio's stdin/stdout hand every read and write to a helper thread instead,
+        // which adds a thread switch each way to every message.
+        match pipes() {
+            Some((input, output)) => serve(input, output).await,
+            None => serve(tokio::io::stdin(), tokio::io::stdout()).await,
+        }
+    });
     Ok(())
+}
+
+/// Standard input and output as event-loop pipes, when both are pipes.
+fn pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().ok().map(std::fs::File::from);
+    let (input, output) = (dup(std::io::stdin().as_fd())?, dup(std::io::stdout().as_fd())?);
+    let fifo = |f: &std::fs::File| f.metadata().is_ok_and(|m| m.file_type().is_fifo());
+    if !fifo(&input) || !fifo(&output) {
+        return None;
+    }
+    let input = tokio::net::unix::pipe::Receiver::from_file(input).ok()?;
+    match tokio::net::unix::pipe::Sender::from_file(output) {
+        Ok(output) => Some((input, output)),
+        Err(_) => {
+            // Back to blocking, as tokio's stdin expects.
+            let _ = input.into_blocking_fd();
+            None
+        }
+    }
 }

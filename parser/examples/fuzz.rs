@@ -549,6 +549,8 @@ fn best_time(mut f: impl FnMut()) -> f64 {
 struct Measure {
     parse: f64,
     views: f64,
+    /// The whole analysis (`check`: model, rules, suppressions) after the parse.
+    check: f64,
     diags: usize,
     slowest: Duration,
 }
@@ -605,9 +607,12 @@ fn measure(watch: &Arc<Watch>, text: Arc<str>) -> Option<Measure> {
         std::hint::black_box(slipway_parser::buildkit::commands(&parsed.file));
         std::hint::black_box(slipway_parser::buildkit::dump(&parsed.file));
     });
+    let options = slipway_parser::CheckOptions::default();
+    let check = best_time(|| drop(std::hint::black_box(slipway_parser::check(&text, &options))));
     Some(Measure {
         parse: parse_time,
         views,
+        check,
         diags: parsed.diagnostics.len(),
         slowest,
     })
@@ -623,13 +628,13 @@ fn scaling(watch: &Arc<Watch>, filter: Option<&str>) -> bool {
     const LARGE: usize = 1024 * 1024;
     const CONFIRM: usize = 4 * 1024 * 1024;
     println!(
-        "\nscaling check: best parse (and BuildKit views) time at 256 KiB and 1 MiB; the ratio must be < {MAX_RATIO} \
+        "\nscaling check: best parse (and BuildKit views, and whole check) time at 256 KiB and 1 MiB; the ratio must be < {MAX_RATIO} \
          (linear 4, quadratic 16; confirmed from 1 to 4 MiB when it is not) and one parse of 1 MiB must take < {:?}",
         watch.limit
     );
     println!(
-        "{:<32} {:>10} {:>10} {:>6} {:>10} {:>10} {:>6} {:>8}  result",
-        "shape", "parse 256K", "parse 1M", "ratio", "views 256K", "views 1M", "ratio", "diags 1M"
+        "{:<32} {:>10} {:>10} {:>6} {:>10} {:>10} {:>6} {:>10} {:>6} {:>8}  result",
+        "shape", "parse 256K", "parse 1M", "ratio", "views 256K", "views 1M", "ratio", "check 1M", "ratio", "diags 1M"
     );
     // Below 2 ms for 1 MiB nothing is quadratic: timer noise is not a failure.
     let linear = |a: f64, b: f64| b < 0.002 || b / a.max(1e-9) < MAX_RATIO;
@@ -643,19 +648,22 @@ fn scaling(watch: &Arc<Watch>, filter: Option<&str>) -> bool {
             return false;
         };
         let mut result = String::from("ok");
-        let mut row_ok = linear(small.parse, large.parse) && linear(small.views, large.views);
+        let mut row_ok =
+            linear(small.parse, large.parse) && linear(small.views, large.views) && linear(small.check, large.check);
         if !row_ok {
             // Caches and page faults make big inputs a little slower per byte: a second
             // opinion one size up before calling it superlinear.
             let Some(huge) = measure(watch, shape(CONFIRM).into()) else {
                 return false;
             };
-            row_ok = linear(large.parse, huge.parse) && linear(large.views, huge.views);
+            row_ok =
+                linear(large.parse, huge.parse) && linear(large.views, huge.views) && linear(large.check, huge.check);
             result = format!(
-                "{} (1M->4M: parse x{:.2}, views x{:.2})",
+                "{} (1M->4M: parse x{:.2}, views x{:.2}, check x{:.2})",
                 if row_ok { "ok" } else { "NOT LINEAR" },
                 huge.parse / large.parse,
-                huge.views / large.views.max(1e-9)
+                huge.views / large.views.max(1e-9),
+                huge.check / large.check.max(1e-9)
             );
         }
         if large.slowest > watch.limit {
@@ -664,7 +672,7 @@ fn scaling(watch: &Arc<Watch>, filter: Option<&str>) -> bool {
         }
         ok &= row_ok;
         println!(
-            "{:<32} {:>8.2}ms {:>8.2}ms {:>6.2} {:>8.2}ms {:>8.2}ms {:>6.2} {:>8}  {}",
+            "{:<32} {:>8.2}ms {:>8.2}ms {:>6.2} {:>8.2}ms {:>8.2}ms {:>6.2} {:>8.2}ms {:>6.2} {:>8}  {}",
             name,
             small.parse * 1e3,
             large.parse * 1e3,
@@ -672,6 +680,8 @@ fn scaling(watch: &Arc<Watch>, filter: Option<&str>) -> bool {
             small.views * 1e3,
             large.views * 1e3,
             large.views / small.views.max(1e-9),
+            large.check * 1e3,
+            large.check / small.check.max(1e-9),
             large.diags,
             result
         );

@@ -255,8 +255,15 @@ fn comments_above<'f>(text: &str, file: &'f Dockerfile, inst: &Instruction) -> V
     let mut out = Vec::new();
     let mut next = inst.span.start;
     for c in file.comments[..end].iter().rev() {
+        // Exactly one line break and nothing but blanks between them. (Stop at the second
+        // line break: the comment before may be thousands of lines up.)
         let gap = text.get(c.span.end..next).unwrap_or("x");
-        if gap.bytes().filter(|&b| b == b'\n').count() != 1 || !gap.trim().is_empty() {
+        let mut breaks = 0;
+        let adjacent = gap.chars().all(|ch| {
+            breaks += usize::from(ch == '\n');
+            breaks <= 1 && ch.is_whitespace()
+        });
+        if !adjacent || breaks != 1 {
             break;
         }
         out.push(c.text.as_str());
