@@ -288,6 +288,8 @@ pub(crate) struct Cx<'a> {
     /// Stages whose filesystem ends up in an image: stages no other stage
     /// uses (the last one, alternative targets) and the stages they build on.
     shipped: Vec<bool>,
+    /// Stages another stage uses (as its base, `COPY --from`, a mount).
+    used: Vec<bool>,
     /// Indices into `model.vars` of each stage's definitions, in order (so a scope
     /// looks at its stages' variables only, not at every variable of the file).
     vars_by_stage: Vec<Vec<usize>>,
@@ -325,6 +327,7 @@ impl<'a> Cx<'a> {
             }
         }
         Cx {
+            used,
             vars_by_stage,
             text,
             file,
@@ -382,7 +385,8 @@ impl<'a> Cx<'a> {
     fn meta_args(&self) -> VarsEnv<'a> {
         let mut env = VarsEnv::default();
         let model: &'a Model = self.model;
-        for v in model.vars.iter().filter(|v| v.kind == VarKind::MetaArg) {
+        // Meta ARGs come first (they are before the first FROM).
+        for v in model.vars.iter().take_while(|v| v.kind == VarKind::MetaArg) {
             if let Some(value) = &v.value {
                 env.set(&v.name, value);
             }
@@ -654,22 +658,16 @@ fn user(cx: &Cx<'_>, i: usize, w: &Word, st: &mut State, out: &mut Vec<Diagnosti
 
 /// DL3002: the image's last USER is root (for every stage that is built into an image).
 fn root_user(cx: &Cx<'_>, finals: &[State], out: &mut Vec<Diagnostic>) {
-    let mut seen = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (s, st) in finals.iter().enumerate() {
-        let used_by_others = cx
-            .model
-            .stages
-            .iter()
-            .any(|o| o.index != s && o.depends_on.contains(&s));
-        if used_by_others {
+        if cx.used.get(s).copied().unwrap_or(false) {
             continue;
         }
         let Some((i, user)) = &st.user else { continue };
         let root = user == "root" || user == "0" || user.starts_with("root:") || user.starts_with("0:");
-        if !root || seen.contains(i) {
+        if !root || !seen.insert(*i) {
             continue;
         }
-        seen.push(*i);
         let inst = &cx.file.instructions[*i];
         let Args::Shell(w) = &inst.args else { continue };
         out.push(

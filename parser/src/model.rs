@@ -110,20 +110,27 @@ pub struct Model {
     pub commands: Vec<Option<Command>>,
     #[serde(skip)]
     pub diagnostics: Vec<Diagnostic>,
+    /// The first stage of each (lowercased) name: references resolve in constant time, so
+    /// files with thousands of stages stay linear.
+    #[serde(skip)]
+    names: std::collections::HashMap<String, usize>,
 }
 
 impl Model {
     /// The stage a name or index (`--from=build`, `--from=0`) refers to.
     pub fn stage_by_ref(&self, reference: &str) -> Option<usize> {
-        let lower = reference.to_ascii_lowercase();
-        if let Some(i) = self
-            .stages
-            .iter()
-            .position(|s| s.name.as_deref() == Some(lower.as_str()))
-        {
+        if let Some(&i) = self.names.get(reference.to_ascii_lowercase().as_str()) {
             return Some(i);
         }
         reference.parse::<usize>().ok().filter(|&i| i < self.stages.len())
+    }
+
+    /// Adds a stage (the first of a name is the one its name refers to).
+    fn push_stage(&mut self, stage: Stage) {
+        if let Some(name) = &stage.name {
+            self.names.entry(name.clone()).or_insert(stage.index);
+        }
+        self.stages.push(stage);
     }
 }
 
@@ -360,7 +367,7 @@ impl<'a> Analyzer<'a> {
     fn from(&mut self, i: usize, inst: &Instruction, scopes: &[Scope]) -> Scope {
         let index = self.model.stages.len();
         let Args::Words(words) = &inst.args else {
-            self.model.stages.push(Stage {
+            self.model.push_stage(Stage {
                 index,
                 name: None,
                 name_span: None,
@@ -411,7 +418,7 @@ impl<'a> Analyzer<'a> {
                     .with_label("reserved"),
                 );
             }
-            if let Some(prev) = self.model.stages.iter().find(|s| s.name.as_deref() == Some(n.as_str())) {
+            if let Some(prev) = self.model.names.get(n.as_str()).map(|&k| &self.model.stages[k]) {
                 let prev_span = prev.name_span.clone().unwrap_or(prev.base_span.clone());
                 self.push(
                     warn(
@@ -530,7 +537,7 @@ impl<'a> Analyzer<'a> {
         if let Base::Stage(s) = base {
             depends_on.insert(s);
         }
-        self.model.stages.push(Stage {
+        self.model.push_stage(Stage {
             index,
             name,
             name_span,
@@ -617,14 +624,10 @@ impl<'a> Analyzer<'a> {
             return;
         }
         let mut defaults = predefined_values();
-        for v in &self.model.vars {
-            if v.kind == VarKind::MetaArg {
-                match &v.value {
-                    Some(x) if !self.build_args.contains_key(&v.name) => {
-                        defaults.insert(v.name.clone(), x.clone());
-                    }
-                    _ => {}
-                }
+        // Meta ARGs come first (they are before the first FROM).
+        for v in self.model.vars.iter().take_while(|v| v.kind == VarKind::MetaArg) {
+            if let Some(x) = v.value.as_ref().filter(|_| !self.build_args.contains_key(&v.name)) {
+                defaults.insert(v.name.clone(), x.clone());
             }
         }
         // Re-expand defaults only (a build arg may be what makes it valid).
