@@ -13,7 +13,8 @@ on the same documents: deterministic multi-stage Dockerfiles of 200 and 2,000 li
 
 1. Capabilities: every request of the issue at fixed positions; a cell says whether the
    server advertised the capability and answered something non-empty.
-2. Latency (medians over N rounds, wall time at the client):
+2. Latency (medians over N rounds, wall time at the client until the whole answer has
+   arrived; the client's own JSON decoding is not counted):
    - diagnostics after an edit: a one-character didChange in the middle of the file,
      until the server's next publishDiagnostics for that document (slipway tags it with
      the edit's version; the Node server sends none, so its next publication counts);
@@ -380,6 +381,18 @@ def run_server(name, argv, docs, rounds, options=None):
     return out
 
 
+NOTES = """Where an edit's time goes (2,000 lines; `cargo run --release -p slipway-lsp --example analysis_time FILE`):
+re-parsing around the edit takes 0.01 ms (`slipway_parser::reparse`; a whole parse is 0.6–0.9 ms); the
+semantic model (0.65–0.85 ms) and the checks (0.85–1.1 ms) still run over the whole file; converting and
+sending the 107 diagnostics (78 KB of JSON) takes ~0.4 ms; the rest is the pipe and the client (a 200-line
+document, whose analysis is ~0.2 ms, answers in ~1 ms). The server links jemalloc (fork-safe; ~25% faster
+than glibc's malloc on this allocation-heavy work). Reaching 20x the Node server needs the model and the
+checks to become incremental too: a stage's findings depend on its own instructions, the final scopes of
+the stages it builds on and the file's stage names, so an edit could re-check one stage.
+
+"""
+
+
 def fmt_ms(v):
     return f"{v:.2f} ms" if v < 10 else f"{v:.1f} ms" if v < 100 else f"{v:.0f} ms"
 
@@ -425,7 +438,8 @@ def main():
                  "compete for the CPUs; diagnostics are published as soon as an edit is analysed) against `dockerfile-language-server-nodejs` 0.15.0 (Node "
                  f"{subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}), both over "
                  "stdio with the same client, capabilities and documents (deterministic multi-stage Dockerfiles, "
-                 "`generate()` in the script). Medians of wall time at the client; "
+                 "`generate()` in the script). Medians of wall time at the client, from sending the request "
+                 "(or the edit) until the whole answer has arrived (the client's own JSON parsing is not counted); "
                  f"{args.rounds} rounds (Node semantic tokens: {max(5, args.rounds // 4)}).\n")
     lines.append("Reproduce: `cargo build --release -p slipway && npm install --prefix /tmp/dls "
                  "dockerfile-language-server-nodejs@0.15.0 && bench/lsp_compare.py --write-results`.\n")
@@ -471,6 +485,7 @@ def main():
         f"memory under 50 MB: {s['mem'].get('VmHWM', 0):.1f} MB peak — **{'met' if s['mem'].get('VmHWM', 0) < 50 else 'not met'}**",
     ]
     lines.append("Goals: " + "; ".join(goals) + ".\n")
+    lines.append(NOTES)
     report = "\n".join(lines)
     print(report)
     if args.write_results:
