@@ -1840,6 +1840,19 @@ pub(crate) fn copy_tree(
     copy_entry(src, dst, owner, mode, keep_owner, true)
 }
 
+/// A copy source's metadata and the owner its copy gets: `owner`, else the source's own
+/// with `keep_owner`, else root.
+pub(crate) fn source_owner(
+    src: &Path,
+    owner: Option<(u32, u32)>,
+    keep_owner: bool,
+) -> io::Result<(fs::Metadata, u32, u32)> {
+    let meta = fs::symlink_metadata(src)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", src.display())))?;
+    let (uid, gid) = owner.unwrap_or(if keep_owner { (meta.uid(), meta.gid()) } else { (0, 0) });
+    Ok((meta, uid, gid))
+}
+
 /// [`copy_tree`], or with `recursive` false a directory without its contents.
 fn copy_entry(
     src: &Path,
@@ -1849,9 +1862,7 @@ fn copy_entry(
     keep_owner: bool,
     recursive: bool,
 ) -> io::Result<()> {
-    let meta = fs::symlink_metadata(src)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", src.display())))?;
-    let (uid, gid) = owner.unwrap_or(if keep_owner { (meta.uid(), meta.gid()) } else { (0, 0) });
+    let (meta, uid, gid) = source_owner(src, owner, keep_owner)?;
     let ft = meta.file_type();
     if fs::symlink_metadata(dst).is_ok_and(|m| !(m.is_dir() && ft.is_dir())) {
         remove_any(dst)?;

@@ -197,9 +197,7 @@ impl Tree {
         keep_owner: bool,
         recursive: bool,
     ) -> io::Result<()> {
-        let meta = fs::symlink_metadata(src)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", src.display())))?;
-        let (uid, gid) = owner.unwrap_or(if keep_owner { (meta.uid(), meta.gid()) } else { (0, 0) });
+        let (meta, uid, gid) = crate::build::source_owner(src, owner, keep_owner)?;
         let ft = meta.file_type();
         if names(rel)?.is_empty() && ft.is_dir() {
             // A directory copied to `/`: its contents go into the root, which is no entry.

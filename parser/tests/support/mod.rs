@@ -467,7 +467,9 @@ pub type Shape = fn(usize) -> String;
 /// Pathological input shapes whose parse time must grow linearly with their size.
 pub const SHAPES: &[(&str, Shape)] = &[
     ("realistic", realistic),
-    ("instructions under one comment", |n| repeat_to("# top\nFROM a\n", "RUN a\n", "", n)),
+    ("instructions under one comment", |n| {
+        repeat_to("# top\nFROM a\n", "RUN a\n", "", n)
+    }),
     ("giant line of a", |n| repeat_to("FROM a\nRUN ", "a", "\n", n)),
     ("giant line no newline", |n| repeat_to("FROM a\nRUN ", "a", "", n)),
     ("backslash continuations", |n| {
