@@ -452,7 +452,7 @@ impl Lexer {
     fn expand(&self, word: &str, env: &dyn Env) -> Result<Expansion, ExpandError> {
         // Most words have nothing to expand: no variables, quotes, escapes or heredocs.
         let esc = self.escape;
-        if !word.contains(|c: char| matches!(c, '$' | '<' | '\'' | '"') || c == esc) {
+        if !word.contains(['$', '<', '\'', '"', esc]) {
             return Ok(Expansion {
                 result: word.to_string(),
                 words: word

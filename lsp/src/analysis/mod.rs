@@ -30,7 +30,7 @@ pub struct Analysis {
 
 /// What is left of a previous analysis once its tree has been taken.
 pub enum Leftover {
-    Owned(Analysis),
+    Owned(Box<Analysis>),
     Shared(std::sync::Arc<Analysis>),
 }
 
@@ -93,7 +93,7 @@ impl Analysis {
                     file: std::mem::take(&mut a.file),
                     diagnostics: std::mem::take(&mut a.parse_diagnostics),
                 };
-                (Leftover::Owned(a), old)
+                (Leftover::Owned(Box::new(a)), old)
             }
             Err(shared) => {
                 let old = slipway_parser::Parse {
