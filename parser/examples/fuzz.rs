@@ -316,7 +316,7 @@ fn run_timed(text: &str, generic: bool) -> Result<(Parse, Duration), Failure> {
         let t = Instant::now();
         let parsed = parse(text);
         let took = t.elapsed();
-        let checked = support::check(text, &parsed, generic);
+        let checked = support::check(text, &parsed, generic).and_then(|()| reparse_agrees(text, &parsed));
         (parsed, took, checked)
     })) {
         Ok((parsed, took, Ok(()))) => Ok((parsed, took)),
@@ -332,6 +332,42 @@ fn run_timed(text: &str, generic: bool) -> Result<(Parse, Duration), Failure> {
             })
         }
     }
+}
+
+/// One edit of `text`, chosen from its hash (so a failing input minimises like any other):
+/// the incremental `reparse` after it must give what a whole `parse` gives.
+fn reparse_agrees(text: &str, parsed: &Parse) -> Result<(), String> {
+    let h = fnv(text);
+    let floor = |mut i: usize| {
+        i = i.min(text.len());
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let at = floor((h >> 8) as usize % (text.len() + 1));
+    let (range, inserted) = match h % 4 {
+        0 => (at..at, "\n"),
+        1 => (at..floor(at + 1 + (h >> 40) as usize % 8), ""),
+        2 => (at..at, " \\\n"),
+        _ => (at..floor(at + (h >> 40) as usize % 4), "RUN <<EOF\nx\nEOF\n"),
+    };
+    let mut edited = text.to_string();
+    edited.replace_range(range.clone(), inserted);
+    let again = slipway_parser::reparse(&edited, text, parsed.clone(), range.clone(), inserted.len());
+    let whole = parse(&edited);
+    let sorted = |mut d: Vec<slipway_parser::Diagnostic>| {
+        d.sort_by(|a, b| {
+            (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
+        });
+        d
+    };
+    if again.file != whole.file || sorted(again.diagnostics) != sorted(whole.diagnostics) {
+        return Err(format!(
+            "reparse after replacing {range:?} with {inserted:?} differs from a whole parse"
+        ));
+    }
+    Ok(())
 }
 
 /// Small integers describing what the parser made of an input: new ones earn it a
