@@ -20,13 +20,86 @@ pub fn diagnostics(name: &str, text: &str, diags: &[Diagnostic], color: bool) ->
         .with_width(width)
         .with_links(false);
     let mut out = String::new();
+    let source = std::sync::Arc::new(Source::new(name, text));
     for d in diags {
-        let report = miette::Report::new(d.clone()).with_source_code(miette::NamedSource::new(name, text.to_string()));
+        let report = miette::Report::new(d.clone()).with_source_code(Shared(std::sync::Arc::clone(&source)));
         if handler.render_report(&mut out, report.as_ref()).is_err() {
             out.push_str(&format!("{}: {}\n", d.code, d.message));
         }
     }
     out
+}
+
+/// The text being reported on, with where its lines start, shared by every diagnostic.
+///
+/// miette's own sources find a span's lines by reading from the start of the text, and
+/// each report would get its own copy of the text: quadratic in the number of
+/// diagnostics (a 64 KiB file of one-character lines took 7 s). This one hands miette a
+/// window of the few lines around the span and moves the answer back into place, so
+/// the output is the same.
+struct Source {
+    name: String,
+    text: String,
+    /// Offsets where lines start, as miette counts them (`\n`, `\r\n` and a lone `\r`).
+    starts: Vec<usize>,
+}
+
+impl Source {
+    fn new(name: &str, text: &str) -> Source {
+        let b = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                starts.push(i + 1);
+            }
+        }
+        Source {
+            name: name.to_string(),
+            text: text.to_string(),
+            starts,
+        }
+    }
+
+    /// The line holding byte `offset` (0-based).
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
+}
+
+/// A [`Source`] shared by many reports.
+struct Shared(std::sync::Arc<Source>);
+
+impl miette::SourceCode for Shared {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let src = &self.0;
+        let bytes = src.text.as_bytes();
+        // From `context_lines_before` lines above the span's first line to a few lines
+        // past the most miette reads after its end.
+        let first = src.line_of(span.offset()).saturating_sub(context_lines_before);
+        let last = src.line_of(span.offset() + span.len()) + context_lines_after + 2;
+        let start = src.starts[first];
+        let end = src.starts.get(last + 1).copied().unwrap_or(bytes.len());
+        let window = miette::SourceSpan::new((span.offset() - start).into(), span.len());
+        let inner = <[u8] as miette::SourceCode>::read_span(
+            &bytes[start..end],
+            &window,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            src.name.clone(),
+            inner.data(),
+            miette::SourceSpan::new((inner.span().offset() + start).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count() + first,
+        )))
+    }
 }
 
 /// One line per instruction: line numbers, the instruction, its form and flags.
