@@ -105,7 +105,9 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
 /// Parses `text`: `old_text` (parsed as `old`) after one edit, its bytes `edit` replaced
 /// by `inserted` bytes. Re-reads only the instructions the edit touches and moves the
 /// others out of `old`; the same result as [`parse`], faster on big files. Falls back to
-/// a whole parse when the edit is near the top or changes where instructions begin and end.
+/// a whole parse when the edit is near the top or changes where instructions begin and end,
+/// and when the two texts differ anywhere but at `edit` (a caller's mistake costs speed,
+/// never a wrong tree).
 pub fn reparse(text: &str, old_text: &str, old: Parse, edit: std::ops::Range<usize>, inserted: usize) -> Parse {
     parse::reparse(text, old_text, old, edit, inserted).unwrap_or_else(|_| parse::parse(text))
 }

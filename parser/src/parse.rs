@@ -213,6 +213,7 @@ fn region<'t>(
         || edit.end > old_len
         || text.len() + edit.len() != old_len + inserted
         || text.get(..edit.start) != old_text.get(..edit.start)
+        || text.get(edit.start + inserted..) != old_text.get(edit.end..)
     {
         return None;
     }
