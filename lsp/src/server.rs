@@ -164,6 +164,12 @@ struct State {
     settings: Settings,
     snippets: bool,
     code_lens_refresh: bool,
+    /// The client pulls diagnostics (`textDocument/diagnostic`), so none are pushed: a
+    /// client doing both would show every finding twice.
+    pull_diagnostics: bool,
+    /// The client can be told to pull again (`workspace/diagnostic/refresh`), e.g. once
+    /// shellcheck has answered.
+    diagnostic_refresh: bool,
     next_result: u64,
     /// Image names in the store and when they were read.
     images: Option<(Instant, Arc<Vec<String>>)>,
@@ -256,7 +262,7 @@ impl Backend {
 
     /// After a change: fast diagnostics now (coalesced), shellcheck once quiet.
     fn changed(&self, uri: Uri, version: i32) {
-        let (delay, sc_delay, shellcheck) = {
+        let (delay, sc_delay, shellcheck, pull) = {
             let mut st = self.lock();
             let installed = *st
                 .shellcheck
@@ -265,18 +271,22 @@ impl Backend {
                 st.settings.diagnostics_delay_ms,
                 st.settings.shellcheck_delay_ms,
                 st.settings.shellcheck && installed,
+                st.pull_diagnostics,
             )
         };
-        let me = self.clone();
-        let u = uri.clone();
-        tokio::spawn(async move {
-            if delay > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-            } else {
-                tokio::task::yield_now().await;
-            }
-            me.publish(u, version).await;
-        });
+        // A pulling client asks after each change by itself.
+        if !pull {
+            let me = self.clone();
+            let u = uri.clone();
+            tokio::spawn(async move {
+                if delay > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
+                me.publish(u, version).await;
+            });
+        }
         if shellcheck {
             let me = self.clone();
             tokio::spawn(async move {
@@ -309,7 +319,24 @@ impl Backend {
             }
             doc.scripts = found;
         }
-        self.publish(uri, version).await;
+        self.deliver(uri, version).await;
+    }
+
+    /// New findings for `version` that came without an edit (shellcheck, settings):
+    /// published, or a pulling client is asked to pull again.
+    async fn deliver(&self, uri: Uri, version: i32) {
+        let (pull, refresh) = {
+            let st = self.lock();
+            (st.pull_diagnostics, st.diagnostic_refresh)
+        };
+        match (pull, refresh) {
+            (false, _) => self.publish(uri, version).await,
+            (true, true) => {
+                let _ = self.client.workspace_diagnostic_refresh().await;
+            }
+            // It pulls again after its next change.
+            (true, false) => {}
+        }
     }
 
     /// A dry-run plan of the file on disk: cache status per step, for code lenses and hovers.
@@ -482,6 +509,13 @@ impl LanguageServer for Backend {
             .and_then(|w| w.code_lens.as_ref())
             .and_then(|c| c.refresh_support)
             .unwrap_or(false);
+        let pull_diagnostics = caps.text_document.as_ref().is_some_and(|t| t.diagnostic.is_some());
+        let diagnostic_refresh = caps
+            .workspace
+            .as_ref()
+            .and_then(|w| w.diagnostics.as_ref())
+            .and_then(|d| d.refresh_support)
+            .unwrap_or(false);
         // Malformed options must not keep the server from starting: defaults, and a message.
         let (settings, settings_error) = match params.initialization_options.as_ref().map(Settings::from_json) {
             Some(Ok(s)) => (s, None),
@@ -493,6 +527,8 @@ impl LanguageServer for Backend {
             st.encoding = encoding;
             st.snippets = snippets;
             st.code_lens_refresh = code_lens_refresh;
+            st.pull_diagnostics = pull_diagnostics;
+            st.diagnostic_refresh = diagnostic_refresh;
             st.settings = settings;
             st.settings_error = settings_error;
         }
@@ -668,7 +704,10 @@ impl LanguageServer for Backend {
             for e in errors {
                 self.client.show_message(MessageType::WARNING, e).await;
             }
-            self.changed(uri, version);
+            self.changed(uri.clone(), version);
+            if self.lock().pull_diagnostics {
+                self.deliver(uri, version).await;
+            }
         }
     }
 

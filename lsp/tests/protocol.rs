@@ -464,3 +464,52 @@ fn typing_a_file_through_invalid_states_keeps_diagnostics_in_step() {
     assert!(last.iter().all(|x| x["severity"] != 1), "{last:?}");
     stop(c, h);
 }
+
+#[test]
+fn a_client_that_pulls_diagnostics_gets_none_pushed() {
+    // Pushing as well would show every finding twice (VS Code keeps both collections).
+    let (mut c, h) = start();
+    c.initialize(
+        json!({"textDocument": {"diagnostic": {}}, "workspace": {"diagnostics": {"refreshSupport": true}}}),
+        json!({"slipway": {"shellcheck": true, "shellcheckDelayMs": 0, "codeLens": false}}),
+    );
+    let uri = "file:///pull/Dockerfile";
+    c.open(uri, "FROM alpine\nRUN echo $1 && cd /x\nCMD run\n");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+            {"range": {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 7}}, "text": "serve"}
+        ]}),
+    );
+    let pulled = c.diagnostics_now(uri, 2);
+    assert!(
+        pulled.iter().any(|d| d["code"] == "JSONArgsRecommended"),
+        "pulled: {pulled:?}"
+    );
+    if slipway_planner::shellcheck::available().is_some() {
+        // shellcheck answers later: the client is asked to pull again, and then has its findings.
+        c.notification("workspace/diagnostic/refresh");
+        let again = c.diagnostics_now(uri, 2);
+        assert!(
+            again
+                .iter()
+                .any(|d| d["code"].as_str().is_some_and(|x| x.starts_with("shellcheck::"))),
+            "after the refresh: {again:?}"
+        );
+    } else {
+        println!("shellcheck is not installed: the refresh after its findings is not checked");
+    }
+    // Requests after the edit have been answered, so any push would have come by now.
+    c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 1}}),
+    );
+    assert!(
+        c.notifications
+            .iter()
+            .all(|n| n["method"] != "textDocument/publishDiagnostics"),
+        "{:?}",
+        c.notifications
+    );
+    stop(c, h);
+}

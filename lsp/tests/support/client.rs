@@ -75,11 +75,12 @@ impl Client {
     }
 
     /// Handles a message that is not the awaited response: answers server requests
-    /// (with null), keeps notifications.
+    /// (with null) and keeps them, keeps notifications.
     fn other(&mut self, msg: Value) {
         if msg.get("method").is_some() && msg.get("id").is_some() {
             let id = msg["id"].clone();
             self.send(&json!({"jsonrpc": "2.0", "id": id, "result": null}));
+            self.notifications.push(msg);
         } else if msg.get("method").is_some() {
             self.notifications.push(msg);
         }
