@@ -256,6 +256,8 @@ impl Backend {
                 .collect()
         };
         self.client.publish_diagnostics(uri.clone(), diags, Some(version)).await;
+        // Sending only queued the message: let the writer go first, then free.
+        tokio::task::yield_now().await;
         let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
         drop(stale);
     }

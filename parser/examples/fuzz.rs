@@ -338,13 +338,7 @@ fn run_timed(text: &str, generic: bool) -> Result<(Parse, Duration), Failure> {
 /// the incremental `reparse` after it must give what a whole `parse` gives.
 fn reparse_agrees(text: &str, parsed: &Parse) -> Result<(), String> {
     let h = fnv(text);
-    let floor = |mut i: usize| {
-        i = i.min(text.len());
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
+    let floor = |i: usize| support::floor(text, i);
     let at = floor((h >> 8) as usize % (text.len() + 1));
     let (range, inserted) = match h % 4 {
         0 => (at..at, "\n"),
@@ -356,13 +350,7 @@ fn reparse_agrees(text: &str, parsed: &Parse) -> Result<(), String> {
     edited.replace_range(range.clone(), inserted);
     let again = slipway_parser::reparse(&edited, text, parsed.clone(), range.clone(), inserted.len());
     let whole = parse(&edited);
-    let sorted = |mut d: Vec<slipway_parser::Diagnostic>| {
-        d.sort_by(|a, b| {
-            (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
-        });
-        d
-    };
-    if again.file != whole.file || sorted(again.diagnostics) != sorted(whole.diagnostics) {
+    if again.file != whole.file || support::sorted(again.diagnostics) != support::sorted(whole.diagnostics) {
         return Err(format!(
             "reparse after replacing {range:?} with {inserted:?} differs from a whole parse"
         ));

@@ -109,5 +109,5 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
 /// and when the two texts differ anywhere but at `edit` (a caller's mistake costs speed,
 /// never a wrong tree).
 pub fn reparse(text: &str, old_text: &str, old: Parse, edit: std::ops::Range<usize>, inserted: usize) -> Parse {
-    parse::reparse(text, old_text, old, edit, inserted).unwrap_or_else(|_| parse::parse(text))
+    parse::reparse(text, old_text, old, edit, inserted).unwrap_or_else(|| parse::parse(text))
 }

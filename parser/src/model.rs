@@ -631,8 +631,7 @@ impl<'a> Analyzer<'a> {
             }
         }
         // Re-expand defaults only (a build arg may be what makes it valid).
-        let env = &defaults;
-        let Ok(x) = self.lexer.process_word_with_matches(&base.text, &env) else {
+        let Ok(x) = self.lexer.process_word_with_matches(&base.text, &defaults) else {
             return;
         };
         if !x.result.eq_ignore_ascii_case("scratch") && !valid_reference(&x.result) {
@@ -1423,13 +1422,7 @@ pub enum Command {
 /// Types one instruction, expanding with `env` where BuildKit does. Expansion
 /// errors leave the word as written (they are reported by the checks).
 fn resolve(lexer: &Lexer, inst: &Instruction, env: &BTreeMap<String, String>) -> Command {
-    let ex = |t: &str| {
-        if t.contains(['$', '\\', '"', '\'', lexer.escape]) {
-            lexer.process_word(t, env).unwrap_or_else(|_| t.to_string())
-        } else {
-            t.to_string()
-        }
-    };
+    let ex = |t: &str| lexer.process_word(t, env).unwrap_or_else(|_| t.to_string());
     let flag = |name: &str| inst.flag(name).and_then(|f| f.value.clone());
     let flag_ex = |name: &str| flag(name).map(|v| ex(&v));
     let bool_flag = |name: &str| {

@@ -149,38 +149,24 @@ struct Parser<'a> {
 }
 
 pub(crate) fn parse(text: &str) -> Parse {
-    let mut p = Parser {
-        text,
-        onbuild_depth: 0,
-        escape: '\\',
-        directives: DirectiveState {
-            done: false,
-            line: 0,
-            after_shebang: false,
-        },
-        file: Dockerfile {
-            escape: '\\',
-            ..Dockerfile::default()
-        },
-        diags: Vec::new(),
-        start: 0,
-        start_line: 0,
-        ran_out: false,
-        previous_end: None,
-    };
+    let mut p = Parser::new(text);
     p.run();
     p.file.escape = p.escape;
-    // Spans inside flag values are computed by offset arithmetic; make sure every
-    // diagnostic lands on character boundaries inside the text.
-    for d in &mut p.diags {
+    snap_all(text, &mut p.diags);
+    Parse {
+        file: p.file,
+        diagnostics: p.diags,
+    }
+}
+
+/// Spans inside flag values are computed by offset arithmetic: makes sure every
+/// diagnostic lands on character boundaries inside the text.
+fn snap_all(text: &str, diags: &mut [Diagnostic]) {
+    for d in diags {
         d.span = snap(text, d.span.clone());
         for (span, _) in &mut d.related {
             *span = snap(text, span.clone());
         }
-    }
-    Parse {
-        file: p.file,
-        diagnostics: p.diags,
     }
 }
 
@@ -225,26 +211,21 @@ fn region<'t>(
         return None;
     }
     let delta = inserted as isize - edit.len() as isize;
-    let old_byte = |i: usize| old_text.as_bytes().get(i).copied();
     // The offset after the line ending at or after `at` in the old text.
-    let line_end = |at: usize| -> Option<usize> {
-        let mut i = at;
-        while i < old_len {
-            if old_byte(i)? == b'\n' {
-                return Some(i + 1);
-            }
-            i += 1;
-        }
-        Some(old_len)
+    let line_end = |at: usize| {
+        old_text
+            .get(at..)
+            .and_then(|rest| rest.find('\n'))
+            .map_or(old_len, |k| at + k + 1)
     };
     // The region starts on the line after instruction a-1 ends (before the edit).
-    let start = line_end(insts[a - 1].span.end)?;
+    let start = line_end(insts[a - 1].span.end);
     if start > edit.start {
         return None;
     }
     // ... and ends after the last line of instruction b (after the edit), or at the end.
     let (end_old, tail) = match insts.get(b) {
-        Some(i) => (line_end(i.span.end)?, b + 1),
+        Some(i) => (line_end(i.span.end), b + 1),
         None => (old_len, insts.len()),
     };
     if end_old < edit.end {
@@ -257,26 +238,16 @@ fn region<'t>(
     let line_delta = text[edit.start..edit.start + inserted].matches('\n').count() as isize
         - old_text[edit.clone()].matches('\n').count() as isize;
     let start_line = insts[a - 1].end_line;
-    let mut p = Parser {
-        text: &text[..end_new],
-        onbuild_depth: 0,
-        escape: old_file.escape,
-        directives: DirectiveState {
-            done: true,
-            line: start_line,
-            after_shebang: false,
-        },
-        file: Dockerfile {
-            escape: old_file.escape,
-            directives: old_file.directives.clone(),
-            ..Dockerfile::default()
-        },
-        diags: Vec::new(),
-        start,
-        start_line,
-        ran_out: false,
-        previous_end: Some(insts[a - 1].span.end),
-    };
+    let mut p = Parser::new(&text[..end_new]);
+    // The old file's escape character and directives; none are read here.
+    p.escape = old_file.escape;
+    p.file.escape = old_file.escape;
+    p.file.directives = old_file.directives.clone();
+    p.directives.done = true;
+    p.directives.line = start_line;
+    p.start = start;
+    p.start_line = start_line;
+    p.previous_end = Some(insts[a - 1].span.end);
     p.run();
     if p.ran_out || p.file.instructions.is_empty() {
         return None;
@@ -305,11 +276,9 @@ pub(crate) fn reparse(
     old: Parse,
     edit: std::ops::Range<usize>,
     inserted: usize,
-) -> Result<Parse, Parse> {
+) -> Option<Parse> {
     use crate::syntax::Shift;
-    let Some(region) = region(text, old_text, &old.file, &edit, inserted) else {
-        return Err(old);
-    };
+    let region = region(text, old_text, &old.file, &edit, inserted)?;
     let Region {
         a,
         tail,
@@ -317,7 +286,7 @@ pub(crate) fn reparse(
         end_old,
         delta,
         line_delta,
-        p,
+        mut p,
     } = region;
     let old_len = old_text.len();
     // The old tree is moved, not copied: the tail shifted in place, the region replaced.
@@ -348,18 +317,36 @@ pub(crate) fn reparse(
             later.push(d);
         }
     }
-    for mut d in p.diags {
-        d.span = snap(text, d.span.clone());
-        for (span, _) in &mut d.related {
-            *span = snap(text, span.clone());
-        }
-        diagnostics.push(d);
-    }
+    snap_all(text, &mut p.diags);
+    diagnostics.append(&mut p.diags);
     diagnostics.append(&mut later);
-    Ok(Parse { file, diagnostics })
+    Some(Parse { file, diagnostics })
 }
 
 impl<'a> Parser<'a> {
+    /// A parser of `text` from its start, with BuildKit's defaults.
+    fn new(text: &'a str) -> Parser<'a> {
+        Parser {
+            text,
+            onbuild_depth: 0,
+            escape: '\\',
+            directives: DirectiveState {
+                done: false,
+                line: 0,
+                after_shebang: false,
+            },
+            file: Dockerfile {
+                escape: '\\',
+                ..Dockerfile::default()
+            },
+            diags: Vec::new(),
+            start: 0,
+            start_line: 0,
+            ran_out: false,
+            previous_end: None,
+        }
+    }
+
     fn run(&mut self) {
         let mut lines = Lines {
             text: self.text,

@@ -111,13 +111,21 @@ pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declare
     // The SHELL each stage ends with (a stage built on another starts with it), and its OS.
     let mut final_shell: Vec<(Vec<String>, bool)> = Vec::with_capacity(model.stages.len());
     let mut out = Vec::new();
-    // Each stage's variables, so a RUN looks at its stages' definitions, not at every one.
-    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); model.stages.len()];
+    // Each stage's variables, so a RUN looks at its stages' definitions, not at every one
+    // (only when the names in scope are asked for).
+    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); if with_declared { model.stages.len() } else { 0 }];
     for (i, v) in model.vars.iter().enumerate() {
         if let Some(list) = v.stage.and_then(|s| by_stage.get_mut(s)) {
             list.push(i);
         }
     }
+    let declared_at = |stage: usize, at: usize, env_only: bool| {
+        if with_declared {
+            declared(model, &by_stage, stage, at, env_only)
+        } else {
+            Vec::new()
+        }
+    };
     for stage in &model.stages {
         let (mut shell, windows) = match stage.base {
             Base::Stage(p) if p < final_shell.len() => final_shell[p].clone(),
@@ -131,19 +139,11 @@ pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declare
                     shell = words.iter().map(|w| w.text.clone()).collect();
                 }
                 (Some(Keyword::Run), _) => {
-                    let declared = if with_declared {
-                        declared(model, &by_stage, stage.index, i, false)
-                    } else {
-                        Vec::new()
-                    };
+                    let declared = declared_at(stage.index, i, false);
                     run_scripts(text, i, inst, (&shell, windows), declared, &mut out);
                 }
                 (Some(Keyword::Onbuild), Args::Onbuild(inner)) if inner.keyword == Some(Keyword::Run) => {
-                    let declared = if with_declared {
-                        declared(model, &by_stage, stage.index, i, true)
-                    } else {
-                        Vec::new()
-                    };
+                    let declared = declared_at(stage.index, i, true);
                     run_scripts(text, i, inner, (&shell, windows), declared, &mut out);
                 }
                 _ => {}

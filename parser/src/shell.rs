@@ -434,7 +434,16 @@ impl Lexer {
 
     /// Expands `word` (BuildKit's `ProcessWord`).
     pub fn process_word(&self, word: &str, env: &dyn Env) -> Result<String, ExpandError> {
+        if self.is_plain(word) {
+            return Ok(word.to_string());
+        }
         self.expand(word, env).map(|e| e.result)
+    }
+
+    /// Whether `word` has nothing to expand: no variables, quotes, escapes or heredocs
+    /// (most words; they expand to themselves).
+    fn is_plain(&self, word: &str) -> bool {
+        !word.contains(['$', '<', '\'', '"', self.escape])
     }
 
     /// Expands `word` and splits it into words at unquoted white space
@@ -450,9 +459,7 @@ impl Lexer {
     }
 
     fn expand(&self, word: &str, env: &dyn Env) -> Result<Expansion, ExpandError> {
-        // Most words have nothing to expand: no variables, quotes, escapes or heredocs.
-        let esc = self.escape;
-        if !word.contains(['$', '<', '\'', '"', esc]) {
+        if self.is_plain(word) {
             return Ok(Expansion {
                 result: word.to_string(),
                 words: word

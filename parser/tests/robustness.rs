@@ -6,6 +6,7 @@
 mod support;
 
 use proptest::prelude::*;
+use support::{floor, sorted};
 
 fn check(text: &str) -> Result<(), TestCaseError> {
     let parsed = slipway_parser::parse(text);
@@ -36,15 +37,6 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (any::<prop::sample::Index>(), 1usize..32, any::<prop::sample::Index>())
             .prop_map(|(i, n, j)| Edit::Duplicate(i, n, j)),
     ]
-}
-
-/// The char boundary at or before byte `i`.
-fn floor(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 fn apply(mut text: String, edits: &[Edit]) -> String {
@@ -87,13 +79,6 @@ fn replacement(text: &str, e: &Edit) -> (std::ops::Range<usize>, String) {
             (at(j)..at(j), chunk)
         }
     }
-}
-
-fn sorted(mut d: Vec<slipway_parser::Diagnostic>) -> Vec<slipway_parser::Diagnostic> {
-    d.sort_by(|a, b| {
-        (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
-    });
-    d
 }
 
 /// `reparse` after each of a sequence of edits gives exactly what `parse` gives.

@@ -10,6 +10,24 @@
 use slipway_parser::{buildkit, Args, Dockerfile, Instruction, Parse, Span};
 use std::path::{Path, PathBuf};
 
+/// The char boundary at or before byte `i` of `s` (clamped to its length).
+pub fn floor(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Diagnostics in a fixed order (span, code, message), to compare two lists that may
+/// list the same findings in a different order.
+pub fn sorted(mut d: Vec<slipway_parser::Diagnostic>) -> Vec<slipway_parser::Diagnostic> {
+    d.sort_by(|a, b| {
+        (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
+    });
+    d
+}
+
 /// Hand-written snippets that poke at the corners of BuildKit's grammar.
 pub const SEEDS: &[&str] = &[
     // A plain multi-stage file with flags.
