@@ -109,5 +109,80 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
 /// and when the two texts differ anywhere but at `edit` (a caller's mistake costs speed,
 /// never a wrong tree).
 pub fn reparse(text: &str, old_text: &str, old: Parse, edit: std::ops::Range<usize>, inserted: usize) -> Parse {
-    parse::reparse(text, old_text, old, edit, inserted).unwrap_or_else(|| parse::parse(text))
+    reparse_with_change(text, old_text, old, edit, inserted).0
+}
+
+/// [`reparse`], and how the new tree relates to the old one when it was re-parsed in part
+/// (`None` after a whole parse): what [`model::reanalyze`] and [`lint::Lint::after`] need
+/// to redo only the stages the edit touched.
+pub fn reparse_with_change(
+    text: &str,
+    old_text: &str,
+    old: Parse,
+    edit: std::ops::Range<usize>,
+    inserted: usize,
+) -> (Parse, Option<Change>) {
+    match parse::reparse(text, old_text, old, edit, inserted) {
+        Some((parsed, change)) => (parsed, Some(change)),
+        None => (parse::parse(text), None),
+    }
+}
+
+/// Where an incremental re-parse changed a tree: old instructions `replaced` became new
+/// instructions `replaced.start..new_end`; the old bytes `bytes` were replaced and
+/// everything after them moved by `delta` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub bytes: std::ops::Range<usize>,
+    pub delta: isize,
+    pub replaced: std::ops::Range<usize>,
+    pub new_end: usize,
+}
+
+impl Change {
+    /// Where an old span is in the new text; `None` when it touches the edit.
+    pub fn span(&self, s: &Span) -> Option<Span> {
+        if s.end < self.bytes.start {
+            Some(s.clone())
+        } else if s.start > self.bytes.end {
+            Some(s.start.checked_add_signed(self.delta)?..s.end.checked_add_signed(self.delta)?)
+        } else {
+            None
+        }
+    }
+
+    /// The new index of an old instruction; `None` for a replaced one.
+    pub fn instruction(&self, i: usize) -> Option<usize> {
+        if i < self.replaced.start {
+            Some(i)
+        } else if i >= self.replaced.end {
+            Some(i - self.replaced.end + self.new_end)
+        } else {
+            None
+        }
+    }
+
+    /// Whether new instructions `range` include a re-parsed one.
+    pub fn touches(&self, range: std::ops::Range<usize>) -> bool {
+        range.start < self.new_end && self.replaced.start < range.end
+    }
+
+    /// Whether old instructions `range` include a replaced one.
+    pub fn touched(&self, range: std::ops::Range<usize>) -> bool {
+        range.start < self.replaced.end && self.replaced.start < range.end
+    }
+
+    /// A diagnostic moved to the new text; `None` when any of its spans touches the edit.
+    pub fn diagnostic(&self, mut d: Diagnostic) -> Option<Diagnostic> {
+        d.span = self.span(&d.span)?;
+        for (s, _) in &mut d.related {
+            *s = self.span(s)?;
+        }
+        for fix in &mut d.fixes {
+            for e in &mut fix.edits {
+                e.span = self.span(&e.span)?;
+            }
+        }
+        Some(d)
+    }
 }

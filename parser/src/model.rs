@@ -114,6 +114,26 @@ pub struct Model {
     /// files with thousands of stages stay linear.
     #[serde(skip)]
     names: std::collections::HashMap<String, usize>,
+    /// What the next analysis after an edit can reuse.
+    #[serde(skip)]
+    pub(crate) memo: Memo,
+}
+
+/// Where each stage's results are in a [`Model`], and what its analysis started and
+/// ended with: what [`reanalyze`] needs to move a stage over instead of analysing it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Memo {
+    /// How many diagnostics and variables come before the first stage's.
+    prelude: (usize, usize),
+    /// Per stage: the end of its diagnostics and of its variables.
+    ends: Vec<(usize, usize)>,
+    /// Per stage: the scope it ends with.
+    scopes: Vec<Scope>,
+    /// Per stage: whether it was moved over from the previous model unchanged.
+    pub(crate) reused: Vec<bool>,
+    global: BTreeMap<String, String>,
+    global_declared: BTreeSet<String>,
+    stage_names: Vec<(usize, String)>,
 }
 
 impl Model {
@@ -145,13 +165,165 @@ fn warn(code: &'static str, span: Span, message: impl Into<String>) -> Diagnosti
 }
 
 /// The scope a stage's instructions are expanded in.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Scope {
     env: BTreeMap<String, String>,
     /// ARGs declared in the stage, with or without a value.
     declared: BTreeSet<String>,
     shell_set: bool,
     workdir_set: bool,
+}
+
+/// How a stage of a re-analysis compares with the same stage before the edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Same {
+    /// Moved over unchanged.
+    Moved,
+    /// Analysed again, and ends with the same scope.
+    Equal,
+    /// Analysed again, and ends with another scope.
+    Changed,
+}
+
+/// The model a re-analysis starts from, taken apart stage by stage, in order.
+struct Old<'c> {
+    change: &'c crate::Change,
+    stages: std::vec::IntoIter<Stage>,
+    diagnostics: std::vec::IntoIter<Diagnostic>,
+    vars: std::vec::IntoIter<VarDef>,
+    commands: Vec<Option<Command>>,
+    stage_of: Vec<Option<usize>>,
+    scopes: Vec<Scope>,
+    ends: Vec<(usize, usize)>,
+    /// How many diagnostics and variables have been taken.
+    taken: (usize, usize),
+    /// Each old stage's instructions (its FROM included).
+    ranges: Vec<std::ops::Range<usize>>,
+    same: Vec<Same>,
+}
+
+impl<'c> Old<'c> {
+    /// `None` when nothing can be reused: the edit changed the stages, their names or
+    /// what comes before the first FROM (`memo`: the new analysis's so far).
+    fn new(model: Model, change: &'c crate::Change, memo: &Memo, froms: &[usize], n: usize) -> Option<Old<'c>> {
+        let m = &model.memo;
+        let count = model.stages.len();
+        if m.ends.len() != count
+            || m.scopes.len() != count
+            || count != froms.len()
+            || m.global != memo.global
+            || m.global_declared != memo.global_declared
+            || m.stage_names != memo.stage_names
+        {
+            return None;
+        }
+        let old_n = n
+            .checked_add(change.replaced.len())?
+            .checked_sub(change.new_end - change.replaced.start)?;
+        if model.stage_of.len() != old_n {
+            return None;
+        }
+        let ranges = (0..count)
+            .map(|k| model.stages[k].from..model.stages.get(k + 1).map_or(old_n, |s| s.from))
+            .collect();
+        let Model {
+            stages,
+            vars,
+            commands,
+            stage_of,
+            diagnostics,
+            memo: old_memo,
+            ..
+        } = model;
+        let mut diagnostics = diagnostics.into_iter();
+        let mut vars = vars.into_iter();
+        diagnostics.by_ref().take(old_memo.prelude.0).for_each(drop);
+        vars.by_ref().take(old_memo.prelude.1).for_each(drop);
+        Some(Old {
+            change,
+            stages: stages.into_iter(),
+            diagnostics,
+            vars,
+            commands,
+            stage_of,
+            scopes: old_memo.scopes,
+            ends: old_memo.ends,
+            taken: old_memo.prelude,
+            ranges,
+            same: Vec::with_capacity(count),
+        })
+    }
+
+    /// Moves old stage `k` into `model` when the edit left it and the scope it starts
+    /// from alone; returns the scope it ends with. Otherwise (the stage must be analysed
+    /// again) `None`, and the old stage is dropped.
+    fn take(&mut self, k: usize, new: std::ops::Range<usize>, model: &mut Model) -> Option<Scope> {
+        let stage = self.stages.next()?;
+        let (d_end, v_end) = self.ends[k];
+        let diagnostics: Vec<Diagnostic> = self.diagnostics.by_ref().take(d_end - self.taken.0).collect();
+        let vars: Vec<VarDef> = self.vars.by_ref().take(v_end - self.taken.1).collect();
+        self.taken = (d_end, v_end);
+        let c = self.change;
+        let old = self.ranges[k].clone();
+        let base_same = match stage.base {
+            Base::Stage(p) => self.same.get(p).is_some_and(|s| *s != Same::Changed),
+            _ => true,
+        };
+        if c.touched(old.clone()) || c.touches(new.clone()) || c.instruction(old.start) != Some(new.start) || !base_same
+        {
+            return None;
+        }
+        let diagnostics: Vec<Diagnostic> = diagnostics
+            .into_iter()
+            .map(|d| c.diagnostic(d))
+            .collect::<Option<_>>()?;
+        let vars: Vec<VarDef> = vars
+            .into_iter()
+            .map(|mut v| {
+                v.span = c.span(&v.span)?;
+                v.instruction = c.instruction(v.instruction)?;
+                Some(v)
+            })
+            .collect::<Option<_>>()?;
+        let name_span = match &stage.name_span {
+            Some(s) => Some(c.span(s)?),
+            None => None,
+        };
+        let base_span = c.span(&stage.base_span)?;
+        let instructions: Vec<usize> = stage
+            .instructions
+            .iter()
+            .map(|&i| c.instruction(i))
+            .collect::<Option<_>>()?;
+        for (i, j) in std::iter::once(old.start)
+            .chain(stage.instructions.iter().copied())
+            .zip(std::iter::once(new.start).chain(instructions.iter().copied()))
+        {
+            model.commands[j] = self.commands[i].take();
+            model.stage_of[j] = self.stage_of[i];
+        }
+        model.push_stage(Stage {
+            from: new.start,
+            name_span,
+            base_span,
+            instructions,
+            ..stage
+        });
+        model.vars.extend(vars);
+        model.diagnostics.extend(diagnostics);
+        self.same.push(Same::Moved);
+        Some(std::mem::take(&mut self.scopes[k]))
+    }
+
+    /// Stage `k` was analysed again and ends with `scope`.
+    fn redone(&mut self, k: usize, scope: &Scope) {
+        let same = if self.scopes.get(k) == Some(scope) {
+            Same::Equal
+        } else {
+            Same::Changed
+        };
+        self.same.push(same);
+    }
 }
 
 struct Analyzer<'a> {
@@ -172,47 +344,65 @@ struct Analyzer<'a> {
 
 /// Builds the model and runs BuildKit's build checks.
 pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
-    let mut a = Analyzer {
-        text,
-        file,
-        options,
-        lexer: Lexer::new(file.escape),
-        model: Model {
-            stage_of: vec![None; file.instructions.len()],
-            commands: vec![None; file.instructions.len()],
-            ..Model::default()
-        },
-        build_args: options.build_args.iter().cloned().collect(),
-        global: predefined_values(),
-        global_declared: BTreeSet::new(),
-        stage_names: Vec::new(),
-        stage_froms: Vec::new(),
-    };
-    for (i, inst) in file
-        .instructions
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.keyword == Some(Keyword::From))
-    {
-        let index = a.stage_froms.len();
-        a.stage_froms.push(i);
-        if let Args::Words(w) = &inst.args {
-            if w.len() == 3 && w[1].text.eq_ignore_ascii_case("as") {
-                a.stage_names.push((index, w[2].text.to_ascii_lowercase()));
-            }
-        }
-    }
-    // TARGETSTAGE: the target, else the last stage.
-    let target = options.target.clone().or_else(|| {
-        a.stage_names
-            .iter()
-            .find(|(i, _)| i + 1 == a.stage_froms.len())
-            .map(|(_, n)| n.clone())
-    });
-    a.global.insert("TARGETSTAGE".into(), target.unwrap_or_default());
-    a.run();
+    let mut a = Analyzer::new(text, file, options);
+    a.run(None);
     a.casing();
     a.model
+}
+
+/// The model of `file` (`text`), an incremental re-parse (`change`) of the file `old` was
+/// built from, with the same options: stages the change did not touch, whose bases end
+/// with the same scope, are moved over from `old` instead of being analysed again. The
+/// same result as [`analyze`] (the parser's tests check that on random edits).
+pub fn reanalyze(text: &str, file: &Dockerfile, options: &CheckOptions, old: Model, change: &crate::Change) -> Model {
+    let mut a = Analyzer::new(text, file, options);
+    a.run(Some((old, change)));
+    a.casing();
+    a.model
+}
+
+impl<'a> Analyzer<'a> {
+    fn new(text: &'a str, file: &'a Dockerfile, options: &'a CheckOptions) -> Analyzer<'a> {
+        let mut a = Analyzer {
+            text,
+            file,
+            options,
+            lexer: Lexer::new(file.escape),
+            model: Model {
+                stage_of: vec![None; file.instructions.len()],
+                commands: vec![None; file.instructions.len()],
+                ..Model::default()
+            },
+            build_args: options.build_args.iter().cloned().collect(),
+            global: predefined_values(),
+            global_declared: BTreeSet::new(),
+            stage_names: Vec::new(),
+            stage_froms: Vec::new(),
+        };
+        for (i, inst) in file
+            .instructions
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.keyword == Some(Keyword::From))
+        {
+            let index = a.stage_froms.len();
+            a.stage_froms.push(i);
+            if let Args::Words(w) = &inst.args {
+                if w.len() == 3 && w[1].text.eq_ignore_ascii_case("as") {
+                    a.stage_names.push((index, w[2].text.to_ascii_lowercase()));
+                }
+            }
+        }
+        // TARGETSTAGE: the target, else the last stage.
+        let target = options.target.clone().or_else(|| {
+            a.stage_names
+                .iter()
+                .find(|(i, _)| i + 1 == a.stage_froms.len())
+                .map(|(_, n)| n.clone())
+        });
+        a.global.insert("TARGETSTAGE".into(), target.unwrap_or_default());
+        a
+    }
 }
 
 /// Values the predefined ARGs take for a linux/amd64 build on linux/amd64.
@@ -246,46 +436,72 @@ impl<'a> Analyzer<'a> {
         self.model.diagnostics.push(d);
     }
 
-    fn run(&mut self) {
-        let mut scope: Option<Scope> = None;
-        let mut stage_scopes: Vec<Scope> = Vec::new();
-        // Per-stage trackers for MultipleInstructionsDisallowed.
-        let mut seen_once: BTreeMap<Keyword, usize> = BTreeMap::new();
-        for (i, inst) in self.file.instructions.iter().enumerate() {
+    fn run(&mut self, old: Option<(Model, &crate::Change)>) {
+        let file = self.file;
+        let n = file.instructions.len();
+        let first = self.stage_froms.first().copied().unwrap_or(n);
+        for (i, inst) in file.instructions[..first].iter().enumerate() {
             let Some(kw) = inst.keyword else { continue };
-            if kw == Keyword::From {
-                if let Some(s) = scope.take() {
-                    stage_scopes.push(s);
-                }
-                seen_once.clear();
-                let s = self.from(i, inst, &stage_scopes);
-                scope = Some(s);
-                continue;
+            if kw == Keyword::Arg {
+                self.meta_arg(i, inst);
+            } else {
+                self.push(
+                    Diagnostic::error(
+                        codes::NO_STAGE,
+                        Phase::Build,
+                        inst.name_span.clone(),
+                        "no build stage in current context",
+                    )
+                    .with_label(format!("{kw} before the first FROM"))
+                    .with_help("only ARG may come before the first FROM; move this below a FROM"),
+                );
             }
-            let Some(sc) = scope.as_mut() else {
-                if kw == Keyword::Arg {
-                    self.meta_arg(i, inst);
-                } else {
-                    self.push(
-                        Diagnostic::error(
-                            codes::NO_STAGE,
-                            Phase::Build,
-                            inst.name_span.clone(),
-                            "no build stage in current context",
-                        )
-                        .with_label(format!("{kw} before the first FROM"))
-                        .with_help("only ARG may come before the first FROM; move this below a FROM"),
-                    );
+        }
+        let mut memo = Memo {
+            prelude: (self.model.diagnostics.len(), self.model.vars.len()),
+            global: self.global.clone(),
+            global_declared: self.global_declared.clone(),
+            stage_names: self.stage_names.clone(),
+            ..Memo::default()
+        };
+        let mut old = old.and_then(|(model, change)| Old::new(model, change, &memo, &self.stage_froms, n));
+        let mut scopes: Vec<Scope> = Vec::with_capacity(self.stage_froms.len());
+        for k in 0..self.stage_froms.len() {
+            let from = self.stage_froms[k];
+            let end = self.stage_froms.get(k + 1).copied().unwrap_or(n);
+            let reused = old.as_mut().and_then(|o| o.take(k, from..end, &mut self.model));
+            let scope = match reused {
+                Some(scope) => scope,
+                None => {
+                    let scope = self.stage(k, from, end, &scopes);
+                    if let Some(o) = old.as_mut() {
+                        o.redone(k, &scope);
+                    }
+                    scope
                 }
-                continue;
             };
-            let stage = self.model.stages.len() - 1;
-            self.model.stage_of[i] = Some(stage);
-            self.model.stages[stage].instructions.push(i);
-            let mut sc = std::mem::take(sc);
+            memo.reused.push(old.as_ref().is_some_and(|o| o.same[k] == Same::Moved));
+            scopes.push(scope);
+            memo.ends.push((self.model.diagnostics.len(), self.model.vars.len()));
+        }
+        memo.scopes = scopes;
+        self.model.memo = memo;
+    }
+
+    /// Analyses stage `k`: its FROM (instruction `from`) and the instructions up to `end`.
+    /// Returns the scope it ends with.
+    fn stage(&mut self, k: usize, from: usize, end: usize, scopes: &[Scope]) -> Scope {
+        let file = self.file;
+        let mut scope = self.from(from, &file.instructions[from], scopes);
+        // MultipleInstructionsDisallowed: where each once-only instruction last was.
+        let mut seen_once: BTreeMap<Keyword, usize> = BTreeMap::new();
+        for (i, inst) in file.instructions.iter().enumerate().take(end).skip(from + 1) {
+            let Some(kw) = inst.keyword else { continue };
+            self.model.stage_of[i] = Some(k);
+            self.model.stages[k].instructions.push(i);
             if matches!(kw, Keyword::Cmd | Keyword::Entrypoint | Keyword::Healthcheck) {
                 if let Some(&prev) = seen_once.get(&kw) {
-                    let p = &self.file.instructions[prev];
+                    let p = &file.instructions[prev];
                     self.push(
                         warn(
                             "MultipleInstructionsDisallowed",
@@ -299,9 +515,9 @@ impl<'a> Analyzer<'a> {
                 }
                 seen_once.insert(kw, i);
             }
-            self.instruction(i, inst, stage, &mut sc);
-            scope = Some(sc);
+            self.instruction(i, inst, k, &mut scope);
         }
+        scope
     }
 
     /// An ARG before the first FROM.

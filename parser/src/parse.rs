@@ -276,7 +276,7 @@ pub(crate) fn reparse(
     old: Parse,
     edit: std::ops::Range<usize>,
     inserted: usize,
-) -> Option<Parse> {
+) -> Option<(Parse, crate::Change)> {
     use crate::syntax::Shift;
     let region = region(text, old_text, &old.file, &edit, inserted)?;
     let Region {
@@ -297,6 +297,12 @@ pub(crate) fn reparse(
     for i in &mut file.instructions[tail..] {
         i.shift(delta, line_delta);
     }
+    let change = crate::Change {
+        bytes: edit,
+        delta,
+        replaced: a..tail,
+        new_end: a + p.file.instructions.len(),
+    };
     file.instructions.splice(a..tail, p.file.instructions);
     let before = |s: &Span| s.start < start;
     // (When the region reaches the end, empty spans at the very end are the region's.)
@@ -320,7 +326,7 @@ pub(crate) fn reparse(
     snap_all(text, &mut p.diags);
     diagnostics.append(&mut p.diags);
     diagnostics.append(&mut later);
-    Some(Parse { file, diagnostics })
+    Some((Parse { file, diagnostics }, change))
 }
 
 impl<'a> Parser<'a> {

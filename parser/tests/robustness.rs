@@ -6,6 +6,7 @@
 mod support;
 
 use proptest::prelude::*;
+use slipway_parser::model::Model;
 use support::{floor, sorted};
 
 fn check(text: &str) -> Result<(), TestCaseError> {
@@ -81,15 +82,57 @@ fn replacement(text: &str, e: &Edit) -> (std::ops::Range<usize>, String) {
     }
 }
 
-/// `reparse` after each of a sequence of edits gives exactly what `parse` gives.
+/// The parts of a model an analysis produces, comparable.
+fn model_parts(m: &Model) -> String {
+    format!(
+        "{:#?}\n{:#?}\n{:?}\n{:?}\n{:#?}",
+        m.stages, m.vars, m.stage_of, m.commands, m.diagnostics
+    )
+}
+
+/// The first differing line of two texts, with a few lines before it.
+fn first_difference(got: &str, want: &str) -> String {
+    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
+    let at = g
+        .iter()
+        .zip(&w)
+        .position(|(a, b)| a != b)
+        .unwrap_or(g.len().min(w.len()));
+    let from = at.saturating_sub(12);
+    format!(
+        "...\n{}\n- incremental: {:?}\n+ whole:       {:?}",
+        w[from..at].join("\n"),
+        g.get(at),
+        w.get(at)
+    )
+}
+
+/// `reparse` after each of a sequence of edits gives exactly what `parse` gives, and
+/// the incremental model after it exactly what a whole analysis gives.
 fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> {
+    let options = slipway_parser::CheckOptions::default();
     let mut parsed = slipway_parser::parse(&text);
+    let mut model = slipway_parser::model::analyze(&text, &parsed.file, &options);
     for e in edits {
         let (range, new) = replacement(&text, e);
         let old_text = text.clone();
         text.replace_range(range.clone(), &new);
-        let again = slipway_parser::reparse(&text, &old_text, parsed, range, new.len());
+        let (again, change) = slipway_parser::reparse_with_change(&text, &old_text, parsed, range, new.len());
         let full = slipway_parser::parse(&text);
+        let whole = slipway_parser::model::analyze(&text, &full.file, &options);
+        model = match &change {
+            Some(c) => slipway_parser::model::reanalyze(&text, &again.file, &options, model, c),
+            None => slipway_parser::model::analyze(&text, &again.file, &options),
+        };
+        let (got, want) = (model_parts(&model), model_parts(&whole));
+        prop_assert!(
+            got == want,
+            "model after edit {:?} ({:?}) differs from a whole analysis:\n{}\ntext: {:?}",
+            e,
+            change,
+            first_difference(&got, &want),
+            text
+        );
         prop_assert_eq!(&again.file, &full.file, "tree after edit {:?}\ntext: {:?}", e, text);
         prop_assert_eq!(
             sorted(again.diagnostics.clone()),
@@ -117,6 +160,11 @@ proptest! {
     #[test]
     fn reparse_of_edited_realistic_file_equals_parse(edits in prop::collection::vec(edit(), 1..12)) {
         check_reparse(support::realistic(300), &edits)?;
+    }
+
+    #[test]
+    fn reparse_of_edited_chained_stages_equals_parse(edits in prop::collection::vec(edit(), 1..16)) {
+        check_reparse(support::chained(8), &edits)?;
     }
 
     #[test]

@@ -580,3 +580,49 @@ pub const SHAPES: &[(&str, Shape)] = &[
     ("empty lines", |n| repeat_to("FROM a\n", "\n", "", n)),
     ("whitespace lines", |n| repeat_to("FROM a\n", " \t\u{a0}\n", "", n)),
 ];
+
+/// Small stages built on one another, so that an edit of one stage's variables, user,
+/// shell or working directory reaches the stages after it; with forward `--from`
+/// references, a repeated stage name, mixed instruction case and findings in every stage
+/// (for the incremental analysis's tests).
+pub fn chained(stages: usize) -> String {
+    let mut out = String::from("# syntax=docker/dockerfile:1\nARG BASE=debian:bookworm\nARG TAG\n");
+    for i in 0..stages {
+        let base = match i {
+            0 => "${BASE}".to_string(),
+            _ if i % 3 == 0 => "alpine:${TAG:-3}".to_string(),
+            _ => format!("s{}", i / 2),
+        };
+        let name = if i == stages - 1 {
+            "s1".to_string()
+        } else {
+            format!("s{i}")
+        };
+        out.push_str(&format!(
+            "FROM {base} AS {name}\n\
+             ARG V{i}=1 TAG\n\
+             ENV P{i}=$V{i} HOME=/h{i} PATH=/b{i}:$PATH\n\
+             {workdir} $HOME/w\n\
+             USER {user}\n\
+             {shell}\
+             RUN apt-get update && apt-get install -y curl$P{i} && cd /x\n\
+             run echo $UNDEFINED{i} $P{prev} $HOME\n\
+             COPY --from=s{next} /a /b\n\
+             CMD [\"a\"]\n\
+             CMD b\n\n",
+            workdir = if i % 2 == 0 { "WORKDIR" } else { "workdir" },
+            user = if i % 2 == 0 { "root" } else { "app" },
+            shell = if i % 4 == 1 {
+                "SHELL [\"/bin/bash\", \"-c\"]\n"
+            } else {
+                ""
+            },
+            prev = i.saturating_sub(1),
+            next = i + 1,
+        ));
+        if i == 2 {
+            out.push_str("RUN echo 'APT::Install-Recommends \"false\";' > /etc/apt/apt.conf.d/no\n");
+        }
+    }
+    out
+}
