@@ -269,13 +269,174 @@ fn finding(hadolint: &str, span: Span, message: impl Into<String>) -> Diagnostic
 
 /// Runs every rule of this module.
 pub fn run(text: &str, file: &Dockerfile, model: &Model, options: &CheckOptions) -> Vec<Diagnostic> {
-    let cx = Cx::new(text, file, model, options);
-    let runs = commands::runs(&cx);
-    let mut out = Vec::new();
-    instructions(&cx, &runs, &mut out);
-    commands::check(&cx, &runs, &mut out);
-    out.sort_by_key(|d| d.span.start);
-    out
+    Lint::new(text, file, model, options).diagnostics
+}
+
+/// The findings of this module's rules, and each stage's part in them, kept so the
+/// check after an edit can redo only the stages the edit reaches.
+#[derive(Clone, Default)]
+pub struct Lint {
+    pub diagnostics: Vec<Diagnostic>,
+    stages: Vec<StageLint>,
+}
+
+/// One stage's findings, and what its checks start and end with.
+#[derive(Clone)]
+struct StageLint {
+    /// Findings of the instruction rules.
+    rules: Vec<Diagnostic>,
+    /// Findings of the per-RUN rules.
+    runs: Vec<Diagnostic>,
+    /// What a stage built on this one starts with: the state and the SHELL.
+    end: State,
+    shell: (Vec<String>, bool),
+    /// Whether apt was configured not to install recommends before and after its RUNs.
+    recommends: (bool, bool),
+    base: Base,
+    used: bool,
+    shipped: bool,
+    windows: bool,
+    /// A hash of its variables (names and values, in order): what stages built on it see.
+    vars: u64,
+}
+
+impl Lint {
+    /// Runs every rule over the file.
+    pub fn new(text: &str, file: &Dockerfile, model: &Model, options: &CheckOptions) -> Lint {
+        Lint::build(&Cx::new(text, file, model, options), None)
+    }
+
+    /// The findings for `model` ([`crate::model::reanalyze`]'s after `change`, with the
+    /// same options) given these, the previous version's: stages the model moved over
+    /// and whose bases ended the same keep their findings, moved. The same result as
+    /// [`Lint::new`] (the parser's tests check that on random edits).
+    pub fn after(
+        self,
+        text: &str,
+        file: &Dockerfile,
+        model: &Model,
+        options: &CheckOptions,
+        change: &crate::Change,
+    ) -> Lint {
+        Lint::build(&Cx::new(text, file, model, options), Some((self, change)))
+    }
+
+    fn build(cx: &Cx<'_>, old: Option<(Lint, &crate::Change)>) -> Lint {
+        let model = cx.model;
+        let n = model.stages.len();
+        let (mut old, change) = match old {
+            Some((o, c)) if o.stages.len() == n && model.memo.reused.len() == n => {
+                (o.stages.into_iter().map(Some).collect::<Vec<_>>(), Some(c))
+            }
+            _ => (Vec::new(), None),
+        };
+        let mut stages: Vec<StageLint> = Vec::with_capacity(n);
+        // Per stage: it and every stage it builds on give stages built on them what they gave before.
+        let mut same: Vec<bool> = Vec::with_capacity(n);
+        let mut shells: Vec<(Vec<String>, bool)> = Vec::with_capacity(n);
+        let mut recommends = false;
+        for (k, stage) in model.stages.iter().enumerate() {
+            let base = match stage.base {
+                Base::Stage(p) if p < k => Some(p),
+                _ => None,
+            };
+            let windows = base.map_or_else(|| commands::windows_image(&stage.base), |p| stages[p].windows);
+            let (used, shipped) = (cx.used[k], cx.shipped[k]);
+            let chain_same = base.is_none_or(|p| same[p]);
+            let prev = old.get_mut(k).and_then(Option::take);
+            let moved = match (&prev, change) {
+                (Some(p), Some(c))
+                    if model.memo.reused[k]
+                        && chain_same
+                        && (p.used, p.shipped, p.windows, p.recommends.0) == (used, shipped, windows, recommends) =>
+                {
+                    p.moved(c)
+                }
+                _ => None,
+            };
+            let (st, kept) = match moved {
+                Some(st) => (st, true),
+                None => {
+                    let mut start = base.map(|p| stages[p].end.clone()).unwrap_or_default();
+                    start.workdir_here = false;
+                    let shell = crate::scripts::start_shell(cx.file, stage, &shells);
+                    let st = stage_lint(cx, k, start, shell, (used, shipped, windows), recommends);
+                    let kept = chain_same
+                        && prev.zip(change).is_some_and(|(p, c)| {
+                            p.base == st.base
+                                && p.vars == st.vars
+                                && p.shell == st.shell
+                                && p.end.moved(c).as_ref() == Some(&st.end)
+                        });
+                    (st, kept)
+                }
+            };
+            recommends = st.recommends.1;
+            same.push(kept);
+            shells.push(st.shell.clone());
+            stages.push(st);
+        }
+        let finals: Vec<State> = stages.iter().map(|s| s.end.clone()).collect();
+        let mut diagnostics: Vec<Diagnostic> = stages.iter().flat_map(|s| s.rules.iter().cloned()).collect();
+        root_user(cx, &finals, &mut diagnostics);
+        diagnostics.extend(stages.iter().flat_map(|s| s.runs.iter().cloned()));
+        diagnostics.sort_by_key(|d| d.span.start);
+        Lint { diagnostics, stages }
+    }
+}
+
+impl StageLint {
+    /// This stage's findings and state moved to the new text; `None` when they touch the edit.
+    fn moved(&self, change: &crate::Change) -> Option<StageLint> {
+        let move_all = |ds: &[Diagnostic]| -> Option<Vec<Diagnostic>> {
+            ds.iter().map(|d| change.diagnostic(d.clone())).collect()
+        };
+        Some(StageLint {
+            rules: move_all(&self.rules)?,
+            runs: move_all(&self.runs)?,
+            end: self.end.moved(change)?,
+            shell: self.shell.clone(),
+            base: self.base.clone(),
+            ..*self
+        })
+    }
+}
+
+/// Checks stage `k`, which starts with `start` and `shell`; `recommends`: DL3015's state
+/// before its RUNs.
+fn stage_lint(
+    cx: &Cx<'_>,
+    k: usize,
+    start: State,
+    shell: (Vec<String>, bool),
+    (used, shipped, windows): (bool, bool, bool),
+    recommends: bool,
+) -> StageLint {
+    let stage = &cx.model.stages[k];
+    let mut scripts = Vec::new();
+    let shell = crate::scripts::stage_scripts(cx.text, cx.file, stage, shell, |_, _| Vec::new(), &mut scripts);
+    let runs = commands::stage_runs(cx, stage, scripts, windows);
+    let mut rules = Vec::new();
+    let end = instructions(cx, k, start, &runs, &mut rules);
+    let mut found = Vec::new();
+    let after = commands::check(cx, &runs, recommends, &mut found);
+    let mut h = std::hash::DefaultHasher::new();
+    for &i in cx.vars_by_stage.get(k).map_or(&[][..], Vec::as_slice) {
+        let v = &cx.model.vars[i];
+        std::hash::Hash::hash(&(&v.name, &v.value), &mut h);
+    }
+    StageLint {
+        rules,
+        runs: found,
+        end,
+        shell,
+        recommends: (recommends, after),
+        base: stage.base.clone(),
+        used,
+        shipped,
+        windows,
+        vars: std::hash::Hasher::finish(&h),
+    }
 }
 
 /// What every rule reads.
@@ -407,7 +568,7 @@ impl<'a> Cx<'a> {
 }
 
 /// What a stage has seen so far (inherited by stages built on it).
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct State {
     /// A WORKDIR in this stage or a stage it builds on (DL3045).
     workdir_set: bool,
@@ -419,46 +580,56 @@ struct State {
     user: Option<(usize, String)>,
 }
 
-/// Rules on instructions (no shell parsing), walking stages as a build does.
-fn instructions(cx: &Cx<'_>, runs: &[Option<commands::Run>], out: &mut Vec<Diagnostic>) {
-    let mut finals: Vec<State> = Vec::with_capacity(cx.model.stages.len());
-    for stage in &cx.model.stages {
-        from_rules(cx, stage.index, out);
-        let mut st = match stage.base {
-            Base::Stage(p) => finals.get(p).cloned().unwrap_or_default(),
-            _ => State::default(),
+impl State {
+    /// The state in the new text after `change`; `None` when its USER was replaced.
+    fn moved(&self, change: &crate::Change) -> Option<State> {
+        let user = match &self.user {
+            Some((i, u)) => Some((change.instruction(*i)?, u.clone())),
+            None => None,
         };
-        st.workdir_here = false;
-        let mut prev_run: Option<(usize, usize)> = None;
-        // DL4001: where curl and wget were first used in this stage.
-        let mut tools: [Option<Span>; 2] = [None, None];
-        for &i in &stage.instructions {
-            let inst = &cx.file.instructions[i];
-            let Some(kw) = inst.keyword else { continue };
-            if kw != Keyword::Run {
-                prev_run = None;
-            }
-            match (kw, &inst.args) {
-                (Keyword::Workdir, Args::Shell(w)) => workdir(cx, i, w, &mut st, out),
-                (Keyword::User, Args::Shell(w)) => user(cx, i, w, &mut st, out),
-                (Keyword::Expose, Args::Words(words)) => expose(cx, i, words, out),
-                (Keyword::Env, Args::KeyValues(kvs)) => env_self_reference(cx, i, kvs, out),
-                (Keyword::Label, Args::KeyValues(kvs)) => label_keys(cx, i, kvs, out),
-                (Keyword::Copy | Keyword::Add, args) => copy(cx, i, inst, args, &st, out),
-                (Keyword::Run, _) => {
-                    let Some(run) = runs.get(i).and_then(Option::as_ref) else {
-                        prev_run = None;
-                        continue;
-                    };
-                    consecutive_run(cx, i, run, &mut prev_run, out);
-                    commands::wget_and_curl(run, &mut tools, out);
-                }
-                _ => {}
-            }
-        }
-        finals.push(st);
+        Some(State { user, ..self.clone() })
     }
-    root_user(cx, &finals, out);
+}
+
+/// Rules on the instructions of stage `k` (no shell parsing), which starts with `st`;
+/// returns the state it ends with. `runs`: the stage's RUNs (see [`commands::stage_runs`]).
+fn instructions(
+    cx: &Cx<'_>,
+    k: usize,
+    mut st: State,
+    runs: &[Option<commands::Run>],
+    out: &mut Vec<Diagnostic>,
+) -> State {
+    let stage = &cx.model.stages[k];
+    from_rules(cx, k, out);
+    let mut prev_run: Option<(usize, usize)> = None;
+    // DL4001: where curl and wget were first used in this stage.
+    let mut tools: [Option<Span>; 2] = [None, None];
+    for &i in &stage.instructions {
+        let inst = &cx.file.instructions[i];
+        let Some(kw) = inst.keyword else { continue };
+        if kw != Keyword::Run {
+            prev_run = None;
+        }
+        match (kw, &inst.args) {
+            (Keyword::Workdir, Args::Shell(w)) => workdir(cx, i, w, &mut st, out),
+            (Keyword::User, Args::Shell(w)) => user(cx, i, w, &mut st, out),
+            (Keyword::Expose, Args::Words(words)) => expose(cx, i, words, out),
+            (Keyword::Env, Args::KeyValues(kvs)) => env_self_reference(cx, i, kvs, out),
+            (Keyword::Label, Args::KeyValues(kvs)) => label_keys(cx, i, kvs, out),
+            (Keyword::Copy | Keyword::Add, args) => copy(cx, i, inst, args, &st, out),
+            (Keyword::Run, _) => {
+                let Some(run) = runs.get(i - stage.from - 1).and_then(Option::as_ref) else {
+                    prev_run = None;
+                    continue;
+                };
+                consecutive_run(cx, i, run, &mut prev_run, out);
+                commands::wget_and_curl(run, &mut tools, out);
+            }
+            _ => {}
+        }
+    }
+    st
 }
 
 /// DL3006, DL3007 and DL3026 on a stage's base image.

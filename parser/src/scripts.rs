@@ -107,7 +107,6 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
 /// [`scripts`], with `declared` left empty unless `with_declared` (the lint rules do not
 /// read it, and listing the names in scope for every RUN is not free).
 pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declared: bool) -> Vec<Script> {
-    let argv = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
     // The SHELL each stage ends with (a stage built on another starts with it), and its OS.
     let mut final_shell: Vec<(Vec<String>, bool)> = Vec::with_capacity(model.stages.len());
     let mut out = Vec::new();
@@ -127,31 +126,61 @@ pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declare
         }
     };
     for stage in &model.stages {
-        let (mut shell, windows) = match stage.base {
-            Base::Stage(p) if p < final_shell.len() => final_shell[p].clone(),
-            _ if is_windows(file, stage) => (argv(&WINDOWS_SHELL), true),
-            _ => (argv(&DEFAULT_SHELL), false),
-        };
-        for &i in &stage.instructions {
-            let Some(inst) = file.instructions.get(i) else { continue };
-            match (inst.keyword, &inst.args) {
-                (Some(Keyword::Shell), Args::Json(words)) if !words.is_empty() => {
-                    shell = words.iter().map(|w| w.text.clone()).collect();
-                }
-                (Some(Keyword::Run), _) => {
-                    let declared = declared_at(stage.index, i, false);
-                    run_scripts(text, i, inst, (&shell, windows), declared, &mut out);
-                }
-                (Some(Keyword::Onbuild), Args::Onbuild(inner)) if inner.keyword == Some(Keyword::Run) => {
-                    let declared = declared_at(stage.index, i, true);
-                    run_scripts(text, i, inner, (&shell, windows), declared, &mut out);
-                }
-                _ => {}
-            }
-        }
-        final_shell.push((shell, windows));
+        let start = start_shell(file, stage, &final_shell);
+        let end = stage_scripts(
+            text,
+            file,
+            stage,
+            start,
+            |i, env_only| declared_at(stage.index, i, env_only),
+            &mut out,
+        );
+        final_shell.push(end);
     }
     out
+}
+
+/// The SHELL a stage starts with, and whether it runs Windows: its base stage's last
+/// (`finals`: each earlier stage's), or the image's default.
+pub(crate) fn start_shell(
+    file: &Dockerfile,
+    stage: &crate::model::Stage,
+    finals: &[(Vec<String>, bool)],
+) -> (Vec<String>, bool) {
+    let argv = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
+    match stage.base {
+        Base::Stage(p) if p < finals.len() => finals[p].clone(),
+        _ if is_windows(file, stage) => (argv(&WINDOWS_SHELL), true),
+        _ => (argv(&DEFAULT_SHELL), false),
+    }
+}
+
+/// The RUN scripts of one stage, started with `shell` (see [`start_shell`]); returns the
+/// SHELL it ends with. `declared(instruction, env_only)`: the names in scope there.
+pub(crate) fn stage_scripts(
+    text: &str,
+    file: &Dockerfile,
+    stage: &crate::model::Stage,
+    (mut shell, windows): (Vec<String>, bool),
+    declared: impl Fn(usize, bool) -> Vec<String>,
+    out: &mut Vec<Script>,
+) -> (Vec<String>, bool) {
+    for &i in &stage.instructions {
+        let Some(inst) = file.instructions.get(i) else { continue };
+        match (inst.keyword, &inst.args) {
+            (Some(Keyword::Shell), Args::Json(words)) if !words.is_empty() => {
+                shell = words.iter().map(|w| w.text.clone()).collect();
+            }
+            (Some(Keyword::Run), _) => {
+                run_scripts(text, i, inst, (&shell, windows), declared(i, false), out);
+            }
+            (Some(Keyword::Onbuild), Args::Onbuild(inner)) if inner.keyword == Some(Keyword::Run) => {
+                run_scripts(text, i, inner, (&shell, windows), declared(i, true), out);
+            }
+            _ => {}
+        }
+    }
+    (shell, windows)
 }
 
 /// Whether a stage (not built on another stage) runs Windows, from hints: a

@@ -6,6 +6,7 @@
 mod support;
 
 use proptest::prelude::*;
+use slipway_parser::lint::Lint;
 use slipway_parser::model::Model;
 use support::{floor, sorted};
 
@@ -108,11 +109,12 @@ fn first_difference(got: &str, want: &str) -> String {
 }
 
 /// `reparse` after each of a sequence of edits gives exactly what `parse` gives, and
-/// the incremental model after it exactly what a whole analysis gives.
+/// the incremental model and checks after it exactly what a whole analysis gives.
 fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> {
     let options = slipway_parser::CheckOptions::default();
     let mut parsed = slipway_parser::parse(&text);
     let mut model = slipway_parser::model::analyze(&text, &parsed.file, &options);
+    let mut lint = Lint::new(&text, &parsed.file, &model, &options);
     for e in edits {
         let (range, new) = replacement(&text, e);
         let old_text = text.clone();
@@ -124,7 +126,15 @@ fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> 
             Some(c) => slipway_parser::model::reanalyze(&text, &again.file, &options, model, c),
             None => slipway_parser::model::analyze(&text, &again.file, &options),
         };
-        let (got, want) = (model_parts(&model), model_parts(&whole));
+        lint = match &change {
+            Some(c) => lint.after(&text, &again.file, &model, &options, c),
+            None => Lint::new(&text, &again.file, &model, &options),
+        };
+        let whole_lint = Lint::new(&text, &full.file, &whole, &options);
+        let (got, want) = (
+            format!("{}\n{:#?}", model_parts(&model), lint.diagnostics),
+            format!("{}\n{:#?}", model_parts(&whole), whole_lint.diagnostics),
+        );
         prop_assert!(
             got == want,
             "model after edit {:?} ({:?}) differs from a whole analysis:\n{}\ntext: {:?}",

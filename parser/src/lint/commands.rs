@@ -70,13 +70,21 @@ impl Run {
     }
 }
 
-/// The RUNs of the file, by instruction index.
-pub(crate) fn runs(cx: &Cx<'_>) -> Vec<Option<Run>> {
-    let mut out: Vec<Option<Run>> = (0..cx.file.instructions.len()).map(|_| None).collect();
-    for s in scripts::collect(cx.text, cx.file, cx.model, false) {
+/// The RUNs of one stage (`scripts`: its RUN scripts), by instruction index after the
+/// stage's FROM (`stage.from + 1 + k`). `windows`: the stage runs Windows images, where
+/// RUN goes to `cmd /S /C` unless SHELL says otherwise.
+pub(crate) fn stage_runs(
+    cx: &Cx<'_>,
+    stage: &crate::model::Stage,
+    scripts: Vec<scripts::Script>,
+    windows: bool,
+) -> Vec<Option<Run>> {
+    let first = stage.from + 1;
+    let len = stage.instructions.last().map_or(0, |&i| i + 1 - first);
+    let mut out: Vec<Option<Run>> = (0..len).map(|_| None).collect();
+    for s in scripts {
         let i = s.instruction;
-        // Windows images run RUN in `cmd /S /C` unless SHELL says otherwise.
-        if s.shell == ["/bin/sh", "-c"] && cx.model.stage_of[i].is_some_and(|st| windows_stage(cx, st)) {
+        if s.shell == ["/bin/sh", "-c"] && windows {
             continue;
         }
         let outer = &cx.file.instructions[i];
@@ -86,7 +94,7 @@ pub(crate) fn runs(cx: &Cx<'_>) -> Vec<Option<Run>> {
             let trimmed = s.text.trim_end().len();
             s.source_span(0..trimmed).end
         });
-        out[i] = Some(Run {
+        out[i - first] = Some(Run {
             index: i,
             onbuild: outer.keyword == Some(Keyword::Onbuild),
             script,
@@ -97,14 +105,15 @@ pub(crate) fn runs(cx: &Cx<'_>) -> Vec<Option<Run>> {
             map: SpanMap::Script(s),
         });
     }
-    for (i, outer) in cx.file.instructions.iter().enumerate() {
+    for &i in &stage.instructions {
+        let outer = &cx.file.instructions[i];
         let inst = outer.effective();
-        if out[i].is_some() || inst.keyword != Some(Keyword::Run) || cx.model.stage_of[i].is_none() {
+        if out[i - first].is_some() || inst.keyword != Some(Keyword::Run) {
             continue;
         }
         let Args::Json(words) = &inst.args else { continue };
         if let Some(run) = exec_form(cx, i, outer, inst, words) {
-            out[i] = Some(run);
+            out[i - first] = Some(run);
         }
     }
     out
@@ -169,21 +178,18 @@ fn exec_form(cx: &Cx<'_>, i: usize, outer: &Instruction, inst: &Instruction, wor
     Some(run(script, String::new(), SpanMap::Offset(0), Vec::new()))
 }
 
-/// Whether a stage is built on a Windows image (`…/windows/servercore`, `…nanoserver…`).
-fn windows_stage(cx: &Cx<'_>, mut stage: usize) -> bool {
-    for _ in 0..cx.model.stages.len() {
-        match &cx.model.stages[stage].base {
-            Base::Stage(p) if *p < stage => stage = *p,
-            Base::Image(image) => {
-                let image = image.to_ascii_lowercase();
-                return ["windows", "nanoserver", "servercore"]
-                    .iter()
-                    .any(|w| image.contains(w));
-            }
-            _ => return false,
+/// Whether a stage's base image (not a stage: `None`) is a Windows image
+/// (`…/windows/servercore`, `…nanoserver…`).
+pub(crate) fn windows_image(base: &Base) -> bool {
+    match base {
+        Base::Image(image) => {
+            let image = image.to_ascii_lowercase();
+            ["windows", "nanoserver", "servercore"]
+                .iter()
+                .any(|w| image.contains(w))
         }
+        _ => false,
     }
-    false
 }
 
 /// Targets of a RUN's cache and tmpfs mounts.
@@ -197,10 +203,15 @@ fn cache_mounts(inst: &Instruction) -> Vec<String> {
         .collect()
 }
 
-/// Every per-RUN rule.
-pub(crate) fn check(cx: &Cx<'_>, runs: &[Option<Run>], out: &mut Vec<Diagnostic>) {
-    // DL3015: apt configured not to install recommends by an earlier RUN.
-    let mut no_recommends_configured = false;
+/// Every per-RUN rule, over RUNs in file order. `no_recommends_configured`: an earlier
+/// RUN configured apt not to install recommends (DL3015); returns whether that holds
+/// after these RUNs.
+pub(crate) fn check(
+    cx: &Cx<'_>,
+    runs: &[Option<Run>],
+    mut no_recommends_configured: bool,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
     for run in runs.iter().flatten() {
         let env = cx.env_at(run.index);
         let shipped =
@@ -219,6 +230,7 @@ pub(crate) fn check(cx: &Cx<'_>, runs: &[Option<Run>], out: &mut Vec<Diagnostic>
             no_recommends_configured = true;
         }
     }
+    no_recommends_configured
 }
 
 struct Rules<'a> {
