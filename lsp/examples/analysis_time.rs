@@ -72,8 +72,26 @@ fn main() {
         best_parse = best_parse.min(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(again.file, slipway_parser::parse(&edited).file);
     }
+    // The incremental model and checks on their own.
+    let (mut best_model, mut best_lint) = (f64::MAX, f64::MAX);
+    for _ in 0..rounds {
+        let old = slipway_parser::parse(&text);
+        let model = slipway_parser::model::analyze(&text, &old.file, &options);
+        let lint = slipway_parser::lint::Lint::new(&text, &old.file, &model, &options);
+        let (again, change) = slipway_parser::reparse_with_change(&edited, &text, old, mid..mid, 1);
+        let change = change.expect("an edit in the middle re-parses in part");
+        let t = Instant::now();
+        let model = slipway_parser::model::reanalyze(&edited, &again.file, &options, model, &change);
+        best_model = best_model.min(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let lint = lint.after(&edited, &again.file, &model, &options, &change);
+        best_lint = best_lint.min(t.elapsed().as_secs_f64() * 1000.0);
+        drop((model, lint));
+    }
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{:<28} {best:8.3} ms", "Analysis::after_edit");
+    let _ = writeln!(std::io::stdout(), "{:<28} {best_model:8.3} ms", "  model::reanalyze");
+    let _ = writeln!(std::io::stdout(), "{:<28} {best_lint:8.3} ms", "  Lint::after");
     let _ = writeln!(std::io::stdout(), "{:<28} {best_parse:8.3} ms", "reparse (one edit)");
     time("tokens", &mut || {
         std::hint::black_box(slipway_lsp::analysis::tokens::tokens(&a));

@@ -701,6 +701,8 @@ impl LanguageServer for Backend {
             if let Some(doc) = self.lock().docs.get_mut(&uri) {
                 doc.options = Arc::new(options);
                 doc.analysis = None;
+                // The model and checks of the last analysis were made with the old options.
+                doc.base = None;
                 doc.scripts.clear();
             }
             for e in errors {

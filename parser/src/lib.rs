@@ -172,17 +172,20 @@ impl Change {
         range.start < self.replaced.end && self.replaced.start < range.end
     }
 
-    /// A diagnostic moved to the new text; `None` when any of its spans touches the edit.
-    pub fn diagnostic(&self, mut d: Diagnostic) -> Option<Diagnostic> {
-        d.span = self.span(&d.span)?;
-        for (s, _) in &mut d.related {
-            *s = self.span(s)?;
-        }
-        for fix in &mut d.fixes {
-            for e in &mut fix.edits {
-                e.span = self.span(&e.span)?;
-            }
-        }
-        Some(d)
+    /// Moves a diagnostic to the new text; `false` (and the diagnostic moved in part) when
+    /// any of its spans touches the edit.
+    pub fn move_diagnostic(&self, d: &mut Diagnostic) -> bool {
+        let mut ok = true;
+        let mut move_span = |s: &mut Span| match self.span(s) {
+            Some(new) => *s = new,
+            None => ok = false,
+        };
+        move_span(&mut d.span);
+        d.related.iter_mut().for_each(|(s, _)| move_span(s));
+        d.fixes
+            .iter_mut()
+            .flat_map(|f| f.edits.iter_mut())
+            .for_each(|e| move_span(&mut e.span));
+        ok
     }
 }

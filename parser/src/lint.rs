@@ -343,16 +343,16 @@ impl Lint {
             let windows = base.map_or_else(|| commands::windows_image(&stage.base), |p| stages[p].windows);
             let (used, shipped) = (cx.used[k], cx.shipped[k]);
             let chain_same = base.is_none_or(|p| same[p]);
-            let prev = old.get_mut(k).and_then(Option::take);
-            let moved = match (&prev, change) {
-                (Some(p), Some(c))
-                    if model.memo.reused[k]
-                        && chain_same
-                        && (p.used, p.shipped, p.windows, p.recommends.0) == (used, shipped, windows, recommends) =>
-                {
-                    p.moved(c)
-                }
-                _ => None,
+            let mut prev = old.get_mut(k).and_then(Option::take);
+            let unchanged = prev.as_ref().is_some_and(|p| {
+                model.memo.reused[k]
+                    && chain_same
+                    && (p.used, p.shipped, p.windows, p.recommends.0) == (used, shipped, windows, recommends)
+            });
+            let moved = if unchanged && prev.as_mut().zip(change).is_some_and(|(p, c)| p.move_to(c)) {
+                prev.take()
+            } else {
+                None
             };
             let (st, kept) = match moved {
                 Some(st) => (st, true),
@@ -386,19 +386,22 @@ impl Lint {
 }
 
 impl StageLint {
-    /// This stage's findings and state moved to the new text; `None` when they touch the edit.
-    fn moved(&self, change: &crate::Change) -> Option<StageLint> {
-        let move_all = |ds: &[Diagnostic]| -> Option<Vec<Diagnostic>> {
-            ds.iter().map(|d| change.diagnostic(d.clone())).collect()
+    /// Moves this stage's findings and state to the new text; `false` when they touch
+    /// the edit (the findings are then moved in part: only the rest is still good).
+    fn move_to(&mut self, change: &crate::Change) -> bool {
+        let Some(end) = self.end.moved(change) else {
+            return false;
         };
-        Some(StageLint {
-            rules: move_all(&self.rules)?,
-            runs: move_all(&self.runs)?,
-            end: self.end.moved(change)?,
-            shell: self.shell.clone(),
-            base: self.base.clone(),
-            ..*self
-        })
+        if !self
+            .rules
+            .iter_mut()
+            .chain(&mut self.runs)
+            .all(|d| change.move_diagnostic(d))
+        {
+            return false;
+        }
+        self.end = end;
+        true
     }
 }
 

@@ -273,10 +273,10 @@ impl<'c> Old<'c> {
         {
             return None;
         }
-        let diagnostics: Vec<Diagnostic> = diagnostics
-            .into_iter()
-            .map(|d| c.diagnostic(d))
-            .collect::<Option<_>>()?;
+        let mut diagnostics = diagnostics;
+        if !diagnostics.iter_mut().all(|d| c.move_diagnostic(d)) {
+            return None;
+        }
         let vars: Vec<VarDef> = vars
             .into_iter()
             .map(|mut v| {
@@ -1306,34 +1306,35 @@ impl<'a> Analyzer<'a> {
 
     /// ConsistentInstructionCasing over every stage's FROM and commands.
     fn casing(&mut self) {
-        let in_stages: Vec<&Instruction> = self
-            .file
-            .instructions
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.model.stage_of[*i].is_some())
-            .map(|(_, x)| x)
-            .collect();
+        let in_stages = || {
+            self.file
+                .instructions
+                .iter()
+                .zip(&self.model.stage_of)
+                .filter(|(_, s)| s.is_some())
+                .map(|(x, _)| x)
+        };
+        let is_lower = |n: &str| !n.bytes().any(|b| b.is_ascii_uppercase());
+        let is_upper = |n: &str| !n.bytes().any(|b| b.is_ascii_lowercase());
         let (mut lower, mut upper) = (0, 0);
-        for inst in &in_stages {
-            let n = &inst.name;
-            if *n == n.to_ascii_lowercase() {
+        for inst in in_stages() {
+            if is_lower(&inst.name) {
                 lower += 1;
-            } else if *n == n.to_ascii_uppercase() {
+            } else if is_upper(&inst.name) {
                 upper += 1;
             }
         }
         let majority_lower = lower > upper;
         let mut found = Vec::new();
-        for inst in in_stages {
+        for inst in in_stages() {
             let n = &inst.name;
-            let want = if majority_lower {
-                n.to_ascii_lowercase()
-            } else {
-                n.to_ascii_uppercase()
-            };
-            if *n != want && inst.keyword.is_some() {
-                let case = if majority_lower { "lowercase" } else { "uppercase" };
+            let fits = if majority_lower { is_lower(n) } else { is_upper(n) };
+            if !fits && inst.keyword.is_some() {
+                let (case, want) = if majority_lower {
+                    ("lowercase", n.to_ascii_lowercase())
+                } else {
+                    ("uppercase", n.to_ascii_uppercase())
+                };
                 found.push(
                     warn(
                         "ConsistentInstructionCasing",

@@ -23,6 +23,9 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     /// The parser's own findings (kept so the next version can be parsed incrementally).
     parse_diagnostics: Vec<Diagnostic>,
+    /// The best-practice rules' findings, per stage (so the next version re-checks only
+    /// the stages an edit reaches).
+    lint: lint::Lint,
     /// Every reference to a stage or variable, in source order; built on first use
     /// (publishing diagnostics does not need it).
     occurrences: std::sync::OnceLock<Vec<Occurrence>>,
@@ -73,13 +76,15 @@ impl Analysis {
     /// hook) but keeps the model, so one parse serves every request on this version.
     pub fn new(text: String, options: &CheckOptions) -> Analysis {
         let parsed = slipway_parser::parse(&text);
-        Analysis::from_parse(text, parsed, options)
+        Analysis::from_parse(text, parsed, options, None)
     }
 
     /// The analysis of `text`, which is `previous`'s text after one edit (its bytes `edit`
-    /// replaced by `inserted` bytes): parsed again only around the edit. When nothing else
-    /// holds `previous`, its tree is reused in place. What is left of `previous` comes back
-    /// to be dropped when it suits the caller (freeing a big analysis takes a while).
+    /// replaced by `inserted` bytes), with the same options: parsed again only around the
+    /// edit, and only the stages the edit reaches are analysed and checked again. When
+    /// nothing else holds `previous`, its parts are reused in place. What is left of
+    /// `previous` comes back to be dropped when it suits the caller (freeing a big
+    /// analysis takes a while).
     pub fn after_edit(
         text: String,
         previous: std::sync::Arc<Analysis>,
@@ -87,31 +92,54 @@ impl Analysis {
         inserted: usize,
         options: &CheckOptions,
     ) -> (Analysis, Leftover) {
-        let (old_text, old) = match std::sync::Arc::try_unwrap(previous) {
+        let (left, old, reuse) = match std::sync::Arc::try_unwrap(previous) {
             Ok(mut a) => {
                 let old = slipway_parser::Parse {
                     file: std::mem::take(&mut a.file),
                     diagnostics: std::mem::take(&mut a.parse_diagnostics),
                 };
-                (Leftover::Owned(Box::new(a)), old)
+                let reuse = (std::mem::take(&mut a.model), std::mem::take(&mut a.lint));
+                (Leftover::Owned(Box::new(a)), old, Some(reuse))
             }
             Err(shared) => {
                 let old = slipway_parser::Parse {
                     file: shared.file.clone(),
                     diagnostics: shared.parse_diagnostics.clone(),
                 };
-                (Leftover::Shared(shared), old)
+                (Leftover::Shared(shared), old, None)
             }
         };
-        let parsed = slipway_parser::reparse(&text, old_text.text(), old, edit, inserted);
-        (Analysis::from_parse(text, parsed, options), old_text)
+        let (parsed, change) = slipway_parser::reparse_with_change(&text, left.text(), old, edit, inserted);
+        let again = match (change, reuse) {
+            (Some(c), Some((model, lint))) => Some((c, model, lint)),
+            _ => None,
+        };
+        (Analysis::from_parse(text, parsed, options, again), left)
     }
 
-    fn from_parse(text: String, parsed: slipway_parser::Parse, options: &CheckOptions) -> Analysis {
-        let mut model = model::analyze(&text, &parsed.file, options);
-        let mut diagnostics = parsed.diagnostics.clone();
-        diagnostics.append(&mut model.diagnostics);
-        diagnostics.extend(lint::run(&text, &parsed.file, &model, options));
+    fn from_parse(
+        text: String,
+        parsed: slipway_parser::Parse,
+        options: &CheckOptions,
+        again: Option<(slipway_parser::Change, Model, lint::Lint)>,
+    ) -> Analysis {
+        let (model, lint) = match again {
+            Some((change, old_model, old_lint)) => {
+                let model = model::reanalyze(&text, &parsed.file, options, old_model, &change);
+                let lint = old_lint.after(&text, &parsed.file, &model, options, &change);
+                (model, lint)
+            }
+            None => {
+                let model = model::analyze(&text, &parsed.file, options);
+                let lint = lint::Lint::new(&text, &parsed.file, &model, options);
+                (model, lint)
+            }
+        };
+        let mut diagnostics =
+            Vec::with_capacity(parsed.diagnostics.len() + model.diagnostics.len() + lint.diagnostics.len());
+        diagnostics.extend(parsed.diagnostics.iter().cloned());
+        diagnostics.extend(model.diagnostics.iter().cloned());
+        diagnostics.extend(lint.diagnostics.iter().cloned());
         let diagnostics = suppress::apply(&text, &parsed.file, diagnostics, &options.config);
         Analysis {
             text,
@@ -119,6 +147,7 @@ impl Analysis {
             model,
             diagnostics,
             parse_diagnostics: parsed.diagnostics,
+            lint,
             occurrences: std::sync::OnceLock::new(),
         }
     }
