@@ -335,24 +335,46 @@ fn run_timed(text: &str, generic: bool) -> Result<(Parse, Duration), Failure> {
 }
 
 /// One edit of `text`, chosen from its hash (so a failing input minimises like any other):
-/// the incremental `reparse` after it must give what a whole `parse` gives.
+/// the incremental `reparse` after it must give what a whole `parse` gives, and the
+/// incremental model and checks what a whole analysis gives.
 fn reparse_agrees(text: &str, parsed: &Parse) -> Result<(), String> {
     let h = fnv(text);
     let floor = |i: usize| support::floor(text, i);
     let at = floor((h >> 8) as usize % (text.len() + 1));
-    let (range, inserted) = match h % 4 {
+    let (range, inserted) = match h % 5 {
         0 => (at..at, "\n"),
         1 => (at..floor(at + 1 + (h >> 40) as usize % 8), ""),
         2 => (at..at, " \\\n"),
+        3 => (at..at, "x"),
         _ => (at..floor(at + (h >> 40) as usize % 4), "RUN <<EOF\nx\nEOF\n"),
     };
     let mut edited = text.to_string();
     edited.replace_range(range.clone(), inserted);
-    let again = slipway_parser::reparse(&edited, text, parsed.clone(), range.clone(), inserted.len());
+    let (again, change) =
+        slipway_parser::reparse_with_change(&edited, text, parsed.clone(), range.clone(), inserted.len());
     let whole = parse(&edited);
     if again.file != whole.file || support::sorted(again.diagnostics) != support::sorted(whole.diagnostics) {
         return Err(format!(
             "reparse after replacing {range:?} with {inserted:?} differs from a whole parse"
+        ));
+    }
+    let Some(change) = change else { return Ok(()) };
+    let options = slipway_parser::CheckOptions::default();
+    let model = slipway_parser::model::analyze(text, &parsed.file, &options);
+    let lint = slipway_parser::lint::Lint::new(text, &parsed.file, &model, &options);
+    let model = slipway_parser::model::reanalyze(&edited, &again.file, &options, model, &change);
+    let lint = lint.after(&edited, &again.file, &model, &options, &change);
+    let whole_model = slipway_parser::model::analyze(&edited, &whole.file, &options);
+    let whole_lint = slipway_parser::lint::Lint::new(&edited, &whole.file, &whole_model, &options);
+    let parts = |m: &slipway_parser::model::Model, l: &slipway_parser::lint::Lint| {
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}",
+            m.stages, m.vars, m.stage_of, m.commands, m.diagnostics, l.diagnostics
+        )
+    };
+    if parts(&model, &lint) != parts(&whole_model, &whole_lint) {
+        return Err(format!(
+            "the model or checks after replacing {range:?} with {inserted:?} differ from a whole analysis"
         ));
     }
     Ok(())
