@@ -417,6 +417,7 @@ fn stage_lint(
 ) -> StageLint {
     let stage = &cx.model.stages[k];
     let mut scripts = Vec::new();
+    // (No rule reads the names in scope of a script: listing them for every RUN is not free.)
     let shell = crate::scripts::stage_scripts(cx.text, cx.file, stage, shell, |_, _| Vec::new(), &mut scripts);
     let runs = commands::stage_runs(cx, stage, scripts, windows);
     let mut rules = Vec::new();

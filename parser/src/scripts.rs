@@ -101,30 +101,17 @@ impl Script {
 
 /// Every RUN script of the file (ONBUILD RUN included), in instruction order.
 pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
-    collect(text, file, model, true)
-}
-
-/// [`scripts`], with `declared` left empty unless `with_declared` (the lint rules do not
-/// read it, and listing the names in scope for every RUN is not free).
-pub(crate) fn collect(text: &str, file: &Dockerfile, model: &Model, with_declared: bool) -> Vec<Script> {
     // The SHELL each stage ends with (a stage built on another starts with it), and its OS.
     let mut final_shell: Vec<(Vec<String>, bool)> = Vec::with_capacity(model.stages.len());
     let mut out = Vec::new();
-    // Each stage's variables, so a RUN looks at its stages' definitions, not at every one
-    // (only when the names in scope are asked for).
-    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); if with_declared { model.stages.len() } else { 0 }];
+    // Each stage's variables, so a RUN looks at its stages' definitions, not at every one.
+    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); model.stages.len()];
     for (i, v) in model.vars.iter().enumerate() {
         if let Some(list) = v.stage.and_then(|s| by_stage.get_mut(s)) {
             list.push(i);
         }
     }
-    let declared_at = |stage: usize, at: usize, env_only: bool| {
-        if with_declared {
-            declared(model, &by_stage, stage, at, env_only)
-        } else {
-            Vec::new()
-        }
-    };
+    let declared_at = |stage: usize, at: usize, env_only: bool| declared(model, &by_stage, stage, at, env_only);
     for stage in &model.stages {
         let start = start_shell(file, stage, &final_shell);
         let end = stage_scripts(

@@ -123,7 +123,7 @@ impl Analysis {
         options: &CheckOptions,
         again: Option<(slipway_parser::Change, Model, lint::Lint)>,
     ) -> Analysis {
-        let (model, lint) = match again {
+        let (model, mut lint) = match again {
             Some((change, old_model, old_lint)) => {
                 let model = model::reanalyze(&text, &parsed.file, options, old_model, &change);
                 let lint = old_lint.after(&text, &parsed.file, &model, options, &change);
@@ -139,7 +139,8 @@ impl Analysis {
             Vec::with_capacity(parsed.diagnostics.len() + model.diagnostics.len() + lint.diagnostics.len());
         diagnostics.extend(parsed.diagnostics.iter().cloned());
         diagnostics.extend(model.diagnostics.iter().cloned());
-        diagnostics.extend(lint.diagnostics.iter().cloned());
+        // (The lint keeps its findings per stage too; the merged list is only needed here.)
+        diagnostics.append(&mut lint.diagnostics);
         let diagnostics = suppress::apply(&text, &parsed.file, diagnostics, &options.config);
         Analysis {
             text,
