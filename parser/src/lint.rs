@@ -278,6 +278,8 @@ pub fn run(text: &str, file: &Dockerfile, model: &Model, options: &CheckOptions)
 pub struct Lint {
     pub diagnostics: Vec<Diagnostic>,
     stages: Vec<StageLint>,
+    /// Which stages [`Lint::after`] moved over.
+    moved: Vec<bool>,
 }
 
 /// One stage's findings, and what its checks start and end with.
@@ -334,6 +336,7 @@ impl Lint {
         // Per stage: it and every stage it builds on give stages built on them what they gave before.
         let mut same: Vec<bool> = Vec::with_capacity(n);
         let mut shells: Vec<(Vec<String>, bool)> = Vec::with_capacity(n);
+        let mut moved_stages = Vec::with_capacity(n);
         let mut recommends = false;
         for (k, stage) in model.stages.iter().enumerate() {
             let base = match stage.base {
@@ -354,6 +357,7 @@ impl Lint {
             } else {
                 None
             };
+            moved_stages.push(moved.is_some());
             let (st, kept) = match moved {
                 Some(st) => (st, true),
                 None => {
@@ -381,7 +385,16 @@ impl Lint {
         root_user(cx, &finals, &mut diagnostics);
         diagnostics.extend(stages.iter().flat_map(|s| s.runs.iter().cloned()));
         diagnostics.sort_by_key(|d| d.span.start);
-        Lint { diagnostics, stages }
+        Lint {
+            diagnostics,
+            stages,
+            moved: moved_stages,
+        }
+    }
+
+    /// Which stages [`Lint::after`] moved over (all `false` for [`Lint::new`]).
+    pub fn moved_stages(&self) -> &[bool] {
+        &self.moved
     }
 }
 

@@ -137,6 +137,12 @@ pub(crate) struct Memo {
 }
 
 impl Model {
+    /// Which stages [`reanalyze`] moved over from the previous model (all `false` after a
+    /// whole analysis).
+    pub fn moved_stages(&self) -> &[bool] {
+        &self.memo.reused
+    }
+
     /// The stage a name or index (`--from=build`, `--from=0`) refers to.
     pub fn stage_by_ref(&self, reference: &str) -> Option<usize> {
         if let Some(&i) = self.names.get(reference.to_ascii_lowercase().as_str()) {

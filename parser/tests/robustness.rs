@@ -156,6 +156,50 @@ fn check_reparse(mut text: String, edits: &[Edit]) -> Result<(), TestCaseError> 
     Ok(())
 }
 
+/// An edit inside one stage re-analyses that stage and the stages built on it whose
+/// start changed, and moves the others over.
+#[test]
+fn an_edit_inside_a_stage_moves_the_other_stages_over() {
+    let options = slipway_parser::CheckOptions::default();
+    let text = support::chained(8);
+    let parsed = slipway_parser::parse(&text);
+    let model = slipway_parser::model::analyze(&text, &parsed.file, &options);
+    assert!(
+        model.moved_stages().iter().all(|m| !m),
+        "a whole analysis moves nothing"
+    );
+    let edit = |old: &str, new: &str| {
+        let at = text.find(old).expect("the chained file has it");
+        let mut edited = text.clone();
+        edited.replace_range(at..at + old.len(), new);
+        let parsed = slipway_parser::parse(&text);
+        let model = slipway_parser::model::analyze(&text, &parsed.file, &options);
+        let lint = Lint::new(&text, &parsed.file, &model, &options);
+        let (again, change) =
+            slipway_parser::reparse_with_change(&edited, &text, parsed, at..at + old.len(), new.len());
+        let change = change.expect("an edit inside a stage re-parses in part");
+        let model = slipway_parser::model::reanalyze(&edited, &again.file, &options, model, &change);
+        let lint = lint.after(&edited, &again.file, &model, &options, &change);
+        let redone = |moved: &[bool]| -> Vec<usize> { (0..moved.len()).filter(|&k| !moved[k]).collect() };
+        // The checks redo what the model redid (here no stage's checks start differently).
+        assert_eq!(
+            redone(model.moved_stages()),
+            redone(lint.moved_stages()),
+            "after replacing {old:?}"
+        );
+        redone(model.moved_stages())
+    };
+    // A command of stage 4 (no stage is built on s4): only it.
+    assert_eq!(edit("curl$P4", "wget$P4"), vec![4]);
+    // stage 2's environment: stage 2 and the stages built on it (s4, s5 on s2; s1 is not).
+    assert_eq!(edit("HOME=/h2", "HOME=/x2"), vec![2, 4, 5]);
+    // A blank line after stage 2's FROM: only stage 2, although every later stage moved.
+    assert_eq!(edit("AS s2\n", "AS s2\n\n"), vec![2]);
+    // At the start of that FROM line: stage 1 too, whose `COPY --from=s2` error points at
+    // the FROM keyword (a finding that touches the edit is not moved but found again).
+    assert_eq!(edit("FROM s1 AS s2", "\nFROM s1 AS s2"), vec![1, 2]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
