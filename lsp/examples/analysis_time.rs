@@ -74,6 +74,7 @@ fn main() {
     }
     // The incremental model and checks on their own.
     let (mut best_model, mut best_lint) = (f64::MAX, f64::MAX);
+    let mut moved = (0, 0, 0);
     for _ in 0..rounds {
         let old = slipway_parser::parse(&text);
         let model = slipway_parser::model::analyze(&text, &old.file, &options);
@@ -86,12 +87,25 @@ fn main() {
         let t = Instant::now();
         let lint = lint.after(&edited, &again.file, &model, &options, &change);
         best_lint = best_lint.min(t.elapsed().as_secs_f64() * 1000.0);
+        let count = |m: &[bool]| m.iter().filter(|&&x| x).count();
+        moved = (
+            count(model.moved_stages()),
+            count(lint.moved_stages()),
+            model.stages.len(),
+        );
         drop((model, lint));
     }
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{:<28} {best:8.3} ms", "Analysis::after_edit");
     let _ = writeln!(std::io::stdout(), "{:<28} {best_model:8.3} ms", "  model::reanalyze");
     let _ = writeln!(std::io::stdout(), "{:<28} {best_lint:8.3} ms", "  Lint::after");
+    let _ = writeln!(
+        std::io::stdout(),
+        "  (stages moved over: {} of {} by the model, {} by the checks)",
+        moved.0,
+        moved.2,
+        moved.1
+    );
     let _ = writeln!(std::io::stdout(), "{:<28} {best_parse:8.3} ms", "reparse (one edit)");
     time("tokens", &mut || {
         std::hint::black_box(slipway_lsp::analysis::tokens::tokens(&a));
