@@ -137,31 +137,87 @@ pub fn check(text: &str, file: &Dockerfile, model: &Model) -> Vec<Diagnostic> {
 /// order, each sorted by span): batches are shared across files, so a
 /// directory of small Dockerfiles keeps every worker busy.
 pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>> {
-    let mut out = vec![Vec::new(); inputs.len()];
     let items: Vec<(usize, Script)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(k, i)| scripts(i.text, i.file, i.model).into_iter().map(move |s| (k, s)))
         .collect();
-    if items.is_empty() {
+    let given: Vec<(&'static str, String)> = items.iter().map(|(_, s)| (s.dialect, input(s))).collect();
+    let found = comments(config, &given);
+    let mut out = vec![Vec::new(); inputs.len()];
+    for ((k, script), comments) in items.iter().zip(&found) {
+        out[*k].extend(comments.iter().filter_map(|c| diagnostic(inputs[*k].text, script, c)));
+    }
+    out.iter_mut().for_each(sort);
+    out
+}
+
+/// What shellcheck found in the scripts of one document's last version, by what it was
+/// given: checking the next version runs shellcheck only on the scripts that changed
+/// (an edit in a 2,000-line file re-checks one RUN, not all of them).
+#[derive(Debug, Default)]
+pub struct Cache {
+    program: PathBuf,
+    found: HashMap<(&'static str, String), Vec<Comment>>,
+}
+
+/// [`check`] with `config`, running shellcheck only on the scripts `cache` (the
+/// document's previous check) has no findings for; the cache then holds this version's.
+pub fn check_with(document: Input<'_>, config: &Config, cache: &mut Cache) -> Vec<Diagnostic> {
+    let Input { text, file, model } = document;
+    if cache.program != config.program {
+        *cache = Cache {
+            program: config.program.clone(),
+            ..Cache::default()
+        };
+    }
+    let items = scripts(text, file, model);
+    let given: Vec<(&'static str, String)> = items.iter().map(|s| (s.dialect, input(s))).collect();
+    let mut previous = std::mem::take(&mut cache.found);
+    let mut known: Vec<Option<Vec<Comment>>> = given.iter().map(|key| previous.remove(key)).collect();
+    let missing: Vec<usize> = (0..given.len()).filter(|&n| known[n].is_none()).collect();
+    let new_given: Vec<(&'static str, String)> = missing.iter().map(|&n| given[n].clone()).collect();
+    for (n, comments) in missing.into_iter().zip(comments(config, &new_given)) {
+        known[n] = Some(comments);
+    }
+    let mut out = Vec::new();
+    for ((script, key), comments) in items.iter().zip(given).zip(known) {
+        let comments = comments.unwrap_or_default();
+        out.extend(comments.iter().filter_map(|c| diagnostic(text, script, c)));
+        cache.found.insert(key, comments);
+    }
+    sort(&mut out);
+    out
+}
+
+fn sort(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by(|a, b| {
+        (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
+    });
+}
+
+/// shellcheck's comments on each (dialect, input text), in order.
+fn comments(config: &Config, given: &[(&'static str, String)]) -> Vec<Vec<Comment>> {
+    let mut out = vec![Vec::new(); given.len()];
+    if given.is_empty() {
         return out;
     }
     let Ok(dir) = tempfile::Builder::new().prefix("slipway-shellcheck-").tempdir() else {
         return out;
     };
-    for (n, (_, script)) in items.iter().enumerate() {
-        if std::fs::write(dir.path().join(file_name(n)), input(script)).is_err() {
+    for (n, (_, text)) in given.iter().enumerate() {
+        if std::fs::write(dir.path().join(file_name(n)), text).is_err() {
             return out;
         }
     }
 
     // Batches of one dialect, about one per worker, at most `max_batch` scripts.
     let jobs = config.jobs.max(1);
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&n| (items[n].1.dialect, n));
-    let size = items.len().div_ceil(jobs).clamp(1, config.max_batch.max(1));
+    let mut order: Vec<usize> = (0..given.len()).collect();
+    order.sort_by_key(|&n| (given[n].0, n));
+    let size = given.len().div_ceil(jobs).clamp(1, config.max_batch.max(1));
     let batches: Vec<&[usize]> = order
-        .chunk_by(|&a, &b| items[a].1.dialect == items[b].1.dialect)
+        .chunk_by(|&a, &b| given[a].0 == given[b].0)
         .flat_map(|group| group.chunks(size))
         .collect();
 
@@ -169,7 +225,7 @@ pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>
     let found: Mutex<Vec<(usize, Comment)>> = Mutex::new(Vec::new());
     let work = || {
         while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
-            let comments = run_batch(config, dir.path(), items[batch[0]].1.dialect, batch);
+            let comments = run_batch(config, dir.path(), given[batch[0]].0, batch);
             found.lock().unwrap_or_else(PoisonError::into_inner).extend(comments);
         }
     };
@@ -179,17 +235,8 @@ pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>
         }
         work();
     });
-
     for (n, comment) in found.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        let (k, script) = &items[n];
-        if let Some(d) = diagnostic(inputs[*k].text, script, &comment) {
-            out[*k].push(d);
-        }
-    }
-    for diagnostics in &mut out {
-        diagnostics.sort_by(|a, b| {
-            (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
-        });
+        out[n].push(comment);
     }
     out
 }
@@ -223,7 +270,7 @@ fn input(script: &Script) -> String {
 }
 
 /// One finding of `--format=json1`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Comment {
     file: String,
@@ -238,12 +285,12 @@ struct Comment {
     fix: Option<ShellcheckFix>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct ShellcheckFix {
     replacements: Vec<Replacement>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Replacement {
     line: usize,

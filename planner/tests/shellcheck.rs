@@ -290,3 +290,71 @@ fn a_hanging_or_failing_shellcheck_yields_nothing_in_bounded_time() {
         );
     }
 }
+
+/// The document's previous check keeps shellcheck's findings per script: checking it
+/// again runs shellcheck on no script, and after an edit of one RUN on that one only;
+/// the findings are those of a whole check every time.
+#[cfg(unix)]
+#[test]
+fn a_cached_check_runs_shellcheck_on_changed_scripts_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(real) = config(2) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    // A shellcheck that notes how many scripts each run was given, then runs the real one.
+    let program = dir.path().join("shellcheck");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nn=0\nfor a; do case \"$a\" in *.sh) n=$((n+1));; esac; done\necho $n >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.program.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = Config { program, ..real };
+    let scripts_checked = || -> usize {
+        let n = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim().parse::<usize>().unwrap())
+            .sum();
+        let _ = std::fs::remove_file(&log);
+        n
+    };
+    let mut cache = shellcheck::Cache::default();
+    let check = |text: &str, cache: &mut shellcheck::Cache| {
+        let parsed = slipway_parser::parse(text);
+        let model = model::analyze(text, &parsed.file, &CheckOptions::default());
+        let input = Input {
+            text,
+            file: &parsed.file,
+            model: &model,
+        };
+        let cached = shellcheck::check_with(input, &config, cache);
+        (cached, run(text, &config))
+    };
+    let text = fixture("many-runs.Dockerfile");
+    let (cached, whole) = check(&text, &mut cache);
+    assert_eq!(cached, whole);
+    assert!(!whole.is_empty(), "the fixture has findings");
+    let runs = text.matches("RUN ").count();
+    // The cached check and the whole one each gave every script to shellcheck.
+    assert_eq!(scripts_checked(), 2 * runs);
+
+    let (cached, whole) = check(&text, &mut cache);
+    assert_eq!(cached, whole);
+    assert_eq!(scripts_checked(), runs, "only the whole check ran shellcheck");
+
+    // One RUN changed (and every later line moved): one script checked again.
+    let at = text.find("RUN ").unwrap();
+    let edited = format!("{}RUN echo $undefined_here\n{}", &text[..at], &text[at..]);
+    let (cached, whole) = check(&edited, &mut cache);
+    assert_eq!(cached, whole);
+    assert!(
+        cached.iter().any(|d| d.code == "shellcheck::SC2154"),
+        "the new script's finding"
+    );
+    assert_eq!(scripts_checked(), runs + 2, "the whole check, and the one new script");
+}
