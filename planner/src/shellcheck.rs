@@ -148,7 +148,7 @@ pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>
     for ((k, script), comments) in items.iter().zip(&found) {
         out[*k].extend(comments.iter().filter_map(|c| diagnostic(inputs[*k].text, script, c)));
     }
-    out.iter_mut().for_each(sort);
+    out.iter_mut().for_each(|d| sort(d));
     out
 }
 
@@ -190,7 +190,7 @@ pub fn check_with(document: Input<'_>, config: &Config, cache: &mut Cache) -> Ve
     out
 }
 
-fn sort(diagnostics: &mut Vec<Diagnostic>) {
+fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
         (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
     });
