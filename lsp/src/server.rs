@@ -39,6 +39,9 @@ struct Doc {
     stale: Option<Leftover>,
     /// shellcheck's findings (suppressions applied), shifted through edits since they were made.
     scripts: Vec<Diagnostic>,
+    /// shellcheck's findings per script of the last version checked: the next check runs it
+    /// only on the scripts that changed.
+    shellcheck: Arc<std::sync::Mutex<slipway_planner::shellcheck::Cache>>,
     tokens: Option<(String, Vec<u32>)>,
     steps: Vec<StepStatus>,
 }
@@ -299,16 +302,25 @@ impl Backend {
     }
 
     async fn run_shellcheck(&self, uri: Uri, version: i32) {
-        let (a, options) = {
+        let (a, options, cache) = {
             let mut st = self.lock();
             let Some(doc) = st.docs.get_mut(&uri) else { return };
             if doc.version != version {
                 return;
             }
-            (doc.analysis(), doc.options.clone())
+            (doc.analysis(), doc.options.clone(), doc.shellcheck.clone())
         };
         let found = tokio::task::spawn_blocking(move || {
-            let found = slipway_planner::shellcheck::check(&a.text, &a.file, &a.model);
+            use slipway_planner::shellcheck;
+            let Some(config) = shellcheck::Config::detect() else {
+                return Vec::new();
+            };
+            let input = shellcheck::Input {
+                text: &a.text,
+                file: &a.file,
+                model: &a.model,
+            };
+            let found = shellcheck::check_with(input, &config, &mut cache.lock().unwrap_or_else(|e| e.into_inner()));
             slipway_parser::suppress::apply(&a.text, &a.file, found, &options.config)
         })
         .await
@@ -638,6 +650,7 @@ impl LanguageServer for Backend {
                     base: None,
                     stale: None,
                     scripts: Vec::new(),
+                    shellcheck: Default::default(),
                     tokens: None,
                     steps: Vec::new(),
                 },
