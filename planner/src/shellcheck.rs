@@ -143,13 +143,46 @@ pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>
         .flat_map(|(k, i)| scripts(i.text, i.file, i.model).into_iter().map(move |s| (k, s)))
         .collect();
     let given: Vec<(&'static str, String)> = items.iter().map(|(_, s)| (s.dialect, input(s))).collect();
-    let found = comments(config, &given);
+    let found = comments_of(config, &given, HashMap::new());
     let mut out = vec![Vec::new(); inputs.len()];
-    for ((k, script), comments) in items.iter().zip(&found) {
+    for ((k, script), key) in items.iter().zip(&given) {
+        let comments = found.get(key).map_or(&[][..], Vec::as_slice);
         out[*k].extend(comments.iter().filter_map(|c| diagnostic(inputs[*k].text, script, c)));
     }
     out.iter_mut().for_each(|d| sort(d));
     out
+}
+
+/// What shellcheck was given: the dialect and the text.
+type Given = (&'static str, String);
+
+/// shellcheck's comments on each distinct input of `given` (a script that occurs twice,
+/// as the same heredoc in many stages, is checked once), taken from `known` where it has them.
+fn comments_of(
+    config: &Config,
+    given: &[Given],
+    mut known: HashMap<Given, Vec<Comment>>,
+) -> HashMap<Given, Vec<Comment>> {
+    let mut found: HashMap<Given, Vec<Comment>> = HashMap::with_capacity(given.len());
+    let mut missing: Vec<Given> = Vec::new();
+    for key in given {
+        if found.contains_key(key) {
+            continue;
+        }
+        match known.remove(key) {
+            Some(comments) => {
+                found.insert(key.clone(), comments);
+            }
+            None => {
+                found.insert(key.clone(), Vec::new());
+                missing.push(key.clone());
+            }
+        }
+    }
+    for (key, comments) in missing.iter().zip(comments(config, &missing)) {
+        found.insert(key.clone(), comments);
+    }
+    found
 }
 
 /// What shellcheck found in the scripts of one document's last version, by what it was
@@ -158,7 +191,7 @@ pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>
 #[derive(Debug, Default)]
 pub struct Cache {
     program: PathBuf,
-    found: HashMap<(&'static str, String), Vec<Comment>>,
+    found: HashMap<Given, Vec<Comment>>,
 }
 
 /// [`check`] with `config`, running shellcheck only on the scripts `cache` (the
@@ -172,19 +205,12 @@ pub fn check_with(document: Input<'_>, config: &Config, cache: &mut Cache) -> Ve
         };
     }
     let items = scripts(text, file, model);
-    let given: Vec<(&'static str, String)> = items.iter().map(|s| (s.dialect, input(s))).collect();
-    let mut previous = std::mem::take(&mut cache.found);
-    let mut known: Vec<Option<Vec<Comment>>> = given.iter().map(|key| previous.remove(key)).collect();
-    let missing: Vec<usize> = (0..given.len()).filter(|&n| known[n].is_none()).collect();
-    let new_given: Vec<(&'static str, String)> = missing.iter().map(|&n| given[n].clone()).collect();
-    for (n, comments) in missing.into_iter().zip(comments(config, &new_given)) {
-        known[n] = Some(comments);
-    }
+    let given: Vec<Given> = items.iter().map(|s| (s.dialect, input(s))).collect();
+    cache.found = comments_of(config, &given, std::mem::take(&mut cache.found));
     let mut out = Vec::new();
-    for ((script, key), comments) in items.iter().zip(given).zip(known) {
-        let comments = comments.unwrap_or_default();
+    for (script, key) in items.iter().zip(&given) {
+        let comments = cache.found.get(key).map_or(&[][..], Vec::as_slice);
         out.extend(comments.iter().filter_map(|c| diagnostic(text, script, c)));
-        cache.found.insert(key, comments);
     }
     sort(&mut out);
     out
@@ -197,7 +223,7 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// shellcheck's comments on each (dialect, input text), in order.
-fn comments(config: &Config, given: &[(&'static str, String)]) -> Vec<Vec<Comment>> {
+fn comments(config: &Config, given: &[Given]) -> Vec<Vec<Comment>> {
     let mut out = vec![Vec::new(); given.len()];
     if given.is_empty() {
         return out;
