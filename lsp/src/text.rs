@@ -110,6 +110,8 @@ fn char_units(c: char, enc: Encoding) -> usize {
 /// The length of `s` in `enc` code units.
 pub fn units(s: &str, enc: Encoding) -> usize {
     match enc {
+        // One unit per byte, in every encoding (checking is much faster than counting).
+        _ if s.is_ascii() => s.len(),
         Encoding::Utf8 => s.len(),
         Encoding::Utf16 => s.chars().map(char::len_utf16).sum(),
         Encoding::Utf32 => s.chars().count(),
