@@ -13,11 +13,19 @@
 
 pub mod analysis;
 pub mod config;
+mod outbox;
 mod proto;
 mod server;
 pub mod text;
 
 pub use server::{Backend, PLAN_COMMAND};
+
+/// For `examples/publish_time.rs` only (not API): a publication of diagnostics written
+/// as the server writes it, and as tower-lsp's client would.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::proto::{publish_frame, tower_lsp_publication, Conv};
+}
 
 use tower_lsp_server::{LspService, Server};
 
@@ -27,8 +35,14 @@ where
     I: tokio::io::AsyncRead + Unpin,
     O: tokio::io::AsyncWrite,
 {
-    let (service, socket) = LspService::new(Backend::new);
-    Server::new(input, output, socket).serve(service).await;
+    // Publications of diagnostics are written by the server itself (see `outbox`), in
+    // order with what tower-lsp writes.
+    let (outbox, tower_output, queue) = outbox::outbox();
+    let (service, socket) = LspService::new(move |client| Backend::new(client, outbox));
+    tokio::join!(
+        Server::new(input, tower_output, socket).serve(service),
+        outbox::write(queue, output)
+    );
 }
 
 /// `slipway lsp`: serves over standard input and output until the client exits.

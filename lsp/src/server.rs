@@ -10,6 +10,7 @@
 
 use crate::analysis::{self, actions, complete, format, hover, outline, tokens, Analysis, Leftover, StepStatus, World};
 use crate::config::{self, Settings};
+use crate::outbox::Outbox;
 use crate::proto::{self, Conv};
 use crate::text::{Encoding, LineIndex};
 use slipway_parser::{CheckOptions, Diagnostic};
@@ -184,13 +185,17 @@ struct State {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Where publications of diagnostics go: written by the server itself, not through
+    /// tower-lsp's client (see [`crate::outbox`]).
+    outbox: Outbox,
 }
 
 impl Backend {
-    pub fn new(client: Client) -> Backend {
+    pub(crate) fn new(client: Client, outbox: Outbox) -> Backend {
         Backend {
             client,
             state: Arc::new(Mutex::new(State::default())),
+            outbox,
         }
     }
 
@@ -236,7 +241,7 @@ impl Backend {
 
     /// Publishes the fast diagnostics of `version` unless a newer version arrived.
     async fn publish(&self, uri: Uri, version: i32) {
-        let diags = {
+        {
             let mut st = self.lock();
             let enc = st.encoding;
             let Some(doc) = st.docs.get_mut(&uri) else { return };
@@ -249,13 +254,10 @@ impl Backend {
                 index: &doc.index,
                 enc,
             };
-            a.diagnostics
-                .iter()
-                .chain(&doc.scripts)
-                .map(|d| proto::diagnostic(&c, &uri, d))
-                .collect()
-        };
-        self.client.publish_diagnostics(uri.clone(), diags, Some(version)).await;
+            let diags = a.diagnostics.iter().chain(&doc.scripts);
+            self.outbox
+                .send(proto::publish_frame(&c, uri.as_str(), Some(version), diags));
+        }
         // Sending only queued the message: let the writer go first, then free.
         tokio::task::yield_now().await;
         let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
@@ -674,10 +676,9 @@ impl LanguageServer for Backend {
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
-        self.lock().docs.remove(&params.text_document.uri);
-        self.client
-            .publish_diagnostics(params.text_document.uri, Vec::new(), None)
-            .await;
+        let uri = params.text_document.uri;
+        self.lock().docs.remove(&uri);
+        self.outbox.send(proto::clear_frame(uri.as_str()));
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
