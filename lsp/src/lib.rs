@@ -63,6 +63,9 @@ pub fn run_stdio() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The size asked for the output pipe's buffer.
+const PIPE_SIZE: usize = 1 << 20;
+
 /// Standard input and output as event-loop pipes, when both are pipes.
 fn pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
     use std::os::fd::AsFd;
@@ -73,6 +76,11 @@ fn pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::
     if !fifo(&input) || !fifo(&output) {
         return None;
     }
+    // A publication of diagnostics can be larger than a pipe's default 64 KiB (79 KB for
+    // 2,000 lines): the rest would wait for the client to read and for the event loop to
+    // come back to it. 1 MiB is what an unprivileged process may ask for by default
+    // (/proc/sys/fs/pipe-max-size); where that is refused, the pipe stays as it is.
+    let _ = rustix::pipe::fcntl_setpipe_size(&output, PIPE_SIZE);
     let input = tokio::net::unix::pipe::Receiver::from_file(input).ok()?;
     match tokio::net::unix::pipe::Sender::from_file(output) {
         Ok(output) => Some((input, output)),

@@ -47,7 +47,8 @@ impl Frame {
 }
 
 enum Item {
-    Frame(Frame),
+    /// A frame, and who waits for it to be written.
+    Frame(Frame, tokio::sync::oneshot::Sender<()>),
     Bytes(Vec<u8>),
     /// tower-lsp's output closed: the server is done.
     End,
@@ -64,9 +65,15 @@ pub fn outbox() -> (Outbox, TowerOutput, Queue) {
 }
 
 impl Outbox {
-    /// Queues a frame after everything sent so far; false once the server is done.
-    pub fn send(&self, frame: Frame) -> bool {
-        self.0.send(Item::Frame(frame)).is_ok()
+    /// Queues a frame after everything sent so far. What it returns resolves once the
+    /// frame is written and flushed, or once it never will be (the server is done, or
+    /// writing failed).
+    pub fn send(&self, frame: Frame) -> impl std::future::Future<Output = ()> + use<> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = self.0.send(Item::Frame(frame, tx));
+        async move {
+            let _ = rx.await;
+        }
     }
 }
 
@@ -106,13 +113,17 @@ impl Drop for TowerOutput {
 /// still hold an [`Outbox`] then no longer keep the server alive) or writing fails.
 pub async fn write<O: AsyncWrite>(mut queue: Queue, output: O) {
     tokio::pin!(output);
+    let mut waiting = Vec::new();
     while let Some(item) = queue.0.recv().await {
         let mut next = Some(item);
         // Everything queued now, then one flush.
         while let Some(item) = next.take() {
-            let written = match &item {
-                Item::Frame(f) => output.write_all(f.bytes()).await,
-                Item::Bytes(b) => output.write_all(b).await,
+            let written = match item {
+                Item::Frame(f, written) => {
+                    waiting.push(written);
+                    output.write_all(f.bytes()).await
+                }
+                Item::Bytes(b) => output.write_all(&b).await,
                 Item::End => {
                     let _ = output.flush().await;
                     return;
@@ -125,6 +136,9 @@ pub async fn write<O: AsyncWrite>(mut queue: Queue, output: O) {
         }
         if output.flush().await.is_err() {
             return;
+        }
+        for w in waiting.drain(..) {
+            let _ = w.send(());
         }
     }
 }
@@ -146,12 +160,12 @@ mod tests {
         let (w, mut r) = tokio::io::duplex(1 << 16);
         let writer = tokio::spawn(write(queue, w));
         tower.write_all(b"one").await.unwrap();
-        assert!(outbox.send(Frame::json(&2, 0).unwrap()));
+        outbox.send(Frame::json(&2, 0).unwrap()).await;
         tower.write_all(b"three").await.unwrap();
         drop(tower);
         writer.await.unwrap();
-        // The writer is gone: a late frame is refused, not queued forever.
-        assert!(!outbox.send(Frame::json(&4, 0).unwrap()));
+        // The writer is gone: nobody waits forever for a late frame.
+        outbox.send(Frame::json(&4, 0).unwrap()).await;
         let mut out = Vec::new();
         tokio::io::AsyncReadExt::read_to_end(&mut r, &mut out).await.unwrap();
         assert_eq!(out, b"oneContent-Length: 1\r\n\r\n2three");

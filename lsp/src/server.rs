@@ -241,7 +241,7 @@ impl Backend {
 
     /// Publishes the fast diagnostics of `version` unless a newer version arrived.
     async fn publish(&self, uri: Uri, version: i32) {
-        {
+        let written = {
             let mut st = self.lock();
             let enc = st.encoding;
             let Some(doc) = st.docs.get_mut(&uri) else { return };
@@ -256,10 +256,11 @@ impl Backend {
             };
             let diags = a.diagnostics.iter().chain(&doc.scripts);
             self.outbox
-                .send(proto::publish_frame(&c, uri.as_str(), Some(version), diags));
-        }
-        // Sending only queued the message: let the writer go first, then free.
-        tokio::task::yield_now().await;
+                .send(proto::publish_frame(&c, uri.as_str(), Some(version), diags))
+        };
+        // Free once the message is out: freeing a big analysis takes a while, and the
+        // event loop would not get back to the writer meanwhile.
+        written.await;
         let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
         drop(stale);
     }
@@ -678,7 +679,7 @@ impl LanguageServer for Backend {
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
         self.lock().docs.remove(&uri);
-        self.outbox.send(proto::clear_frame(uri.as_str()));
+        self.outbox.send(proto::clear_frame(uri.as_str())).await;
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
