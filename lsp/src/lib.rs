@@ -33,16 +33,18 @@ use tower_lsp_server::{LspService, Server};
 pub async fn serve<I, O>(input: I, output: O)
 where
     I: tokio::io::AsyncRead + Unpin,
-    O: tokio::io::AsyncWrite,
+    O: tokio::io::AsyncWrite + Send + 'static,
 {
     // Publications of diagnostics are written by the server itself (see `outbox`), in
     // order with what tower-lsp writes.
     let (outbox, tower_output, queue) = outbox::outbox();
     let (service, socket) = LspService::new(move |client| Backend::new(client, outbox));
-    tokio::join!(
-        Server::new(input, tower_output, socket).serve(service),
-        outbox::write(queue, output)
-    );
+    // Its own task: joined with tower-lsp's future in this one (`tokio::join!`), the
+    // in-process fuzz test (a multi-thread runtime over a socket pair) stalled now and
+    // then, every thread parked with a request unread.
+    let writer = tokio::spawn(outbox::write(queue, output));
+    Server::new(input, tower_output, socket).serve(service).await;
+    let _ = writer.await;
 }
 
 /// `slipway lsp`: serves over standard input and output until the client exits.
