@@ -104,6 +104,7 @@ impl Doc {
         match change.range {
             None => {
                 self.text = change.text;
+                self.index = LineIndex::new(&self.text);
                 self.scripts.clear();
                 self.base = None;
                 self.analysis = None;
@@ -116,6 +117,7 @@ impl Doc {
                 }
                 .span(range);
                 self.text.replace_range(span.clone(), &change.text);
+                self.index.replace(span.clone(), &change.text);
                 shift(&mut self.scripts, &span, change.text.len());
                 let inserted = change.text.len();
                 self.base = match (self.analysis.take(), self.base.take()) {
@@ -125,7 +127,6 @@ impl Doc {
                 };
             }
         }
-        self.index = LineIndex::new(&self.text);
     }
 }
 
