@@ -13,11 +13,19 @@
 
 pub mod analysis;
 pub mod config;
+mod outbox;
 mod proto;
 mod server;
 pub mod text;
 
 pub use server::{Backend, PLAN_COMMAND};
+
+/// For `examples/publish_time.rs` only (not API): a publication of diagnostics written
+/// as the server writes it, and as tower-lsp's client would.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::proto::{publish_frame, tower_lsp_publication, Conv};
+}
 
 use tower_lsp_server::{LspService, Server};
 
@@ -25,10 +33,18 @@ use tower_lsp_server::{LspService, Server};
 pub async fn serve<I, O>(input: I, output: O)
 where
     I: tokio::io::AsyncRead + Unpin,
-    O: tokio::io::AsyncWrite,
+    O: tokio::io::AsyncWrite + Send + 'static,
 {
-    let (service, socket) = LspService::new(Backend::new);
-    Server::new(input, output, socket).serve(service).await;
+    // Publications of diagnostics are written by the server itself (see `outbox`), in
+    // order with what tower-lsp writes.
+    let (outbox, tower_output, queue) = outbox::outbox();
+    let (service, socket) = LspService::new(move |client| Backend::new(client, outbox));
+    // Its own task: joined with tower-lsp's future in this one (`tokio::join!`), the
+    // in-process fuzz test (a multi-thread runtime over a socket pair) stalled now and
+    // then, every thread parked with a request unread.
+    let writer = tokio::spawn(outbox::write(queue, output));
+    Server::new(input, tower_output, socket).serve(service).await;
+    let _ = writer.await;
 }
 
 /// `slipway lsp`: serves over standard input and output until the client exits.
@@ -49,6 +65,9 @@ pub fn run_stdio() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The size asked for the output pipe's buffer.
+const PIPE_SIZE: usize = 1 << 20;
+
 /// Standard input and output as event-loop pipes, when both are pipes.
 fn pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
     use std::os::fd::AsFd;
@@ -59,6 +78,11 @@ fn pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::
     if !fifo(&input) || !fifo(&output) {
         return None;
     }
+    // A publication of diagnostics can be larger than a pipe's default 64 KiB (79 KB for
+    // 2,000 lines): the rest would wait for the client to read and for the event loop to
+    // come back to it. 1 MiB is what an unprivileged process may ask for by default
+    // (/proc/sys/fs/pipe-max-size); where that is refused, the pipe stays as it is.
+    let _ = rustix::pipe::fcntl_setpipe_size(&output, PIPE_SIZE);
     let input = tokio::net::unix::pipe::Receiver::from_file(input).ok()?;
     match tokio::net::unix::pipe::Sender::from_file(output) {
         Ok(output) => Some((input, output)),

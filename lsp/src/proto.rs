@@ -2,6 +2,7 @@
 //! in the negotiated encoding). The only place besides `server` that knows LSP types.
 
 use crate::analysis::{self, complete, outline, tokens};
+use crate::outbox::Frame;
 use crate::text::{Encoding, LineIndex, Pos};
 use slipway_parser::syntax::Span;
 use tower_lsp_server::ls_types as lsp;
@@ -44,6 +45,9 @@ impl Conv<'_> {
     }
 }
 
+/// Where shellcheck's findings are explained, by code (`SC2086`).
+const SHELLCHECK_WIKI: &str = "https://www.shellcheck.net/wiki/";
+
 pub fn severity(s: slipway_parser::Severity) -> lsp::DiagnosticSeverity {
     match s {
         slipway_parser::Severity::Error => lsp::DiagnosticSeverity::ERROR,
@@ -63,7 +67,7 @@ pub fn diagnostic(c: &Conv<'_>, uri: &lsp::Uri, d: &slipway_parser::Diagnostic) 
         .or_else(|| {
             d.code
                 .strip_prefix("shellcheck::")
-                .and_then(|sc| format!("https://www.shellcheck.net/wiki/{sc}").parse().ok())
+                .and_then(|sc| format!("{SHELLCHECK_WIKI}{sc}").parse().ok())
         });
     let related: Vec<lsp::DiagnosticRelatedInformation> = d
         .related
@@ -88,6 +92,198 @@ pub fn diagnostic(c: &Conv<'_>, uri: &lsp::Uri, d: &slipway_parser::Diagnostic) 
         related_information: (!related.is_empty()).then_some(related),
         tags: None,
         data: None,
+    }
+}
+
+/// A `textDocument/publishDiagnostics` notification, framed, written straight from the
+/// analysis's diagnostics: the bytes tower-lsp would send for [`diagnostic`]'s values
+/// (its `serde_json::Value` orders keys alphabetically, and so do these structs), without
+/// building those values or that tree.
+pub fn publish_frame<'d>(
+    c: &Conv<'_>,
+    uri: &str,
+    version: Option<i32>,
+    diags: impl IntoIterator<Item = &'d slipway_parser::Diagnostic>,
+) -> Frame {
+    let diagnostics: Vec<wire::Diagnostic<'_>> = diags.into_iter().map(|d| wire::diagnostic(c, uri, d)).collect();
+    // About 700 bytes a diagnostic.
+    let hint = 128 + diagnostics.len() * 768;
+    let msg = wire::Notification {
+        jsonrpc: "2.0",
+        method: "textDocument/publishDiagnostics",
+        params: wire::PublishParams {
+            diagnostics,
+            uri,
+            version,
+        },
+    };
+    Frame::json(&msg, hint).expect("diagnostics serialize")
+}
+
+/// A publication of no diagnostics (unversioned), for a closed document.
+pub fn clear_frame(uri: &str) -> Frame {
+    let c = Conv {
+        text: "",
+        index: &LineIndex::default(),
+        enc: Encoding::default(),
+    };
+    publish_frame(&c, uri, None, [])
+}
+
+/// The body tower-lsp's client sends for a publication of [`diagnostic`]'s values (through a
+/// `serde_json::Value`): what [`publish_frame`] must equal, and what it is timed against.
+pub fn tower_lsp_publication(
+    c: &Conv<'_>,
+    uri: &str,
+    version: Option<i32>,
+    diags: &[slipway_parser::Diagnostic],
+) -> Vec<u8> {
+    let uri: lsp::Uri = uri.parse().unwrap();
+    let diags = diags.iter().map(|d| diagnostic(c, &uri, d)).collect();
+    let params = lsp::PublishDiagnosticsParams::new(uri, diags, version);
+    let request = tower_lsp_server::jsonrpc::Request::build("textDocument/publishDiagnostics")
+        .params(serde_json::to_value(params).unwrap())
+        .finish();
+    serde_json::to_vec(&request).unwrap()
+}
+
+/// The JSON of a publication of diagnostics, borrowed from the analysis. Fields are
+/// declared in alphabetical order (see [`publish_frame`]).
+mod wire {
+    use super::{Conv, SHELLCHECK_WIKI};
+    use serde::{Serialize, Serializer};
+
+    #[derive(Serialize)]
+    pub struct Notification<'a> {
+        pub jsonrpc: &'static str,
+        pub method: &'static str,
+        pub params: PublishParams<'a>,
+    }
+
+    #[derive(Serialize)]
+    pub struct PublishParams<'a> {
+        pub diagnostics: Vec<Diagnostic<'a>>,
+        pub uri: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub version: Option<i32>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Diagnostic<'a> {
+        code: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code_description: Option<CodeDescription>,
+        message: Message<'a>,
+        range: Range,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        related_information: Vec<Related<'a>>,
+        severity: super::lsp::DiagnosticSeverity,
+        source: &'static str,
+    }
+
+    #[derive(Serialize)]
+    struct CodeDescription {
+        href: Href,
+    }
+
+    /// A rule's documentation: its URL, or shellcheck's wiki page for a code.
+    enum Href {
+        Rule(&'static str),
+        Shellcheck(&'static str),
+    }
+
+    impl Serialize for Href {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Href::Rule(url) => s.serialize_str(url),
+                Href::Shellcheck(code) => s.collect_str(&format_args!("{SHELLCHECK_WIKI}{code}")),
+            }
+        }
+    }
+
+    /// The message, with the help on a line of its own.
+    struct Message<'a> {
+        message: &'a str,
+        help: Option<&'a str>,
+    }
+
+    impl Serialize for Message<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.help {
+                None => s.serialize_str(self.message),
+                Some(help) => s.collect_str(&format_args!("{}\nhelp: {help}", self.message)),
+            }
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Range {
+        end: Position,
+        start: Position,
+    }
+
+    #[derive(Serialize)]
+    struct Position {
+        character: u32,
+        line: u32,
+    }
+
+    #[derive(Serialize)]
+    struct Related<'a> {
+        location: Location<'a>,
+        message: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct Location<'a> {
+        range: Range,
+        uri: &'a str,
+    }
+
+    fn range(c: &Conv<'_>, span: &slipway_parser::syntax::Span) -> Range {
+        let r = c.range(span);
+        let pos = |p: super::lsp::Position| Position {
+            character: p.character,
+            line: p.line,
+        };
+        Range {
+            end: pos(r.end),
+            start: pos(r.start),
+        }
+    }
+
+    pub fn diagnostic<'a>(c: &Conv<'_>, uri: &'a str, d: &'a slipway_parser::Diagnostic) -> Diagnostic<'a> {
+        let href = match slipway_parser::rules::find(d.code) {
+            Some(r) => Some(Href::Rule(r.url)),
+            None => d.code.strip_prefix("shellcheck::").map(Href::Shellcheck),
+        };
+        Diagnostic {
+            code: d.code,
+            code_description: href.map(|href| CodeDescription { href }),
+            message: Message {
+                message: &d.message,
+                help: d.help.as_deref(),
+            },
+            range: range(c, &d.span),
+            related_information: d
+                .related
+                .iter()
+                .map(|(span, label)| Related {
+                    location: Location {
+                        range: range(c, span),
+                        uri,
+                    },
+                    message: label,
+                })
+                .collect(),
+            severity: super::severity(d.severity),
+            source: if d.code.starts_with("shellcheck::") {
+                "shellcheck"
+            } else {
+                "slipway"
+            },
+        }
     }
 }
 
@@ -256,6 +452,79 @@ pub fn hover(c: &Conv<'_>, h: &analysis::hover::HoverInfo) -> lsp::Hover {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publications_written_directly_are_the_bytes_tower_lsp_sends() {
+        let text =
+            "from debian:bookworm AS é\nFROM scratch AS é\nRUN echo \"🚀\" && cd /x\nEXPOSE 80/xyz\nMAINTAINER me\n";
+        let a = crate::analysis::Analysis::new(text.to_string(), &Default::default());
+        let mut diags = a.diagnostics.clone();
+        // One of shellcheck's (its wiki page), one with help and places of its own and
+        // characters to escape, one without a rule.
+        let mut sc = slipway_parser::Diagnostic::warning("shellcheck::SC2164", 40..48, "use cd ... || exit");
+        sc.severity = slipway_parser::Severity::Advice;
+        diags.push(sc);
+        diags.push(
+            slipway_parser::Diagnostic::warning("StageNameCasing", 0..4, "a \"quoted\"\tname\u{1}")
+                .with_help("line one\nline two é")
+                .with_related(30..34, "here 🚀")
+                .with_related(0..0, ""),
+        );
+        diags.push(slipway_parser::Diagnostic::error(
+            "slipway::no::such::rule",
+            slipway_parser::Phase::Parse,
+            text.len()..text.len() + 5,
+            "past the end",
+        ));
+        for needed in ["shellcheck::", "StageNameCasing"] {
+            assert!(diags.iter().any(|d| d.code.starts_with(needed)));
+        }
+        assert!(a.diagnostics.len() >= 3, "{:?}", a.diagnostics);
+        let index = LineIndex::new(text);
+        let uri = "file:///tmp/a%20b/Dockerfile";
+        for enc in [Encoding::Utf8, Encoding::Utf16, Encoding::Utf32] {
+            let c = Conv {
+                text,
+                index: &index,
+                enc,
+            };
+            for version in [Some(7), None] {
+                let ours = publish_frame(&c, uri, version, &diags);
+                let theirs = tower_lsp_publication(&c, uri, version, &diags);
+                assert_eq!(
+                    String::from_utf8_lossy(ours.body()),
+                    String::from_utf8_lossy(&theirs),
+                    "{enc:?} {version:?}"
+                );
+                let head = format!("Content-Length: {}\r\n\r\n", theirs.len());
+                assert_eq!(ours.bytes(), [head.as_bytes(), &theirs].concat());
+            }
+        }
+        let c = Conv {
+            text,
+            index: &index,
+            enc: Encoding::Utf16,
+        };
+        assert_eq!(
+            publish_frame(&c, uri, None, []).body(),
+            &tower_lsp_publication(&c, uri, None, &[])[..]
+        );
+    }
+
+    #[test]
+    fn every_rule_url_is_a_uri_of_the_same_text() {
+        // Publications write a rule's URL as it is; tower-lsp's path parsed it first.
+        for r in slipway_parser::rules::all() {
+            let uri: lsp::Uri = r.url.parse().unwrap_or_else(|e| panic!("{}: {e:?}", r.code));
+            assert_eq!(uri.as_str(), r.url);
+            assert_eq!(
+                slipway_parser::rules::find(r.code).map(|f| f.url),
+                Some(r.url),
+                "{}",
+                r.code
+            );
+        }
+    }
 
     #[test]
     fn token_deltas_rebuild_the_new_data() {

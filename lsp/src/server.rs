@@ -10,6 +10,7 @@
 
 use crate::analysis::{self, actions, complete, format, hover, outline, tokens, Analysis, Leftover, StepStatus, World};
 use crate::config::{self, Settings};
+use crate::outbox::Outbox;
 use crate::proto::{self, Conv};
 use crate::text::{Encoding, LineIndex};
 use slipway_parser::{CheckOptions, Diagnostic};
@@ -106,6 +107,7 @@ impl Doc {
         match change.range {
             None => {
                 self.text = change.text;
+                self.index = LineIndex::new(&self.text);
                 self.scripts.clear();
                 self.base = None;
                 self.analysis = None;
@@ -118,6 +120,7 @@ impl Doc {
                 }
                 .span(range);
                 self.text.replace_range(span.clone(), &change.text);
+                self.index.replace(span.clone(), &change.text);
                 shift(&mut self.scripts, &span, change.text.len());
                 let inserted = change.text.len();
                 self.base = match (self.analysis.take(), self.base.take()) {
@@ -127,7 +130,6 @@ impl Doc {
                 };
             }
         }
-        self.index = LineIndex::new(&self.text);
     }
 }
 
@@ -187,13 +189,17 @@ struct State {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Where publications of diagnostics go: written by the server itself, not through
+    /// tower-lsp's client (see [`crate::outbox`]).
+    outbox: Outbox,
 }
 
 impl Backend {
-    pub fn new(client: Client) -> Backend {
+    pub(crate) fn new(client: Client, outbox: Outbox) -> Backend {
         Backend {
             client,
             state: Arc::new(Mutex::new(State::default())),
+            outbox,
         }
     }
 
@@ -239,7 +245,7 @@ impl Backend {
 
     /// Publishes the fast diagnostics of `version` unless a newer version arrived.
     async fn publish(&self, uri: Uri, version: i32) {
-        let diags = {
+        let written = {
             let mut st = self.lock();
             let enc = st.encoding;
             let Some(doc) = st.docs.get_mut(&uri) else { return };
@@ -252,15 +258,13 @@ impl Backend {
                 index: &doc.index,
                 enc,
             };
-            a.diagnostics
-                .iter()
-                .chain(&doc.scripts)
-                .map(|d| proto::diagnostic(&c, &uri, d))
-                .collect()
+            let diags = a.diagnostics.iter().chain(&doc.scripts);
+            self.outbox
+                .send(proto::publish_frame(&c, uri.as_str(), Some(version), diags))
         };
-        self.client.publish_diagnostics(uri.clone(), diags, Some(version)).await;
-        // Sending only queued the message: let the writer go first, then free.
-        tokio::task::yield_now().await;
+        // Free once the message is out: freeing a big analysis takes a while, and the
+        // event loop would not get back to the writer meanwhile.
+        written.await;
         let stale = self.lock().docs.get_mut(&uri).and_then(|d| d.stale.take());
         drop(stale);
     }
@@ -687,10 +691,9 @@ impl LanguageServer for Backend {
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
-        self.lock().docs.remove(&params.text_document.uri);
-        self.client
-            .publish_diagnostics(params.text_document.uri, Vec::new(), None)
-            .await;
+        let uri = params.text_document.uri;
+        self.lock().docs.remove(&uri);
+        self.outbox.send(proto::clear_frame(uri.as_str())).await;
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {

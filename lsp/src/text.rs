@@ -28,16 +28,30 @@ pub struct LineIndex {
 impl LineIndex {
     pub fn new(text: &str) -> LineIndex {
         let mut starts = vec![0];
-        starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         LineIndex {
             starts,
             len: text.len(),
         }
+    }
+
+    /// The index after bytes `span` of the text were replaced by `inserted`, without
+    /// reading the rest of the text: line starts after the edit move, those inside it
+    /// give way to the inserted text's.
+    pub fn replace(&mut self, span: std::ops::Range<usize>, inserted: &str) {
+        // A line starts inside the replaced bytes when the '\n' before it was one of them.
+        let first = self.starts.partition_point(|&s| s <= span.start);
+        let last = self.starts.partition_point(|&s| s <= span.end);
+        let count = self.starts.len();
+        self.starts.splice(
+            first..last,
+            memchr::memchr_iter(b'\n', inserted.as_bytes()).map(|i| span.start + i + 1),
+        );
+        let moved = first + (self.starts.len() + (last - first) - count);
+        for s in &mut self.starts[moved..] {
+            *s = *s - span.end + span.start + inserted.len();
+        }
+        self.len = self.len - span.len() + inserted.len();
     }
 
     pub fn line_count(&self) -> usize {
@@ -110,6 +124,8 @@ fn char_units(c: char, enc: Encoding) -> usize {
 /// The length of `s` in `enc` code units.
 pub fn units(s: &str, enc: Encoding) -> usize {
     match enc {
+        // One unit per byte, in every encoding (checking is much faster than counting).
+        _ if s.is_ascii() => s.len(),
         Encoding::Utf8 => s.len(),
         Encoding::Utf16 => s.chars().map(char::len_utf16).sum(),
         Encoding::Utf32 => s.chars().count(),
@@ -119,6 +135,29 @@ pub fn units(s: &str, enc: Encoding) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edited_indexes_equal_fresh_ones() {
+        let mut text = String::from("FROM a\r\nRUN é 🚀\n\nX\n");
+        let mut index = LineIndex::new(&text);
+        let pieces = ["", "\n", "a", "\r\n", "é\nb\n", "\n\n\n", "🚀 x"];
+        // A fixed pseudo-random walk of edits: every start, end and piece mixes.
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..2000 {
+            let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+            let (a, b) = (bounds[next(bounds.len())], bounds[next(bounds.len())]);
+            let span = a.min(b)..a.max(b);
+            let piece = pieces[next(pieces.len())];
+            text.replace_range(span.clone(), piece);
+            index.replace(span, piece);
+            let fresh = LineIndex::new(&text);
+            assert_eq!((&index.starts, index.len), (&fresh.starts, fresh.len), "{text:?}");
+        }
+    }
 
     #[test]
     fn positions_round_trip_in_every_encoding() {
