@@ -21,14 +21,18 @@ fn check_with(text: &str, jobs: usize) -> Option<Vec<Diagnostic>> {
 }
 
 fn run(text: &str, config: &Config) -> Vec<Diagnostic> {
+    analysed(text, |input| shellcheck::check_files(&[input], config).pop().unwrap())
+}
+
+/// `f` of `text` parsed and modelled.
+fn analysed<R>(text: &str, f: impl FnOnce(Input<'_>) -> R) -> R {
     let parsed = slipway_parser::parse(text);
     let model = model::analyze(text, &parsed.file, &CheckOptions::default());
-    let input = Input {
+    f(Input {
         text,
         file: &parsed.file,
         model: &model,
-    };
-    shellcheck::check_files(&[input], config).pop().unwrap()
+    })
 }
 
 fn check(text: &str) -> Option<Vec<Diagnostic>> {
@@ -325,14 +329,7 @@ fn a_cached_check_runs_shellcheck_on_changed_scripts_only() {
     };
     let mut cache = shellcheck::Cache::default();
     let check = |text: &str, cache: &mut shellcheck::Cache| {
-        let parsed = slipway_parser::parse(text);
-        let model = model::analyze(text, &parsed.file, &CheckOptions::default());
-        let input = Input {
-            text,
-            file: &parsed.file,
-            model: &model,
-        };
-        let cached = shellcheck::check_with(input, &config, cache);
+        let cached = analysed(text, |input| shellcheck::check_with(input, &config, cache));
         (cached, run(text, &config))
     };
     let text = fixture("many-runs.Dockerfile");
