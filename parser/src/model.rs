@@ -209,18 +209,12 @@ struct Old<'c> {
 }
 
 impl<'c> Old<'c> {
-    /// `None` when nothing can be reused: the edit changed the stages, their names or
-    /// what comes before the first FROM (`memo`: the new analysis's so far).
-    fn new(model: Model, change: &'c crate::Change, memo: &Memo, froms: &[usize], n: usize) -> Option<Old<'c>> {
+    /// `None` when nothing can be reused: the edit changed the number of stages (`froms`:
+    /// the new file's FROM instructions, of `n`).
+    fn new(model: Model, change: &'c crate::Change, froms: &[usize], n: usize) -> Option<Old<'c>> {
         let m = &model.memo;
         let count = model.stages.len();
-        if m.ends.len() != count
-            || m.scopes.len() != count
-            || count != froms.len()
-            || m.global != memo.global
-            || m.global_declared != memo.global_declared
-            || m.stage_names != memo.stage_names
-        {
+        if m.ends.len() != count || m.scopes.len() != count || count != froms.len() {
             return None;
         }
         let old_n = n
@@ -266,7 +260,7 @@ impl<'c> Old<'c> {
     fn take(&mut self, k: usize, new: std::ops::Range<usize>, model: &mut Model) -> Option<Scope> {
         let stage = self.stages.next()?;
         let (d_end, v_end) = self.ends[k];
-        let diagnostics: Vec<Diagnostic> = self.diagnostics.by_ref().take(d_end - self.taken.0).collect();
+        let mut diagnostics: Vec<Diagnostic> = self.diagnostics.by_ref().take(d_end - self.taken.0).collect();
         let vars: Vec<VarDef> = self.vars.by_ref().take(v_end - self.taken.1).collect();
         self.taken = (d_end, v_end);
         let c = self.change;
@@ -279,7 +273,6 @@ impl<'c> Old<'c> {
         {
             return None;
         }
-        let mut diagnostics = diagnostics;
         if !diagnostics.iter_mut().all(|d| c.move_diagnostic(d)) {
             return None;
         }
@@ -350,10 +343,7 @@ struct Analyzer<'a> {
 
 /// Builds the model and runs BuildKit's build checks.
 pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
-    let mut a = Analyzer::new(text, file, options);
-    a.run(None);
-    a.casing();
-    a.model
+    Analyzer::new(text, file, options).finish(None)
 }
 
 /// The model of `file` (`text`), an incremental re-parse (`change`) of the file `old` was
@@ -361,10 +351,7 @@ pub fn analyze(text: &str, file: &Dockerfile, options: &CheckOptions) -> Model {
 /// with the same scope, are moved over from `old` instead of being analysed again. The
 /// same result as [`analyze`] (the parser's tests check that on random edits).
 pub fn reanalyze(text: &str, file: &Dockerfile, options: &CheckOptions, old: Model, change: &crate::Change) -> Model {
-    let mut a = Analyzer::new(text, file, options);
-    a.run(Some((old, change)));
-    a.casing();
-    a.model
+    Analyzer::new(text, file, options).finish(Some((old, change)))
 }
 
 impl<'a> Analyzer<'a> {
@@ -408,6 +395,13 @@ impl<'a> Analyzer<'a> {
         });
         a.global.insert("TARGETSTAGE".into(), target.unwrap_or_default());
         a
+    }
+
+    /// The model, built from `old` where the change left it alone.
+    fn finish(mut self, old: Option<(Model, &crate::Change)>) -> Model {
+        self.run(old);
+        self.casing();
+        self.model
     }
 }
 
@@ -465,12 +459,16 @@ impl<'a> Analyzer<'a> {
         }
         let mut memo = Memo {
             prelude: (self.model.diagnostics.len(), self.model.vars.len()),
-            global: self.global.clone(),
-            global_declared: self.global_declared.clone(),
-            stage_names: self.stage_names.clone(),
             ..Memo::default()
         };
-        let mut old = old.and_then(|(model, change)| Old::new(model, change, &memo, &self.stage_froms, n));
+        // Nothing can be moved over when what comes before the first FROM or the stage
+        // names changed.
+        let same_prelude = |m: &Memo| {
+            m.global == self.global && m.global_declared == self.global_declared && m.stage_names == self.stage_names
+        };
+        let mut old = old
+            .filter(|(model, _)| same_prelude(&model.memo))
+            .and_then(|(model, change)| Old::new(model, change, &self.stage_froms, n));
         let mut scopes: Vec<Scope> = Vec::with_capacity(self.stage_froms.len());
         for k in 0..self.stage_froms.len() {
             let from = self.stage_froms[k];
@@ -491,6 +489,10 @@ impl<'a> Analyzer<'a> {
             memo.ends.push((self.model.diagnostics.len(), self.model.vars.len()));
         }
         memo.scopes = scopes;
+        // The analysis is done with them (the casing check does not read them).
+        memo.global = std::mem::take(&mut self.global);
+        memo.global_declared = std::mem::take(&mut self.global_declared);
+        memo.stage_names = std::mem::take(&mut self.stage_names);
         self.model.memo = memo;
     }
 
