@@ -335,7 +335,6 @@ impl Lint {
         let mut stages: Vec<StageLint> = Vec::with_capacity(n);
         // Per stage: it and every stage it builds on give stages built on them what they gave before.
         let mut same: Vec<bool> = Vec::with_capacity(n);
-        let mut shells: Vec<(Vec<String>, bool)> = Vec::with_capacity(n);
         let mut moved_stages = Vec::with_capacity(n);
         let mut recommends = false;
         for (k, stage) in model.stages.iter().enumerate() {
@@ -363,7 +362,7 @@ impl Lint {
                 None => {
                     let mut start = base.map(|p| stages[p].end.clone()).unwrap_or_default();
                     start.workdir_here = false;
-                    let shell = crate::scripts::start_shell(cx.file, stage, &shells);
+                    let shell = crate::scripts::start_shell(cx.file, stage, base.map(|p| &stages[p].shell));
                     let st = stage_lint(cx, k, start, shell, (used, shipped, windows), recommends);
                     let kept = chain_same
                         && prev.zip(change).is_some_and(|(p, c)| {
@@ -377,12 +376,10 @@ impl Lint {
             };
             recommends = st.recommends.1;
             same.push(kept);
-            shells.push(st.shell.clone());
             stages.push(st);
         }
-        let finals: Vec<State> = stages.iter().map(|s| s.end.clone()).collect();
         let mut diagnostics: Vec<Diagnostic> = stages.iter().flat_map(|s| s.rules.iter().cloned()).collect();
-        root_user(cx, &finals, &mut diagnostics);
+        root_user(cx, stages.iter().map(|s| &s.end), &mut diagnostics);
         diagnostics.extend(stages.iter().flat_map(|s| s.runs.iter().cloned()));
         diagnostics.sort_by_key(|d| d.span.start);
         Lint {
@@ -845,9 +842,9 @@ fn user(cx: &Cx<'_>, i: usize, w: &Word, st: &mut State, out: &mut Vec<Diagnosti
 }
 
 /// DL3002: the image's last USER is root (for every stage that is built into an image).
-fn root_user(cx: &Cx<'_>, finals: &[State], out: &mut Vec<Diagnostic>) {
+fn root_user<'s>(cx: &Cx<'_>, finals: impl Iterator<Item = &'s State>, out: &mut Vec<Diagnostic>) {
     let mut seen = std::collections::BTreeSet::new();
-    for (s, st) in finals.iter().enumerate() {
+    for (s, st) in finals.enumerate() {
         if cx.used.get(s).copied().unwrap_or(false) {
             continue;
         }

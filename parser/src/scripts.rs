@@ -113,7 +113,11 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
     }
     let declared_at = |stage: usize, at: usize, env_only: bool| declared(model, &by_stage, stage, at, env_only);
     for stage in &model.stages {
-        let start = start_shell(file, stage, &final_shell);
+        let base = match stage.base {
+            Base::Stage(p) => final_shell.get(p),
+            _ => None,
+        };
+        let start = start_shell(file, stage, base);
         let end = stage_scripts(
             text,
             file,
@@ -127,18 +131,18 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
     out
 }
 
-/// The SHELL a stage starts with, and whether it runs Windows: its base stage's last
-/// (`finals`: each earlier stage's), or the image's default.
+/// The SHELL a stage starts with, and whether it runs Windows: `base`, the SHELL its base
+/// stage ends with when it is built on an earlier stage, or the image's default.
 pub(crate) fn start_shell(
     file: &Dockerfile,
     stage: &crate::model::Stage,
-    finals: &[(Vec<String>, bool)],
+    base: Option<&(Vec<String>, bool)>,
 ) -> (Vec<String>, bool) {
     let argv = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
-    match stage.base {
-        Base::Stage(p) if p < finals.len() => finals[p].clone(),
-        _ if is_windows(file, stage) => (argv(&WINDOWS_SHELL), true),
-        _ => (argv(&DEFAULT_SHELL), false),
+    match base {
+        Some(shell) => shell.clone(),
+        None if is_windows(file, stage) => (argv(&WINDOWS_SHELL), true),
+        None => (argv(&DEFAULT_SHELL), false),
     }
 }
 
