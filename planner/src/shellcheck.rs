@@ -137,20 +137,34 @@ pub fn check(text: &str, file: &Dockerfile, model: &Model) -> Vec<Diagnostic> {
 /// order, each sorted by span): batches are shared across files, so a
 /// directory of small Dockerfiles keeps every worker busy.
 pub fn check_files(inputs: &[Input<'_>], config: &Config) -> Vec<Vec<Diagnostic>> {
+    findings(inputs, config, HashMap::new()).0
+}
+
+/// Each input's findings (sorted by span), from shellcheck and from `known` (comments on
+/// inputs it was given before), and the comments on every script of `inputs`.
+fn findings(
+    inputs: &[Input<'_>],
+    config: &Config,
+    known: HashMap<Given, Vec<Comment>>,
+) -> (Vec<Vec<Diagnostic>>, HashMap<Given, Vec<Comment>>) {
     let items: Vec<(usize, Script)> = inputs
         .iter()
         .enumerate()
         .flat_map(|(k, i)| scripts(i.text, i.file, i.model).into_iter().map(move |s| (k, s)))
         .collect();
-    let given: Vec<(&'static str, String)> = items.iter().map(|(_, s)| (s.dialect, input(s))).collect();
-    let found = comments_of(config, &given, HashMap::new());
+    let given: Vec<Given> = items.iter().map(|(_, s)| (s.dialect, input(s))).collect();
+    let found = comments_of(config, &given, known);
     let mut out = vec![Vec::new(); inputs.len()];
     for ((k, script), key) in items.iter().zip(&given) {
         let comments = found.get(key).map_or(&[][..], Vec::as_slice);
         out[*k].extend(comments.iter().filter_map(|c| diagnostic(inputs[*k].text, script, c)));
     }
-    out.iter_mut().for_each(|d| sort(d));
-    out
+    for diagnostics in &mut out {
+        diagnostics.sort_by(|a, b| {
+            (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
+        });
+    }
+    (out, found)
 }
 
 /// What shellcheck was given: the dialect and the text.
@@ -197,29 +211,15 @@ pub struct Cache {
 /// [`check`] with `config`, running shellcheck only on the scripts `cache` (the
 /// document's previous check) has no findings for; the cache then holds this version's.
 pub fn check_with(document: Input<'_>, config: &Config, cache: &mut Cache) -> Vec<Diagnostic> {
-    let Input { text, file, model } = document;
     if cache.program != config.program {
         *cache = Cache {
             program: config.program.clone(),
             ..Cache::default()
         };
     }
-    let items = scripts(text, file, model);
-    let given: Vec<Given> = items.iter().map(|s| (s.dialect, input(s))).collect();
-    cache.found = comments_of(config, &given, std::mem::take(&mut cache.found));
-    let mut out = Vec::new();
-    for (script, key) in items.iter().zip(&given) {
-        let comments = cache.found.get(key).map_or(&[][..], Vec::as_slice);
-        out.extend(comments.iter().filter_map(|c| diagnostic(text, script, c)));
-    }
-    sort(&mut out);
-    out
-}
-
-fn sort(diagnostics: &mut [Diagnostic]) {
-    diagnostics.sort_by(|a, b| {
-        (a.span.start, a.span.end, a.code, &a.message).cmp(&(b.span.start, b.span.end, b.code, &b.message))
-    });
+    let (mut out, found) = findings(&[document], config, std::mem::take(&mut cache.found));
+    cache.found = found;
+    out.pop().unwrap_or_default()
 }
 
 /// shellcheck's comments on each (dialect, input text), in order.
