@@ -56,19 +56,54 @@ pub fn severity(s: slipway_parser::Severity) -> lsp::DiagnosticSeverity {
     }
 }
 
-pub fn diagnostic(c: &Conv<'_>, uri: &lsp::Uri, d: &slipway_parser::Diagnostic) -> lsp::Diagnostic {
-    let mut message = d.message.clone();
-    if let Some(h) = &d.help {
-        message.push_str("\nhelp: ");
-        message.push_str(h);
+/// Where a finding is explained: its rule's page, or shellcheck's wiki page for its code.
+enum DocUrl {
+    Rule(&'static str),
+    Shellcheck(&'static str),
+}
+
+impl DocUrl {
+    fn of(code: &'static str) -> Option<DocUrl> {
+        match slipway_parser::rules::find(code) {
+            Some(r) => Some(DocUrl::Rule(r.url)),
+            None => code.strip_prefix("shellcheck::").map(DocUrl::Shellcheck),
+        }
     }
-    let url = slipway_parser::rules::find(d.code)
-        .and_then(|r| r.url.parse().ok())
-        .or_else(|| {
-            d.code
-                .strip_prefix("shellcheck::")
-                .and_then(|sc| format!("{SHELLCHECK_WIKI}{sc}").parse().ok())
-        });
+}
+
+impl std::fmt::Display for DocUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocUrl::Rule(url) => f.write_str(url),
+            DocUrl::Shellcheck(code) => write!(f, "{SHELLCHECK_WIKI}{code}"),
+        }
+    }
+}
+
+/// A finding's message as editors show it: the help on a line of its own.
+struct Message<'a>(&'a slipway_parser::Diagnostic);
+
+impl std::fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)?;
+        match &self.0.help {
+            Some(help) => write!(f, "\nhelp: {help}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What reported a finding.
+fn source(code: &str) -> &'static str {
+    if code.starts_with("shellcheck::") {
+        "shellcheck"
+    } else {
+        "slipway"
+    }
+}
+
+pub fn diagnostic(c: &Conv<'_>, uri: &lsp::Uri, d: &slipway_parser::Diagnostic) -> lsp::Diagnostic {
+    let url = DocUrl::of(d.code).and_then(|u| u.to_string().parse().ok());
     let related: Vec<lsp::DiagnosticRelatedInformation> = d
         .related
         .iter()
@@ -77,18 +112,13 @@ pub fn diagnostic(c: &Conv<'_>, uri: &lsp::Uri, d: &slipway_parser::Diagnostic) 
             message: label.clone(),
         })
         .collect();
-    let source = if d.code.starts_with("shellcheck::") {
-        "shellcheck"
-    } else {
-        "slipway"
-    };
     lsp::Diagnostic {
         range: c.range(&d.span),
         severity: Some(severity(d.severity)),
         code: Some(lsp::NumberOrString::String(d.code.to_string())),
         code_description: url.map(|href| lsp::CodeDescription { href }),
-        source: Some(source.to_string()),
-        message,
+        source: Some(source(d.code).to_string()),
+        message: Message(d).to_string(),
         related_information: (!related.is_empty()).then_some(related),
         tags: None,
         data: None,
@@ -150,7 +180,7 @@ pub fn tower_lsp_publication(
 /// The JSON of a publication of diagnostics, borrowed from the analysis. Fields are
 /// declared in alphabetical order (see [`publish_frame`]).
 mod wire {
-    use super::{Conv, SHELLCHECK_WIKI};
+    use super::{Conv, DocUrl, Message};
     use serde::{Serialize, Serializer};
 
     #[derive(Serialize)]
@@ -174,6 +204,7 @@ mod wire {
         code: &'static str,
         #[serde(skip_serializing_if = "Option::is_none")]
         code_description: Option<CodeDescription>,
+        #[serde(serialize_with = "display")]
         message: Message<'a>,
         range: Range,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -184,37 +215,12 @@ mod wire {
 
     #[derive(Serialize)]
     struct CodeDescription {
-        href: Href,
+        #[serde(serialize_with = "display")]
+        href: DocUrl,
     }
 
-    /// A rule's documentation: its URL, or shellcheck's wiki page for a code.
-    enum Href {
-        Rule(&'static str),
-        Shellcheck(&'static str),
-    }
-
-    impl Serialize for Href {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self {
-                Href::Rule(url) => s.serialize_str(url),
-                Href::Shellcheck(code) => s.collect_str(&format_args!("{SHELLCHECK_WIKI}{code}")),
-            }
-        }
-    }
-
-    /// The message, with the help on a line of its own.
-    struct Message<'a> {
-        message: &'a str,
-        help: Option<&'a str>,
-    }
-
-    impl Serialize for Message<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self.help {
-                None => s.serialize_str(self.message),
-                Some(help) => s.collect_str(&format_args!("{}\nhelp: {help}", self.message)),
-            }
-        }
+    fn display<S: Serializer>(x: &impl std::fmt::Display, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(x)
     }
 
     #[derive(Serialize)]
@@ -254,17 +260,10 @@ mod wire {
     }
 
     pub fn diagnostic<'a>(c: &Conv<'_>, uri: &'a str, d: &'a slipway_parser::Diagnostic) -> Diagnostic<'a> {
-        let href = match slipway_parser::rules::find(d.code) {
-            Some(r) => Some(Href::Rule(r.url)),
-            None => d.code.strip_prefix("shellcheck::").map(Href::Shellcheck),
-        };
         Diagnostic {
             code: d.code,
-            code_description: href.map(|href| CodeDescription { href }),
-            message: Message {
-                message: &d.message,
-                help: d.help.as_deref(),
-            },
+            code_description: DocUrl::of(d.code).map(|href| CodeDescription { href }),
+            message: Message(d),
             range: range(c, &d.span),
             related_information: d
                 .related
@@ -278,11 +277,7 @@ mod wire {
                 })
                 .collect(),
             severity: super::severity(d.severity),
-            source: if d.code.starts_with("shellcheck::") {
-                "shellcheck"
-            } else {
-                "slipway"
-            },
+            source: super::source(d.code),
         }
     }
 }
