@@ -15,3 +15,6 @@ if ! command -v cargo >/dev/null 2>&1; then
     . "$HOME/.cargo/env"
 fi
 cargo build --release --locked
+# `slipway` on PATH, as `docker` would be.
+$sudo install -m 0755 "${CARGO_TARGET_DIR:-target}/release/slipway" /usr/local/bin/slipway
+echo "installed /usr/local/bin/slipway ($(/usr/local/bin/slipway --version))"

@@ -376,11 +376,35 @@ pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
     })
 }
 
-/// Runs a container to its end; stdin, stdout and stderr are inherited (streamed live).
-/// The status is the command's (a signal N shows as exit code 128+N). Errors of the
-/// set-up say which syscall and path failed.
+/// The command could not be started: not found (exit code 127) or not executable (126),
+/// as Docker reports it. Carried inside the `io::Error` of [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecFailed {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
+
+/// Runs a container to its end; stdin, stdout and stderr are inherited (streamed live),
+/// and the signals this process gets are relayed to the container (see
+/// [`sys::relay_signals_to`]): the caller is `slipway run`, attached. The status is the
+/// command's (a signal N shows as exit code 128+N). Errors of the set-up say which
+/// syscall and path failed.
 pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
-    run_with_output(spec, None)
+    if spec.argv.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
+    }
+    let cleanup = MountStubs::prepare(spec);
+    let result = run_forked(spec, None, true);
+    cleanup.finish();
+    result
 }
 
 /// [`run`], with the command's stdout and stderr sent to `output` (and stdin from
@@ -389,19 +413,19 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
     if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     }
+    let cleanup = MountStubs::prepare(spec);
+    let result = run_forked(spec, output, false);
+    cleanup.finish();
+    result
+}
+
+fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>, relay: bool) -> io::Result<ExitStatus> {
     if !spec.workdir.is_absolute() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("workdir {} is not absolute", spec.workdir.display()),
         ));
     }
-    let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec, output);
-    cleanup.finish();
-    result
-}
-
-fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
     let me = nix::unistd::getpid();
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
@@ -426,11 +450,21 @@ fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<Exit
         Forked::Parent(pid) => pid,
     };
     drop(w);
+    if relay {
+        sys::relay_signals_to(pid)?;
+    }
     let mut message = String::new();
     let read = std::fs::File::from(r).read_to_string(&mut message);
-    let code = wait_code(pid)?;
+    let code = wait_code(pid);
+    if relay {
+        sys::stop_relaying();
+    }
+    let code = code?;
     read?;
     if !message.is_empty() {
+        if code == 126 || code == 127 {
+            return Err(io::Error::other(ExecFailed { code, message }));
+        }
         return Err(io::Error::other(message));
     }
     Ok(ExitStatus::from_raw((code & 0xff) << 8))
@@ -453,8 +487,13 @@ fn report(w: &OwnedFd, e: &io::Error) {
     let _ = nix::unistd::write(w, e.to_string().as_bytes());
 }
 
-/// The first child: unshares, forks PID 1, passes its exit code on.
+/// The first child: a session of its own, unshares, forks PID 1, relays signals to it,
+/// passes its exit code on.
 fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
+    if let Err(e) = sys::new_session() {
+        report(&w, &e);
+        return 125;
+    }
     if let Err(e) = Linux.unshare(namespaces(spec)) {
         report(&w, &e);
         return 125;
@@ -474,6 +513,10 @@ fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
         }
         Ok(Forked::Parent(pid)) => {
             drop(w);
+            // PID 1 has handlers for these, so they reach it from outside its namespace.
+            if let Err(e) = sys::forward_signals_to(pid) {
+                eprintln!("slipway: {e}");
+            }
             wait_code(pid).unwrap_or(125)
         }
     }
@@ -498,7 +541,12 @@ fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
             }
             let e = exec(&mut linux, spec);
             report(&w, &e);
-            sys::exit_now(127)
+            // Docker's codes: 126 for a command that cannot be executed, 127 for none found.
+            sys::exit_now(if e.kind() == io::ErrorKind::PermissionDenied {
+                126
+            } else {
+                127
+            })
         }
         Ok(Forked::Parent(pid)) => pid,
     };

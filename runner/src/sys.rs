@@ -417,14 +417,21 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Restores the default disposition of SIGPIPE, which the Rust runtime ignores and
-/// execve(2) would pass on (ignored signals stay ignored across exec; signal(7)).
+/// Gives every signal its default disposition and unblocks them all before the
+/// container's command is executed, as runc does: execve(2) keeps ignored signals ignored
+/// and the mask as it was (signal(7)), and the Rust runtime ignores SIGPIPE, a shell that
+/// started slipway in the background ignores SIGINT and SIGQUIT; none of that may reach the
+/// container (a `trap` on an ignored-at-entry signal cannot even be set in sh).
 pub fn reset_signals_for_exec() -> io::Result<()> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: installs the default disposition; no handler code runs.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map(drop)
-        .map_err(|e| err(e, "signal SIGPIPE SIG_DFL"))
+    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installs the default disposition; no handler code runs.
+        unsafe { signal(sig, SigHandler::SigDfl) }.map_err(|e| err(e, format_args!("signal {sig} SIG_DFL")))?;
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(|e| err(e, "sigprocmask"))
 }
 
 /// The child's pid that PID 1 forwards signals to (0: none yet).
@@ -459,4 +466,78 @@ pub fn forward_signals_to(pid: nix::unistd::Pid) -> io::Result<()> {
         unsafe { sigaction(sig, &action) }.map_err(|e| err(e, format_args!("sigaction {sig}")))?;
     }
     Ok(())
+}
+
+/// Where `slipway run` relays the signals it gets (0: nowhere), and when (CLOCK_MONOTONIC,
+/// milliseconds) it last relayed an interrupt.
+static RELAY_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static INTERRUPTED_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// A second SIGINT or SIGTERM this soon after the first kills the container.
+pub const FORCE_WINDOW_MS: i64 = 3_000;
+
+/// The signals `slipway run` passes on, as `docker run`'s signal proxy does.
+const RELAYED: [nix::sys::signal::Signal; 7] = {
+    use nix::sys::signal::Signal::*;
+    [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+};
+
+fn monotonic_ms() -> i64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime(2) writes the timespec it is given; it is async-signal-safe.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) } != 0 {
+        return 0;
+    }
+    t.tv_sec * 1000 + t.tv_nsec / 1_000_000
+}
+
+extern "C" fn relay(sig: libc::c_int) {
+    let pid = RELAY_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid <= 0 {
+        return;
+    }
+    let mut sig = sig;
+    if sig == libc::SIGINT || sig == libc::SIGTERM {
+        // clock_gettime(2) and kill(2) are async-signal-safe.
+        let now = monotonic_ms().max(1);
+        let last = INTERRUPTED_AT.swap(now, std::sync::atomic::Ordering::Relaxed);
+        if last != 0 && now - last < FORCE_WINDOW_MS {
+            sig = libc::SIGKILL;
+        }
+    }
+    // SAFETY: kill(2) is async-signal-safe.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// In `slipway run`'s own process while its container runs: the termination signals
+/// (a Ctrl-C on the terminal, a `kill`) go to `pid` once each instead of ending slipway,
+/// which then exits with the container's code; a second SIGINT/SIGTERM within
+/// [`FORCE_WINDOW_MS`] sends SIGKILL (the container dies with its init).
+pub fn relay_signals_to(pid: nix::unistd::Pid) -> io::Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    INTERRUPTED_AT.store(0, std::sync::atomic::Ordering::Relaxed);
+    RELAY_TO.store(pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    let action = SigAction::new(SigHandler::Handler(relay), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in RELAYED {
+        // SAFETY: the handler only reads atomics, reads the clock and calls kill(2).
+        unsafe { sigaction(sig, &action) }.map_err(|e| err(e, format_args!("sigaction {sig}")))?;
+    }
+    Ok(())
+}
+
+/// Ends [`relay_signals_to`]: the signals get their default dispositions back.
+pub fn stop_relaying() {
+    use nix::sys::signal::{signal, SigHandler};
+    RELAY_TO.store(0, std::sync::atomic::Ordering::Relaxed);
+    for sig in RELAYED {
+        // SAFETY: installs the default disposition; no handler code runs.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+}
+
+/// setsid(2): the calling process leads a new session with no controlling terminal, so
+/// the terminal's job-control signals (Ctrl-C's SIGINT to the foreground process group)
+/// reach slipway only, which relays them once; reads of an inherited terminal still work.
+pub fn new_session() -> io::Result<()> {
+    nix::unistd::setsid().map(drop).map_err(|e| err(e, "setsid"))
 }
