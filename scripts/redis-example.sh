@@ -10,7 +10,7 @@
 # Needs root (namespaces, overlayfs) and the Debian mirror (debootstrap, apt-get in the RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-slipway=${SLIPWAY:-${CARGO_TARGET_DIR:-target}/release/slipway}
+slipway=$(realpath "${SLIPWAY:-${CARGO_TARGET_DIR:-target}/release/slipway}")
 cache=${SLIPWAY_DEBIAN_CACHE:-/var/cache/slipway}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log=$(mktemp)
@@ -46,7 +46,9 @@ if ! "$slipway" image inspect debian:bookworm-slim >/dev/null 2>&1; then
 fi
 
 echo "==> cd examples/redis && slipway build ."
-built=$(cd examples/redis && "$slipway" build . | tee /dev/stderr | sed -n 's/^Successfully built \([0-9a-f]\{12\}\)$/\1/p')
+out=$(cd examples/redis && "$slipway" build .)
+echo "$out"
+built=$(echo "$out" | sed -n 's/^Successfully built \([0-9a-f]\{12\}\)$/\1/p')
 [ -n "$built" ] || { echo "redis-example: no \"Successfully built <id>\" line" >&2; exit 1; }
 full=$("$slipway" image inspect "$built" | sed -n 's/^ *"Id": "\(sha256:[0-9a-f]*\)",$/\1/p' | head -n1)
 [ -n "$full" ] || { echo "redis-example: image $built is not in the store" >&2; exit 1; }
