@@ -113,7 +113,21 @@ fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
             .and_then(|r| slipway_store::layout::resolve(&r).ok());
     }
     let full = slipway_store::image::normalize_name(name).unwrap_or_else(|_| name.to_string());
-    store.get_ref(&full).ok().flatten()
+    if let Some(d) = store.get_ref(&full).ok().flatten() {
+        return Some(d);
+    }
+    // `FROM <image ID>` (or a unique prefix of one, as Docker accepts): an image of the
+    // store, named or not, whose config digest starts so.
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    if hex.len() < 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut found = store.images().ok()?.into_iter().filter_map(|(_, d)| {
+        let manifest: slipway_store::image::Manifest = serde_json::from_slice(&store.get_blob(&d.digest).ok()?).ok()?;
+        manifest.config.digest.hex().starts_with(hex).then_some(d)
+    });
+    let first = found.next()?;
+    found.all(|d| d.digest == first.digest).then_some(first)
 }
 
 /// The key of a set of inputs.
