@@ -87,6 +87,20 @@ fn build_dot_then_run_the_printed_id() {
     let hex = full.strip_prefix("sha256:").unwrap();
     assert_eq!(ok(sw(&store, &ctx, &["run", "--rm", hex]), "run <hex>").0, "made\n");
 
+    // FROM <id>: the plan finds the base by its ID (cached, keyed on its digest), the build
+    // runs on it.
+    let child = ctx.parent().unwrap().join("child");
+    std::fs::create_dir_all(&child).unwrap();
+    std::fs::write(child.join("Dockerfile"), format!("FROM {id}\nRUN cat /made > /copy\n")).unwrap();
+    let (out, _) = ok(sw(&store, &child, &["plan", "--format", "json", "."]), "plan FROM <id>");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["steps"][0]["status"], "hit", "{out}");
+    let child_id = built_id(&ok(sw(&store, &child, &["build", "."]), "build FROM <id>").0);
+    assert_eq!(
+        ok(sw(&store, &child, &["run", "--rm", &child_id, "cat", "/copy"]), "run").0,
+        "made\n"
+    );
+
     // Listed as <none>:<none>; -q, --filter dangling=true|false.
     let (out, _) = ok(sw(&store, &ctx, &["images"]), "images");
     let lines: Vec<&str> = out.lines().collect();
@@ -106,6 +120,10 @@ fn build_dot_then_run_the_printed_id() {
         sw(&store, &ctx, &["images", "-q", "--filter", "dangling=true"]),
         "images -q",
     );
+    assert_eq!(out, format!("{id}\n{child_id}\n"));
+    let (out, _) = ok(sw(&store, &ctx, &["rmi", &child_id]), "rmi <id>");
+    assert!(out.contains(&format!("Deleted: sha256:{child_id}")), "{out}");
+    let (out, _) = ok(sw(&store, &ctx, &["images", "-q", "-f", "dangling=true"]), "images -q");
     assert_eq!(out, format!("{id}\n"));
     let (out, _) = ok(sw(&store, &ctx, &["images", "-a", "-f", "dangling=false"]), "images -a");
     assert!(out.contains("bb") && !out.contains(&id), "{out}");
