@@ -127,6 +127,10 @@ enum Command {
         /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
         #[arg(long, value_name = "type=registry,ref=REF")]
         cache_from: Vec<String>,
+        /// Compare with the git revision REV instead of the store (a pull request's merge
+        /// base): which steps this change rebuilds, and why. Needs only git.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -359,6 +363,7 @@ fn main() -> ExitCode {
             no_cache_filter,
             fail_on_miss,
             cache_from,
+            base,
             context,
         } => plan::run(&plan::Options {
             request: slipway_planner::request::Request {
@@ -373,6 +378,7 @@ fn main() -> ExitCode {
             fail_on_miss,
             color: color(std::io::stderr().is_terminal()),
             cache_from,
+            base,
         }),
         Command::Build {
             file,

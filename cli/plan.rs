@@ -20,6 +20,8 @@ pub struct Options {
     pub color: bool,
     /// `--cache-from` specs.
     pub cache_from: Vec<String>,
+    /// `--base REV`: compare with a git revision instead of the store.
+    pub base: Option<String>,
 }
 
 /// Opens the store and plans `request`; renders a failure (Dockerfile errors → exit 1)
@@ -48,7 +50,64 @@ pub fn plan_or_report(
     Ok(Ok((store, planned)))
 }
 
+/// `slipway plan --base REV`: the working tree against a git revision.
+fn run_against(opts: &Options, rev: &str) -> io::Result<ExitCode> {
+    use slipway_planner::request::Failure;
+    let store = slipway_store::Store::open(slipway_store::default_root()).ok();
+    let based = match slipway_planner::gitbase::plan_against(&opts.request, rev, store.as_ref()) {
+        Ok(b) => b,
+        Err(Failure::Io(e)) => return Err(e),
+        Err(Failure::Invalid {
+            name,
+            text,
+            diagnostics,
+        }) => {
+            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, opts.color));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let p = &based.plan;
+    let out = match opts.format {
+        Format::Human => {
+            let mut o =
+                format!("Compared with {rev}: \"cached\" is unchanged, \"rebuild\" is what this change rebuilds\n\n");
+            o.push_str(&report::human(p));
+            for n in &based.notes {
+                o.push_str(&format!("note: {n}\n"));
+            }
+            o
+        }
+        Format::Json => {
+            let mut v = serde_json::to_value(p).map_err(io::Error::other)?;
+            v["base"] = serde_json::Value::String(rev.to_string());
+            v["notes"] = serde_json::json!(based.notes);
+            serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n"
+        }
+        Format::Markdown => {
+            let mut o = format!("Compared with `{rev}`:\n\n");
+            o.push_str(&report::markdown(p));
+            for n in &based.notes {
+                o.push_str(&format!("\n_note: {n}_\n"));
+            }
+            o
+        }
+        Format::Dot => report::dot(p),
+    };
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    lock.write_all(out.as_bytes())?;
+    lock.flush()?;
+    Ok(if opts.fail_on_miss && p.summary.misses > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    if let Some(rev) = &opts.base {
+        return run_against(opts, rev);
+    }
     match crate::registry::cache_refs(&opts.cache_from) {
         Ok(refs) => crate::registry::import_caches(&refs, false)?,
         Err(m) => {

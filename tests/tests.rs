@@ -10,6 +10,7 @@ mod faults;
 mod features;
 mod lsp;
 mod plan;
+mod plan_base;
 mod registry;
 mod runner;
 mod seeds;

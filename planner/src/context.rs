@@ -266,6 +266,19 @@ impl Context {
         })
     }
 
+    /// A context made of entries read elsewhere (a git tree: see [`crate::gitbase`]),
+    /// `.dockerignore` already applied; `root` is where it would be on disk.
+    pub fn from_entries(root: PathBuf, mut entries: Vec<FileEntry>) -> Context {
+        entries.sort_by(|a, b| cmp_paths(&a.path, &b.path));
+        Context {
+            root,
+            entries,
+            files_hashed: 0,
+            bytes_hashed: 0,
+            warnings: Vec::new(),
+        }
+    }
+
     /// The canonical context directory.
     pub fn root(&self) -> &Path {
         &self.root
