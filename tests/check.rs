@@ -3,11 +3,11 @@
 
 use crate::{root, slipway};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 /// Runs `slipway` in `dir` with stable rendering.
 fn slipway_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    crate::bin()
         .args(args)
         .env("COLUMNS", "100")
         .env("NO_COLOR", "1")

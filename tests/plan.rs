@@ -3,10 +3,9 @@
 
 use crate::root;
 use std::path::Path;
-use std::process::Command;
 
 fn plan_json(store: &Path, context: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let out = crate::bin()
         .args(["plan", "--format", "json"])
         .args(extra)
         .arg(context)
@@ -125,7 +124,7 @@ fn plan_reports_render() {
     .unwrap();
     std::fs::write(ctx.join("x"), "x").unwrap();
     let run = |format: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let out = crate::bin()
             .args(["plan", "--format", format])
             .arg(&ctx)
             .env("SLIPWAY_ROOT", &store)
