@@ -130,9 +130,55 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let mut lock = stdout.lock();
     lock.write_all(out.as_bytes())?;
     lock.flush()?;
+    // Sources that cannot be selected: the report is out, then the plan fails.
+    let unselectable = source_errors(&planned, opts.request.context.as_path());
+    if !unselectable.is_empty() {
+        let name = planned.dockerfile.display().to_string();
+        eprint!(
+            "{}",
+            crate::render::diagnostics(&name, &planned.text, &unselectable, opts.color)
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(if opts.fail_on_miss && p.summary.misses > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
+
+/// A diagnostic at the source (else the instruction) of every step whose sources cannot
+/// be selected.
+fn source_errors(
+    planned: &slipway_planner::request::Planned,
+    context: &std::path::Path,
+) -> Vec<slipway_parser::Diagnostic> {
+    let mut out = Vec::new();
+    for step in &planned.plan.steps {
+        let Some(inst) = planned.file.instructions.iter().find(|i| i.start_line == step.line) else {
+            continue;
+        };
+        // The instruction's first line: a heredoc body is no part of what is wrong.
+        let first_line = planned.text[inst.span.clone()].find('\n').unwrap_or(inst.span.len());
+        for e in &step.errors {
+            // The error names the path as BuildKit looks it up: `"/dir/file"`.
+            let path = e.split('"').nth(1).map(|p| p.trim_start_matches('/'));
+            let word = inst.args.words().into_iter().find(|w| {
+                path.is_some_and(|p| !p.is_empty() && w.text.trim_start_matches("./").trim_start_matches('/') == p)
+            });
+            let span = word.map_or(inst.span.start..inst.span.start + first_line, |w| w.span.clone());
+            out.push(
+                slipway_parser::Diagnostic::error(SOURCES, slipway_parser::Phase::Build, span, e.clone()).with_help(
+                    format!(
+                        "source paths are relative to the build context {}; check the path and .dockerignore",
+                        context.display()
+                    ),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// A COPY/ADD source or bind mount source the build context does not have.
+const SOURCES: &str = "slipway::plan::missing-source";

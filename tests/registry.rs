@@ -439,7 +439,7 @@ impl Machine {
     }
 
     pub fn run(&self, cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let mut child = crate::bin()
             .args(args)
             .current_dir(cwd)
             .env("SLIPWAY_ROOT", self.store())
@@ -471,7 +471,7 @@ impl Machine {
 
     /// Starts slipway without waiting for it.
     pub fn spawn(&self, cwd: &Path, args: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_slipway"))
+        crate::bin()
             .args(args)
             .current_dir(cwd)
             .env("SLIPWAY_ROOT", self.store())

@@ -2,10 +2,10 @@
 
 use crate::text;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn slipway_in(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    crate::bin()
         .args(args)
         .env("SLIPWAY_ROOT", store)
         .env("SOURCE_DATE_EPOCH", "1700000000")

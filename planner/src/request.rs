@@ -163,7 +163,7 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
     })?;
     let scan = ScanOptions {
         dockerignore: find_dockerignore(&dockerfile, &request.context)?,
-        stat_cache: ScanOptions::default_stat_cache(&request.context).ok(),
+        stat_cache: ScanOptions::stat_cache_in(store.root(), &request.context).ok(),
         threads: 0,
     };
     let context = Context::scan(&request.context, &scan).map_err(|e| {
