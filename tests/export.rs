@@ -349,7 +349,7 @@ fn save_rm_load_run_and_oci_layout_bases() {
     )
     .unwrap();
     let plan = ok(slipway_in(&fresh, &ctx, &["plan", "."]), "plan");
-    assert!(plan.lines().next().unwrap().starts_with("cached"), "{plan}");
+    assert!(plan.lines().nth(1).unwrap().starts_with("cached"), "{plan}");
     ok(
         slipway_in(&fresh, &ctx, &["build", "-t", "again", "."]),
         "build FROM oci-layout",

@@ -27,7 +27,7 @@ fn git(repo: &Path, args: &[&str]) {
 }
 
 fn plan(store: &Path, repo: &Path, base: &str) -> serde_json::Value {
-    let o: Output = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let o: Output = crate::bin()
         .args(["plan", "--base", base, "--format", "json", "."])
         .current_dir(repo)
         .env("SLIPWAY_ROOT", store)
@@ -152,7 +152,7 @@ fn plan_base_says_what_each_commit_rebuilds() {
     assert!(v[2].2.contains(&"ARG VERSION changed 1 → 2".to_string()), "{v:?}");
 
     // A revision that does not exist: an error that says so.
-    let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let o = crate::bin()
         .args(["plan", "--base", "no-such-rev", "."])
         .current_dir(&repo)
         .env("SLIPWAY_ROOT", &store)

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 
 /// `slipway` in `cwd` against `store`, with the real clock (no SOURCE_DATE_EPOCH).
 fn sw(store: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    crate::bin()
         .args(args)
         .current_dir(cwd)
         .env("SLIPWAY_ROOT", store)
@@ -186,7 +186,7 @@ fn ctrl_c_on_run_is_relayed_once_and_the_container_exits_cleanly() {
     for (flags, signal) in [(&["--rm"][..], libc_sig::SIGINT), (&[][..], libc_sig::SIGTERM)] {
         let script = "n=0; trap 'n=$((n+1)); echo got signal $n; exit 0' INT TERM; echo ready; \
                       while :; do sleep 0.05; done";
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let mut child = crate::bin()
             .arg("run")
             .args(flags)
             .args(["bb", "sh", "-c", script])
