@@ -845,6 +845,7 @@ fn run_step(
                 hostname: "slipway-build".into(),
                 network,
                 mounts: prepared.mounts.clone(),
+                security: crate::security::Security::default(),
             };
             let container = format!(
                 "slipway-{}",

@@ -154,6 +154,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             Network::Host
         },
         mounts: Vec::new(),
+        security: crate::security::Security::default(),
     };
     container::run(&spec)
 }
