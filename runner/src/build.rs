@@ -924,6 +924,7 @@ fn run_step(
                 hostname: "slipway-build".into(),
                 network,
                 mounts: prepared.mounts.clone(),
+                security: crate::security::Security::default(),
             };
             let container = format!(
                 "slipway-{}",

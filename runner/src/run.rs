@@ -156,6 +156,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             Network::Host
         },
         mounts: Vec::new(),
+        security: crate::security::Security::default(),
     };
     let mut record = ContainerRecord {
         id: id.clone(),
