@@ -717,16 +717,25 @@ impl Store {
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut todo: Vec<(String, Descriptor)> = self
-            .refs_locked(&_r)?
+            .read_index()?
+            .manifests
             .into_iter()
-            .map(|(n, d)| (format!("ref {n}"), d))
+            .map(|d| match d.annotations.get(REF_NAME) {
+                Some(n) => (format!("ref {n}"), d),
+                None => (format!("untagged image {}", d.digest), d),
+            })
             .collect();
+        // A blob not fetched yet but known to a registry (a layer of a cache imported for
+        // planning: fetched when a build reuses it) is not missing.
+        let remote = |d: &Digest| self.is_remote(d);
         while let Some((from, d)) = todo.pop() {
             if !seen.insert(d.digest.clone()) {
                 continue;
             }
             if !blobs.contains(&d.digest) {
-                problems.push(format!("{from}: blob {} is missing", d.digest));
+                if !remote(&d.digest) {
+                    problems.push(format!("{from}: blob {} is missing", d.digest));
+                }
                 continue;
             }
             let is_manifest = d.media_type.contains("manifest") || d.media_type.contains("image.index");
@@ -742,7 +751,10 @@ impl Store {
             let name = e?.file_name().to_string_lossy().into_owned();
             match self.get_cache(&name) {
                 Ok(Some(r)) => {
-                    if let Some(res) = r.result.filter(|res| !blobs.contains(&res.digest)) {
+                    if let Some(res) = r
+                        .result
+                        .filter(|res| !blobs.contains(&res.digest) && !remote(&res.digest))
+                    {
                         problems.push(format!("cache record {name}: result blob {} is missing", res.digest));
                     }
                 }
@@ -751,6 +763,47 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// Remembers that the registry repository `host/repo` holds a blob (pulled from it,
+    /// pushed to it, or listed by a cache there): a push can mount it from there, and a
+    /// blob the store does not have yet can be fetched from there. Best effort.
+    pub fn record_origin(&self, digest: &Digest, host: &str, repo: &str) {
+        let path = self.root.join("registry/origins").join(digest.hex());
+        let line = format!("{host}/{repo}");
+        let mut lines: Vec<String> = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if lines.contains(&line) {
+            return;
+        }
+        lines.push(line);
+        // A lost origin only costs an upload or a fetch from elsewhere.
+        let _ = write_atomic(&path, (lines.join("\n") + "\n").as_bytes());
+    }
+
+    /// Marks a blob the store does not have as held by a registry (see
+    /// [`Store::record_origin`]): named by a cache record or an image, but fetched only
+    /// when a build needs it. `verify` does not count it as missing.
+    pub fn mark_remote(&self, digest: &Digest) -> io::Result<()> {
+        write_atomic(&self.root.join("registry/remote").join(digest.hex()), b"")
+    }
+
+    /// Whether a blob the store lacks was marked [`Store::mark_remote`].
+    pub fn is_remote(&self, digest: &Digest) -> bool {
+        !self.has_blob(digest) && self.root.join("registry/remote").join(digest.hex()).exists()
+    }
+
+    /// The `host/repo` registry repositories known to hold a blob.
+    pub fn origins(&self, digest: &Digest) -> Vec<String> {
+        fs::read_to_string(self.root.join("registry/origins").join(digest.hex()))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
     }
 
     fn step_path(&self, step: &str) -> PathBuf {
