@@ -126,6 +126,8 @@ pub fn unpack(
     let dest = View::new(lowers, upper).resolve(dest, true)?;
     crate::build::ensure_dir(upper, lowers, &dest, owner)?;
     let mut count = 0;
+    // Members keep the archive's mtimes; a directory's is set once everything is in.
+    let mut dirs: Vec<(PathBuf, i64)> = Vec::new();
     for entry in ar.entries()? {
         let mut entry = entry.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", archive.display())))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -135,6 +137,8 @@ pub fn unpack(
         };
         let header = entry.header();
         let kind = header.entry_type();
+        let mtime = header.mtime().ok().and_then(|t| i64::try_from(t).ok()).unwrap_or(0);
+        let set_mtime = |p: &Path| crate::build::set_mtime(p, mtime, 0, false);
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let (uid, gid) = match owner {
             Some(o) => o,
@@ -158,6 +162,7 @@ pub fn unpack(
                 let at = upper.join(target.trim_start_matches('/'));
                 std::os::unix::fs::chown(&at, Some(uid), Some(gid))?;
                 fs::set_permissions(&at, fs::Permissions::from_mode(mode))?;
+                dirs.push((at, mtime));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 remove_entry(&host)?;
@@ -167,6 +172,7 @@ pub fn unpack(
                 out.flush()?;
                 std::os::unix::fs::chown(&host, Some(uid), Some(gid))?;
                 fs::set_permissions(&host, fs::Permissions::from_mode(mode))?;
+                set_mtime(&host)?;
             }
             T::Symlink => {
                 let target = entry
@@ -175,6 +181,7 @@ pub fn unpack(
                 remove_entry(&host)?;
                 std::os::unix::fs::symlink(String::from_utf8_lossy(&target).as_ref(), &host)?;
                 std::os::unix::fs::lchown(&host, Some(uid), Some(gid))?;
+                set_mtime(&host)?;
             }
             T::Link => {
                 let target = entry
@@ -212,11 +219,15 @@ pub fn unpack(
                     header.device_minor().ok().flatten().unwrap_or(0),
                 )?;
                 std::os::unix::fs::lchown(&host, Some(uid), Some(gid))?;
+                set_mtime(&host)?;
             }
             // PAX and GNU long-name records are applied by the reader; others carry no file.
             _ => continue,
         }
         count += 1;
+    }
+    for (dir, mtime) in dirs.iter().rev() {
+        crate::build::set_mtime(dir, *mtime, 0, false)?;
     }
     Ok(count)
 }
