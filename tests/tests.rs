@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod cli;
 mod diagnostics;
+mod differential;
 mod editors;
 mod export;
 mod faults;
