@@ -1793,7 +1793,8 @@ fn plan_copy(
                     items.push(Item {
                         host,
                         dest: d,
-                        unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
+                        // Only a source itself is unpacked, never an archive inside a directory.
+                        unpack: add && c.unpack != Some(false) && kind == EntryKind::File && *p == top,
                         dir_only: kind == EntryKind::Dir,
                         source: Some(si),
                     });
