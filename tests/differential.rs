@@ -354,6 +354,7 @@ fn write_context(dir: &Path, case: &Case) {
             std::fs::hard_link(dir.join(existing), dir.join(hard)).unwrap();
         } else if let Some((name, what)) = line.split_once('@') {
             let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, generated(what)).unwrap();
             made.push(p);
         } else if let Some(d) = line.strip_suffix('/') {
@@ -947,6 +948,32 @@ fn cases() -> Vec<Case> {
         ),
         case("whiteout then copy", "FROM bb\nRUN rm -r /opt/app\nCOPY a.txt /opt/app/\n", "a.txt=a"),
         case("nested whiteouts", "FROM bb\nRUN mkdir -p /w/a/b && echo 1 > /w/a/b/f\nRUN rm -r /w/a\n", ""),
+        // More of each.
+        case("copy into existing subdirs", "FROM bb\nCOPY d /opt/\n", "d/app/new.txt=n\nd/top.txt=t"),
+        case("copy to image link dir", "FROM bb\nCOPY a.txt /lib\n", "a.txt=a"),
+        case("copy hidden files", "FROM bb\nCOPY . /c/\n", ".hidden=h\nd/.also=a"),
+        case("copy name with space", "FROM bb\nCOPY [\"a b.txt\", \"/x/\"]\n", "a b.txt=ab"),
+        case("copy dot slash dest", "FROM bb\nCOPY a.txt ./\n", "a.txt=a"),
+        case("workdir then copy dir relative", "FROM bb\nWORKDIR /w\nCOPY d d2\n", "d/f=f"),
+        case("copy from stage to root", "FROM bb AS b\nRUN mkdir /o && echo x > /o/f\nFROM bb\nCOPY --from=b /o/ /\n", ""),
+        case("entrypoint in child clears cmd", "FROM bb AS p\nCMD [\"x\"]\nFROM p\nENTRYPOINT [\"y\"]\n", ""),
+        case("cmd inherited", "FROM bb AS p\nCMD [\"x\"]\nFROM p\nENV A=1\n", ""),
+        case("arg before from", "ARG BASE=bb\nFROM $BASE\nRUN echo ok > /ok\n", ""),
+        case("label with arg", "FROM bb\nARG V=1\nLABEL v=$V w=${V}x\n", ""),
+        case("env default expansion", "FROM bb\nENV X=${UNSET:-def} Y=${X:+set}\n", ""),
+        case("expose from env", "FROM bb\nENV P=8080\nEXPOSE $P\n", ""),
+        case("stopsignal number", "FROM bb\nSTOPSIGNAL 9\n", ""),
+        case("user group names", "FROM bb\nUSER app:staff\nRUN id > /tmp/id\n", ""),
+        case("healthcheck start period", "FROM bb\nHEALTHCHECK --start-period=3s --interval=1m CMD true\n", ""),
+        case("volume over files", "FROM bb\nVOLUME /opt/app\n", ""),
+        case("run appends to base file", "FROM bb\nRUN echo more >> /etc/motd\n", ""),
+        case("run mkfifo", "FROM bb\nRUN mkfifo /fifo\n", ""),
+        case("run moves a dir", "FROM bb\nRUN mv /opt/app /opt/app2\n", ""),
+        case("run in new workdir sees it", "FROM bb\nWORKDIR /a/b\nRUN touch f && ls -la .. > /list\n", ""),
+        case("onbuild label in child", "FROM bb AS p\nONBUILD LABEL from=trigger\nFROM p\n", ""),
+        case("copy then chmod in run", "FROM bb\nCOPY a.txt /a\nRUN chmod 600 /a\n", "a.txt=a"),
+        case("copy overwrites copy", "FROM bb\nCOPY a.txt /x\nCOPY b.txt /x\n", "a.txt=a\nb.txt=b"),
+        case("add dir with archive inside", "FROM bb\nADD d /d\n", "d/t.tar@tar"),
         case("deleted then absent", "FROM bb\nRUN rm /etc/motd\n", "").buildkit(&[], |f, _| absent(f, "/etc/motd")),
     ]
 }

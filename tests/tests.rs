@@ -9,6 +9,7 @@ mod editors;
 mod export;
 mod faults;
 mod features;
+mod fidelity;
 mod lsp;
 mod plan;
 mod registry;
