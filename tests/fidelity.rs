@@ -260,22 +260,28 @@ fn healthcheck_exec_form_and_expose_ranges_as_docker_stores_them() {
 
 #[test]
 fn layers_keep_the_files_times_and_source_date_epoch_clamps_newer_ones() {
-    let df = "FROM bb\nCOPY d /d\nRUN echo x > /new && echo y > /old && /bin/busybox touch -d @1234567890 /old\n";
+    let df = "FROM bb\nCOPY d /p/d\nRUN echo x > /new && echo y > /old && /bin/busybox touch -d @1234567890 /old\n";
     let files = [("d/a", "a"), ("d/s/b", "b")];
     let name = "layers_keep_the_files_times_and_source_date_epoch_clamps_newer_ones";
     let Some(b) = build(name, df, &files, &[]) else {
         return;
     };
-    // COPY keeps the context's times (a copied directory too), RUN its own write times.
-    assert_eq!(get(&b, "/d/a").mtime, 1_600_000_000);
-    assert_eq!(get(&b, "/d/s").mtime, 1_600_000_000);
+    // COPY keeps the context's times (a copied directory's too, the destination gets the
+    // source directory's as BuildKit gives it), RUN its own write times.
+    assert_eq!(get(&b, "/p/d/a").mtime, 1_600_000_000);
+    assert_eq!(get(&b, "/p/d/s").mtime, 1_600_000_000);
+    assert_eq!(get(&b, "/p/d").mtime, 1_600_000_000);
+    assert!(
+        get(&b, "/p").mtime > 1_700_000_000,
+        "a directory the step made: its time"
+    );
     assert_eq!(get(&b, "/old").mtime, 1_234_567_890);
     assert!(get(&b, "/new").mtime > 1_700_000_000);
     // SOURCE_DATE_EPOCH clamps what is newer, keeps what is older.
     let b = build(name, df, &files, &["SOURCE_DATE_EPOCH=1650000000"]).unwrap();
     assert_eq!(get(&b, "/new").mtime, 1_650_000_000);
-    assert_eq!(get(&b, "/d").mtime, 1_650_000_000);
-    assert_eq!(get(&b, "/d/a").mtime, 1_600_000_000);
+    assert_eq!(get(&b, "/p").mtime, 1_650_000_000);
+    assert_eq!(get(&b, "/p/d/a").mtime, 1_600_000_000);
     assert_eq!(get(&b, "/old").mtime, 1_234_567_890);
 }
 

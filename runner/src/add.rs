@@ -124,7 +124,7 @@ pub fn unpack(
     let file = File::open(archive)?;
     let mut ar = tar::Archive::new(compression.reader(BufReader::new(file))?);
     let dest = View::new(lowers, upper).resolve(dest, true)?;
-    crate::build::ensure_dir(upper, lowers, &dest, owner)?;
+    crate::build::ensure_dir(upper, lowers, &dest, owner, 0o755)?;
     let mut count = 0;
     // Members keep the archive's mtimes; a directory's is set once everything is in.
     let mut dirs: Vec<(PathBuf, i64)> = Vec::new();
@@ -149,7 +149,7 @@ pub fn unpack(
         };
         let view = View::new(lowers, upper);
         let parent = view.resolve(&format!("{dest}/{}", parents.join("/")), true)?;
-        crate::build::ensure_dir(upper, lowers, &parent, None)?;
+        crate::build::ensure_dir(upper, lowers, &parent, None, 0o755)?;
         let in_image = format!("{}/{name}", parent.trim_end_matches('/'));
         let host = upper.join(in_image.trim_start_matches('/'));
         use tar::EntryType as T;
@@ -158,7 +158,7 @@ pub fn unpack(
                 // A directory over an image link to a directory follows it (`lib/` on a
                 // merged-/usr Debian stays a link).
                 let target = view.resolve(&in_image, true)?;
-                crate::build::ensure_dir(upper, lowers, &target, None)?;
+                crate::build::ensure_dir(upper, lowers, &target, None, 0o755)?;
                 let at = upper.join(target.trim_start_matches('/'));
                 std::os::unix::fs::chown(&at, Some(uid), Some(gid))?;
                 fs::set_permissions(&at, fs::Permissions::from_mode(mode))?;

@@ -945,7 +945,7 @@ fn run_step(
                     Some((top, below)) => crate::rootfs::View::new(below, top).resolve(&target, true)?,
                     None => target,
                 };
-                ensure_dir(&upper, &lowers, &at, Some(owner))?;
+                ensure_dir(&upper, &lowers, &at, Some(owner), 0o755)?;
             }
         }
         _ => {}
@@ -1324,9 +1324,15 @@ fn prepare_mount(
 }
 
 /// Makes `target` (absolute) a directory in `upper`, its missing parents with the lower
-/// layers' owner and mode (else 0755 owned by `owner`, root by default: BuildKit's
+/// layers' owner and mode (else `mode`, owned by `owner`, root by default: BuildKit's
 /// `MkdirAll` with the chown user).
-pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+pub(crate) fn ensure_dir(
+    upper: &Path,
+    lowers: &[PathBuf],
+    target: &str,
+    owner: Option<(u32, u32)>,
+    mode: u32,
+) -> io::Result<()> {
     let mut rel = PathBuf::new();
     let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
     for p in parts {
@@ -1351,7 +1357,7 @@ pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: 
                 }
             }
             None => {
-                fs::set_permissions(&here, fs::Permissions::from_mode(0o755))?;
+                fs::set_permissions(&here, fs::Permissions::from_mode(mode))?;
                 let (u, g) = owner.unwrap_or((0, 0));
                 std::os::unix::fs::chown(&here, Some(u), Some(g))?;
             }
@@ -1381,6 +1387,11 @@ struct Item {
     /// The context source it comes from: files that are hard links of each other stay
     /// linked within one source (BuildKit copies each source on its own).
     source: Option<usize>,
+    /// A directory named as a source: its contents go into `dest`, which keeps its own
+    /// owner and mode and gets the directory's mtime once they are in (BuildKit's copy
+    /// restores the timestamp). `Some(true)`: its contents are copied with it;
+    /// `Some(false)`: they are items of their own.
+    contents: Option<bool>,
 }
 
 /// What a COPY/ADD writes, worked out before anything is written: the items, where and
@@ -1422,10 +1433,10 @@ enum Upper<'a> {
 }
 
 impl Upper<'_> {
-    fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>, mode: u32) -> io::Result<()> {
         match self {
-            Upper::Dir(upper) => ensure_dir(upper, lowers, target, owner),
-            Upper::Tree(tree) => tree.ensure_dir(lowers, target, owner),
+            Upper::Dir(upper) => ensure_dir(upper, lowers, target, owner, mode),
+            Upper::Tree(tree) => tree.ensure_dir(lowers, target, owner, mode),
         }
     }
 }
@@ -1433,6 +1444,9 @@ impl Upper<'_> {
 /// Writes what `plan` says into `upper`, over `lowers` (bottom first).
 fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io::Result<()> {
     let (dest, owner) = (&plan.dest, plan.owner);
+    // The directories made for the destination: 0755, or the `--chmod` mode's permission
+    // bits (BuildKit's `MkdirAll` with a Go `FileMode`, where 0o4000 is no setuid bit).
+    let dir_mode = plan.mode.map_or(0o755, |m| m & 0o777);
     // Copies of sources that are hard links of each other are linked (on disk).
     let mut links = Links::default();
     // Destinations resolve through the image's own links (`/lib -> usr/lib`).
@@ -1441,7 +1455,7 @@ fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io:
             Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(dest, true)?,
             Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(dest, true)?,
         };
-        upper.ensure_dir(lowers, &at, owner)?;
+        upper.ensure_dir(lowers, &at, owner, dir_mode)?;
     }
     // Directories copied alone (their entries are items of their own) get their source's
     // mtime once every item of their source is in, as a copy of the whole tree would.
@@ -1451,6 +1465,26 @@ fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io:
         if item.source != source {
             settle_copied_dirs(upper, &mut dir_times)?;
             source = item.source;
+        }
+        if let Some(children) = item.contents {
+            let at = match upper {
+                Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(&item.dest, true)?,
+                Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(&item.dest, true)?,
+            };
+            upper.ensure_dir(lowers, &at, owner, dir_mode)?;
+            let target = at.trim_start_matches('/').to_string();
+            for entry in fs::read_dir(&item.host)?.filter(|_| children) {
+                let entry = entry?;
+                let to = Path::new(&target).join(entry.file_name());
+                let (mode, keep) = (plan.mode, plan.keep_owner);
+                match upper {
+                    Upper::Dir(u) => copy_entry(&entry.path(), &u.join(&to), owner, mode, keep, true, &mut links)?,
+                    Upper::Tree(t) => t.copy_in(&entry.path(), &to, owner, mode, keep, true)?,
+                }
+            }
+            let m = fs::metadata(&item.host)?;
+            dir_times.push((target, m.mtime(), m.mtime_nsec()));
+            continue;
         }
         if item.unpack {
             if let Upper::Dir(u) = upper {
@@ -1465,7 +1499,7 @@ fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io:
             Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(parent, true)?,
             Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(parent, true)?,
         };
-        upper.ensure_dir(lowers, &parent, owner)?;
+        upper.ensure_dir(lowers, &parent, owner, dir_mode)?;
         let target = format!("{}/{name}", parent.trim_end_matches('/'));
         let target = target.trim_start_matches('/');
         let (mode, keep, recursive) = (plan.mode, plan.keep_owner, !item.dir_only);
@@ -1627,6 +1661,7 @@ fn plan_copy(
                 unpack: c.unpack == Some(true),
                 dir_only: false,
                 source: None,
+                contents: None,
             });
         }
         temps.push(tmp);
@@ -1696,6 +1731,7 @@ fn plan_copy(
                     unpack: false,
                     dir_only: false,
                     source: None,
+                    contents: is_dir.then_some(true),
                 });
             }
             keep_owner = true;
@@ -1734,6 +1770,7 @@ fn plan_copy(
                             unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
                             dir_only: kind == EntryKind::Dir,
                             source: Some(si),
+                            contents: None,
                         });
                     }
                     continue;
@@ -1774,6 +1811,14 @@ fn plan_copy(
                     let d = if *p == top {
                         if kind == EntryKind::Dir {
                             dir_source = true;
+                            items.push(Item {
+                                host,
+                                dest: dest.clone(),
+                                unpack: false,
+                                dir_only: true,
+                                source: Some(si),
+                                contents: Some(false),
+                            });
                             continue;
                         }
                         let name = p.rsplit('/').next().unwrap_or(p);
@@ -1797,6 +1842,7 @@ fn plan_copy(
                         unpack: add && c.unpack != Some(false) && kind == EntryKind::File && *p == top,
                         dir_only: kind == EntryKind::Dir,
                         source: Some(si),
+                        contents: None,
                     });
                 }
             }
@@ -1863,6 +1909,7 @@ fn inline_files(
             unpack: false,
             dir_only: false,
             source: None,
+            contents: None,
         });
     }
     Ok(tmp)

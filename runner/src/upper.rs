@@ -204,9 +204,15 @@ impl Tree {
 
     /// `build::ensure_dir` on the tree: makes `target` (absolute) a directory, its missing
     /// parents copied up from the lower layers (owner, mode and mtime; the parent's mtime
-    /// unchanged, as overlayfs copies up) or new: 0755, owned by `owner` (root by default),
-    /// at the step's time.
-    pub(crate) fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    /// unchanged, as overlayfs copies up) or new: `mode`, owned by `owner` (root by
+    /// default), at the step's time.
+    pub(crate) fn ensure_dir(
+        &mut self,
+        lowers: &[PathBuf],
+        target: &str,
+        owner: Option<(u32, u32)>,
+        mode: u32,
+    ) -> io::Result<()> {
         let mut rel = PathBuf::new();
         let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
         for p in parts {
@@ -228,7 +234,7 @@ impl Tree {
                     Meta {
                         uid,
                         gid,
-                        mode: 0o755,
+                        mode,
                         mtime: self.now,
                     }
                 }
@@ -485,7 +491,7 @@ mod tests {
             let host = upper.join(to);
             fs::create_dir_all(host.parent().unwrap()).unwrap();
             crate::build::copy_tree(&src.join(from), &host, Some((uid, gid)), None, false).unwrap();
-            tree.ensure_dir(&[], "/x", Some((uid, gid))).unwrap();
+            tree.ensure_dir(&[], "/x", Some((uid, gid)), 0o755).unwrap();
             tree.copy_in(&src.join(from), Path::new(to), Some((uid, gid)), None, false, true)
                 .unwrap();
         }
