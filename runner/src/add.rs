@@ -124,8 +124,10 @@ pub fn unpack(
     let file = File::open(archive)?;
     let mut ar = tar::Archive::new(compression.reader(BufReader::new(file))?);
     let dest = View::new(lowers, upper).resolve(dest, true)?;
-    crate::build::ensure_dir(upper, lowers, &dest, owner)?;
+    crate::build::ensure_dir(upper, lowers, &dest, owner, 0o755)?;
     let mut count = 0;
+    // Members keep the archive's mtimes; a directory's is set once everything is in.
+    let mut dirs: Vec<(PathBuf, i64)> = Vec::new();
     for entry in ar.entries()? {
         let mut entry = entry.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", archive.display())))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -135,6 +137,8 @@ pub fn unpack(
         };
         let header = entry.header();
         let kind = header.entry_type();
+        let mtime = header.mtime().ok().and_then(|t| i64::try_from(t).ok()).unwrap_or(0);
+        let set_mtime = |p: &Path| crate::build::set_mtime(p, mtime, 0, false);
         let mode = header.mode().unwrap_or(0o644) & 0o7777;
         let (uid, gid) = match owner {
             Some(o) => o,
@@ -145,7 +149,7 @@ pub fn unpack(
         };
         let view = View::new(lowers, upper);
         let parent = view.resolve(&format!("{dest}/{}", parents.join("/")), true)?;
-        crate::build::ensure_dir(upper, lowers, &parent, None)?;
+        crate::build::ensure_dir(upper, lowers, &parent, None, 0o755)?;
         let in_image = format!("{}/{name}", parent.trim_end_matches('/'));
         let host = upper.join(in_image.trim_start_matches('/'));
         use tar::EntryType as T;
@@ -154,10 +158,11 @@ pub fn unpack(
                 // A directory over an image link to a directory follows it (`lib/` on a
                 // merged-/usr Debian stays a link).
                 let target = view.resolve(&in_image, true)?;
-                crate::build::ensure_dir(upper, lowers, &target, None)?;
+                crate::build::ensure_dir(upper, lowers, &target, None, 0o755)?;
                 let at = upper.join(target.trim_start_matches('/'));
                 std::os::unix::fs::chown(&at, Some(uid), Some(gid))?;
                 fs::set_permissions(&at, fs::Permissions::from_mode(mode))?;
+                dirs.push((at, mtime));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 remove_entry(&host)?;
@@ -167,6 +172,7 @@ pub fn unpack(
                 out.flush()?;
                 std::os::unix::fs::chown(&host, Some(uid), Some(gid))?;
                 fs::set_permissions(&host, fs::Permissions::from_mode(mode))?;
+                set_mtime(&host)?;
             }
             T::Symlink => {
                 let target = entry
@@ -175,6 +181,7 @@ pub fn unpack(
                 remove_entry(&host)?;
                 std::os::unix::fs::symlink(String::from_utf8_lossy(&target).as_ref(), &host)?;
                 std::os::unix::fs::lchown(&host, Some(uid), Some(gid))?;
+                set_mtime(&host)?;
             }
             T::Link => {
                 let target = entry
@@ -212,11 +219,15 @@ pub fn unpack(
                     header.device_minor().ok().flatten().unwrap_or(0),
                 )?;
                 std::os::unix::fs::lchown(&host, Some(uid), Some(gid))?;
+                set_mtime(&host)?;
             }
             // PAX and GNU long-name records are applied by the reader; others carry no file.
             _ => continue,
         }
         count += 1;
+    }
+    for (dir, mtime) in dirs.iter().rev() {
+        crate::build::set_mtime(dir, *mtime, 0, false)?;
     }
     Ok(count)
 }

@@ -14,13 +14,13 @@ use crate::layer::LayerOptions;
 use crate::progress::{self, Progress};
 use petgraph::graph::NodeIndex;
 use slipway_parser::graph::StepKind;
-use slipway_parser::model::{Base, Command, CommandLine, CopySpec};
+use slipway_parser::model::{Base, Command, CommandLine, CopySpec, VarKind};
 use slipway_planner::context::EntryKind;
 use slipway_planner::plan::Status;
 use slipway_planner::request::Planned;
 use slipway_store::image::{normalize_name, History, ImageConfig, RootFs, RunConfig};
 use slipway_store::{CacheRecord, Descriptor, Digest, Store};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -28,6 +28,26 @@ use std::path::{Path, PathBuf};
 
 /// The annotation of a cached layer descriptor that holds the layer's diff_id.
 pub const DIFF_ID_ANNOTATION: &str = "org.slipway.diff_id";
+
+/// The diff_id of a layer without entries (a tar of two zero blocks). A step whose layer
+/// this is (a RUN that changed nothing, a WORKDIR that exists) adds no layer to the image,
+/// only a history entry marked `empty_layer`, as Docker's builders do.
+const EMPTY_TAR_DIFF_ID: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
+
+/// The ARGs BuildKit predefines for proxies: `--build-arg` sets them for RUN without an
+/// `ARG` instruction, and they stay out of the image.
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
 
 /// What `slipway build` was asked beyond the plan.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +70,17 @@ pub struct BuildOptions {
     /// it, as RUN does, instead of streaming the sources into the layer. The layers are the
     /// same; this is for the tests that check so.
     pub materialise_copies: bool,
+}
+
+impl BuildOptions {
+    /// `SOURCE_DATE_EPOCH` from `--build-arg`, else the environment: every newer timestamp
+    /// in a new layer is clamped to it (BuildKit's rewrite-timestamp).
+    pub fn source_date_epoch(&self) -> Option<u64> {
+        match self.build_args.iter().rev().find(|(k, _)| k == "SOURCE_DATE_EPOCH") {
+            Some((_, v)) => v.trim().parse().ok(),
+            None => crate::layer::source_date_epoch_set(),
+        }
+    }
 }
 
 /// Where a `--secret` comes from.
@@ -243,7 +274,6 @@ struct Ctx<'a> {
     /// index: the ARGs before the first FROM, then each built stage's FROM and every
     /// instruction after it, in file order, as Docker's classic builder counts them.
     numbers: BTreeMap<usize, usize>,
-    build_args: BTreeMap<String, String>,
     work: PathBuf,
     /// Some step ran (a miss, or an ONBUILD trigger) rather than coming from the cache.
     ran: std::sync::atomic::AtomicBool,
@@ -276,7 +306,6 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
         progress: &progress,
         by_id: planned.plan.steps.iter().map(|s| (s.id, s)).collect(),
         numbers,
-        build_args: options.build_args.iter().cloned().collect(),
         work: work.clone(),
         ran: std::sync::atomic::AtomicBool::new(false),
     };
@@ -317,12 +346,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                 if graph.stage_last[step.stage] == Some(node) {
                     let label = stage_label(&planned.model, step.stage);
                     for &ci in &graph.stage_tail[step.stage] {
-                        apply_config(
-                            &mut state,
-                            planned.model.commands.get(ci).and_then(Option::as_ref),
-                            &planned.file.instructions[ci].original,
-                            &ctx.build_args,
-                        );
+                        apply_config(&mut state, &planned.model, ci, &planned.file.instructions[ci].original);
                         config_step(&ctx, &label, ci, &state);
                     }
                     finished.insert(step.stage, state);
@@ -472,12 +496,7 @@ fn do_step(
     };
     // The config-only instructions before this step, each narrated as a step of its own.
     for &ci in &step.config {
-        apply_config(
-            &mut state,
-            model.commands.get(ci).and_then(Option::as_ref),
-            &file.instructions[ci].original,
-            &ctx.build_args,
-        );
+        apply_config(&mut state, model, ci, &file.instructions[ci].original);
         config_step(ctx, &stage_label, ci, &state);
     }
     if is_base {
@@ -553,10 +572,13 @@ fn push_layer(
     let diff_id: Digest = layer.annotations[DIFF_ID_ANNOTATION]
         .parse()
         .map_err(|e: String| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    let mut plain = layer;
-    plain.annotations.clear();
-    state.layers.push(plain);
-    state.config.rootfs.diff_ids.push(diff_id);
+    let empty = diff_id.as_str() == EMPTY_TAR_DIFF_ID;
+    if !empty {
+        let mut plain = layer;
+        plain.annotations.clear();
+        state.layers.push(plain);
+        state.config.rootfs.diff_ids.push(diff_id);
+    }
     if let Some(Command::Workdir { path }) = command {
         let wd = join_path(&state.workdir(), path);
         state.config.config.working_dir = Some(wd);
@@ -566,7 +588,7 @@ fn push_layer(
         created: Some(created()),
         created_by: Some(text),
         comment: Some("slipway build".into()),
-        empty_layer: false,
+        empty_layer: empty,
     });
     Ok(())
 }
@@ -598,7 +620,6 @@ fn run_triggers(
     {
         return Err(BuildError::Step(format!("invalid trigger: {}", d.message)));
     }
-    let build_args: BTreeMap<String, String> = options.build_args.iter().cloned().collect();
     for (i, inst) in parsed.file.instructions.iter().enumerate().skip(1) {
         let command = model.commands.get(i).and_then(Option::as_ref);
         match command {
@@ -620,7 +641,7 @@ fn run_triggers(
                 let _ = crate::tree::remove(&step_dir);
                 push_layer(state, layer, command, &inst.original)?;
             }
-            _ => apply_config(state, command, &inst.original, &build_args),
+            _ => apply_config(state, &model, i, &inst.original),
         }
     }
     Ok(())
@@ -698,18 +719,22 @@ fn empty_history(state: &mut StageState, original: &str) {
     });
 }
 
-fn apply_config(
-    state: &mut StageState,
-    command: Option<&Command>,
-    original: &str,
-    build_args: &BTreeMap<String, String>,
-) {
+/// Applies the config-only instruction `ci` of `model` to the stage.
+fn apply_config(state: &mut StageState, model: &slipway_parser::model::Model, ci: usize, original: &str) {
+    let command = model.commands.get(ci).and_then(Option::as_ref);
     let c = &mut state.config.config;
     match command {
-        Some(Command::Arg { args }) => {
-            for (k, v) in args {
-                let value = build_args.get(k).cloned().or_else(|| v.clone()).unwrap_or_default();
-                state.args.insert(k.clone(), value);
+        Some(Command::Arg { .. }) => {
+            // The value as the model resolved it: `--build-arg`, else the default, else the
+            // global ARG's. An ARG with none of them is not set at all (as BuildKit).
+            for v in model
+                .vars
+                .iter()
+                .filter(|v| v.instruction == ci && v.kind == VarKind::Arg)
+            {
+                if let Some(value) = &v.value {
+                    state.args.insert(v.name.clone(), value.clone());
+                }
             }
             return;
         }
@@ -725,8 +750,7 @@ fn apply_config(
             state.config.config.working_dir = Some(wd);
         }
         Some(Command::Expose { ports }) => {
-            for p in ports {
-                let p = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+            for p in ports.iter().flat_map(|p| expose_ports(p)) {
                 c.exposed_ports.insert(p, serde_json::json!({}));
             }
         }
@@ -753,7 +777,8 @@ fn apply_config(
         Some(Command::Healthcheck(h)) => {
             let test = match &h.test {
                 None => vec!["NONE".to_string()],
-                Some(CommandLine::Exec(v)) => v.clone(),
+                // Docker stores the exec form with its `CMD` marker (`["CMD", "curl", …]`).
+                Some(CommandLine::Exec(v)) => ["CMD".to_string()].into_iter().chain(v.iter().cloned()).collect(),
                 Some(CommandLine::Shell(s)) => vec!["CMD-SHELL".into(), s.clone()],
             };
             let mut v = serde_json::json!({ "Test": test });
@@ -777,6 +802,22 @@ fn apply_config(
         _ => return,
     }
     empty_history(state, original);
+}
+
+/// The `ExposedPorts` keys of one EXPOSE word, as Docker's `nat.ParsePortSpecs`: the
+/// protocol lowercased (`tcp` when absent), a range `8000-8002` one key per port. A word
+/// that is no port or range is kept as written.
+fn expose_ports(word: &str) -> Vec<String> {
+    let (ports, proto) = word.split_once('/').unwrap_or((word, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    let range = match ports.split_once('-') {
+        Some((a, b)) => a.parse::<u16>().ok().zip(b.parse::<u16>().ok()),
+        None => ports.parse::<u16>().ok().map(|p| (p, p)),
+    };
+    match range {
+        Some((a, b)) if a <= b => (a..=b).map(|p| format!("{p}/{proto}")).collect(),
+        _ => vec![format!("{ports}/{proto}")],
+    }
 }
 
 /// `path` against `base` (WORKDIR semantics), cleaned, absolute.
@@ -838,6 +879,15 @@ fn run_step(
         )
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("unable to find user {spec}: {e}")))
     };
+    // The owner of what COPY --chown and WORKDIR create.
+    let owner_of = |spec: &str| {
+        crate::user::owner(
+            spec,
+            &read_merged(&lowers, "etc/passwd"),
+            &read_merged(&lowers, "etc/group"),
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+    };
     match command {
         Some(Command::Run {
             command,
@@ -896,6 +946,13 @@ fn run_step(
                 }
             }
             rc.env.extend(state.config.config.env.iter().cloned());
+            // The predefined proxy ARGs reach RUN from `--build-arg` undeclared, and only RUN:
+            // never the config or history (BuildKit's `llb.WithProxy`).
+            for (k, v) in &options.build_args {
+                if PROXY_ARGS.contains(&k.as_str()) && !rc.env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
+                    rc.env.push(format!("{k}={v}"));
+                }
+            }
             let lower = if lowers.is_empty() {
                 vec![empty.clone()]
             } else {
@@ -961,23 +1018,30 @@ fn run_step(
                 Some(Command::Workdir { path }) => join_path(&wd, path),
                 _ => wd,
             };
-            let user = user_of(state.config.config.user.as_deref().unwrap_or("0"))?;
-            ensure_dir(&upper, &lowers, &target, Some((user.uid, user.gid)))?;
+            // Every directory it makes is the USER's (BuildKit's `Mkdir` with parents `WithUser`).
+            let owner = owner_of(state.config.config.user.as_deref().unwrap_or(""))?;
+            if !is_dir_in(&lowers, &target)? {
+                let at = match lowers.split_last() {
+                    Some((top, below)) => crate::rootfs::View::new(below, top).resolve(&target, true)?,
+                    None => target,
+                };
+                ensure_dir(&upper, &lowers, &at, Some(owner), 0o755)?;
+            }
         }
         _ => {}
     }
     let layer_options = LayerOptions {
         compression: options.compression,
-        ..LayerOptions::default()
+        clamp: options.source_date_epoch(),
     };
     let info = match command {
         Some(Command::Copy(c) | Command::Add(c)) => {
             let add = matches!(command, Some(Command::Add(_)));
-            let plan = plan_copy(store, state, c, add, heredocs, planned, finished, &user_of)?;
+            let plan = plan_copy(store, state, &lowers, c, add, heredocs, planned, finished, &owner_of)?;
             if !options.materialise_copies && plan.streams()? {
                 // The sources go straight into the layer tar; no file is created. The layer
                 // is unpacked from its blob if a later step needs it.
-                let mut tree = crate::upper::Tree::default();
+                let mut tree = crate::upper::Tree::at(plan.now);
                 apply_copy(&plan, &lowers, &mut Upper::Tree(&mut tree))?;
                 image::store_layer(store, |f| {
                     crate::upper::write_layer(&tree, &layer_options, io::BufWriter::new(f))
@@ -1339,32 +1403,42 @@ fn prepare_mount(
     Ok(())
 }
 
-/// Makes `target` (absolute) a directory in `upper`, its missing parents copied from the
-/// lower layers' metadata (else root-owned 0755); the last one owned by `owner` when new.
-pub(crate) fn ensure_dir(upper: &Path, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+/// Makes `target` (absolute) a directory in `upper`, its missing parents with the lower
+/// layers' owner and mode (else `mode`, owned by `owner`, root by default: BuildKit's
+/// `MkdirAll` with the chown user).
+pub(crate) fn ensure_dir(
+    upper: &Path,
+    lowers: &[PathBuf],
+    target: &str,
+    owner: Option<(u32, u32)>,
+    mode: u32,
+) -> io::Result<()> {
     let mut rel = PathBuf::new();
     let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
-    for (i, p) in parts.iter().enumerate() {
+    for p in parts {
         rel.push(p);
         let here = upper.join(&rel);
         if fs::symlink_metadata(&here).is_ok() {
             continue;
         }
         let lower = lower_dir(lowers, &rel);
+        // A directory of the lower layers is copied up as overlayfs does it: its metadata,
+        // mtime included, and its parent's mtime unchanged (only a new entry changes it).
+        let parent = here.parent().map(|p| (p, fs::symlink_metadata(p)));
         fs::create_dir(&here)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot create {}: {e}", here.display())))?;
         match lower {
             Some(m) => {
                 fs::set_permissions(&here, fs::Permissions::from_mode(m.mode() & 0o7777))?;
                 std::os::unix::fs::chown(&here, Some(m.uid()), Some(m.gid()))?;
+                set_mtime(&here, m.mtime(), m.mtime_nsec(), false)?;
+                if let Some((p, Ok(pm))) = parent {
+                    set_mtime(p, pm.mtime(), pm.mtime_nsec(), false)?;
+                }
             }
             None => {
-                fs::set_permissions(&here, fs::Permissions::from_mode(0o755))?;
-                let (u, g) = if i + 1 == parts.len() {
-                    owner.unwrap_or((0, 0))
-                } else {
-                    (0, 0)
-                };
+                fs::set_permissions(&here, fs::Permissions::from_mode(mode))?;
+                let (u, g) = owner.unwrap_or((0, 0));
                 std::os::unix::fs::chown(&here, Some(u), Some(g))?;
             }
         }
@@ -1390,6 +1464,14 @@ struct Item {
     /// A directory of the context whose contents are items of their own (the selection
     /// lists every path, after `--exclude` and `--parents`): the directory alone.
     dir_only: bool,
+    /// The context source it comes from: files that are hard links of each other stay
+    /// linked within one source (BuildKit copies each source on its own).
+    source: Option<usize>,
+    /// A directory named as a source: its contents go into `dest`, which keeps its own
+    /// owner and mode and gets the directory's mtime once they are in (BuildKit's copy
+    /// restores the timestamp). `Some(true)`: its contents are copied with it;
+    /// `Some(false)`: they are items of their own.
+    contents: Option<bool>,
 }
 
 /// What a COPY/ADD writes, worked out before anything is written: the items, where and
@@ -1403,6 +1485,10 @@ struct CopyPlan {
     owner: Option<(u32, u32)>,
     mode: Option<u32>,
     keep_owner: bool,
+    /// When the step started (the coarse clock), and its time in seconds: what the
+    /// directories it makes or changes get.
+    started: (i64, i64),
+    now: i64,
     _temps: Vec<TempDir>,
 }
 
@@ -1427,10 +1513,10 @@ enum Upper<'a> {
 }
 
 impl Upper<'_> {
-    fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>, mode: u32) -> io::Result<()> {
         match self {
-            Upper::Dir(upper) => ensure_dir(upper, lowers, target, owner),
-            Upper::Tree(tree) => tree.ensure_dir(lowers, target, owner),
+            Upper::Dir(upper) => ensure_dir(upper, lowers, target, owner, mode),
+            Upper::Tree(tree) => tree.ensure_dir(lowers, target, owner, mode),
         }
     }
 }
@@ -1438,15 +1524,48 @@ impl Upper<'_> {
 /// Writes what `plan` says into `upper`, over `lowers` (bottom first).
 fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io::Result<()> {
     let (dest, owner) = (&plan.dest, plan.owner);
+    // The directories made for the destination: 0755, or the `--chmod` mode's permission
+    // bits (BuildKit's `MkdirAll` with a Go `FileMode`, where 0o4000 is no setuid bit).
+    let dir_mode = plan.mode.map_or(0o755, |m| m & 0o777);
+    // Copies of sources that are hard links of each other are linked (on disk).
+    let mut links = Links::default();
     // Destinations resolve through the image's own links (`/lib -> usr/lib`).
     if plan.make_dest_dir {
         let at = match upper {
             Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(dest, true)?,
             Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(dest, true)?,
         };
-        upper.ensure_dir(lowers, &at, owner)?;
+        upper.ensure_dir(lowers, &at, owner, dir_mode)?;
     }
+    // Directories copied alone (their entries are items of their own) get their source's
+    // mtime once every item of their source is in, as a copy of the whole tree would.
+    let mut dir_times: Vec<(String, i64, i64)> = Vec::new();
+    let mut source = None;
     for item in &plan.items {
+        if item.source != source {
+            settle_copied_dirs(upper, &mut dir_times)?;
+            source = item.source;
+        }
+        if let Some(children) = item.contents {
+            let at = match upper {
+                Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(&item.dest, true)?,
+                Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(&item.dest, true)?,
+            };
+            upper.ensure_dir(lowers, &at, owner, dir_mode)?;
+            let target = at.trim_start_matches('/').to_string();
+            for entry in fs::read_dir(&item.host)?.filter(|_| children) {
+                let entry = entry?;
+                let to = Path::new(&target).join(entry.file_name());
+                let (mode, keep) = (plan.mode, plan.keep_owner);
+                match upper {
+                    Upper::Dir(u) => copy_entry(&entry.path(), &u.join(&to), owner, mode, keep, true, &mut links)?,
+                    Upper::Tree(t) => t.copy_in(&entry.path(), &to, owner, mode, keep, true)?,
+                }
+            }
+            let m = fs::metadata(&item.host)?;
+            dir_times.push((target, m.mtime(), m.mtime_nsec()));
+            continue;
+        }
         if item.unpack {
             if let Upper::Dir(u) = upper {
                 if let Some(compression) = crate::add::detect(&item.host)? {
@@ -1460,29 +1579,105 @@ fn apply_copy(plan: &CopyPlan, lowers: &[PathBuf], upper: &mut Upper<'_>) -> io:
             Upper::Dir(u) => crate::rootfs::View::new(lowers, u).resolve(parent, true)?,
             Upper::Tree(t) => crate::rootfs::View::over_tree(lowers, t).resolve(parent, true)?,
         };
-        upper.ensure_dir(lowers, &parent, None)?;
+        upper.ensure_dir(lowers, &parent, owner, dir_mode)?;
         let target = format!("{}/{name}", parent.trim_end_matches('/'));
         let target = target.trim_start_matches('/');
         let (mode, keep, recursive) = (plan.mode, plan.keep_owner, !item.dir_only);
+        links.source = item.source;
         match upper {
-            Upper::Dir(u) => copy_entry(&item.host, &u.join(target), owner, mode, keep, recursive)?,
-            Upper::Tree(t) => t.copy_in(&item.host, Path::new(target), owner, mode, keep, recursive)?,
+            Upper::Dir(u) => copy_entry(&item.host, &u.join(target), owner, mode, keep, recursive, &mut links)?,
+            Upper::Tree(t) => {
+                t.link_source = item.source;
+                t.copy_in(&item.host, Path::new(target), owner, mode, keep, recursive)?
+            }
+        }
+        if item.dir_only {
+            let m = fs::symlink_metadata(&item.host)?;
+            dir_times.push((target.to_string(), m.mtime(), m.mtime_nsec()));
+        }
+    }
+    settle_copied_dirs(upper, &mut dir_times)?;
+    if let Upper::Dir(u) = upper {
+        // The directories this step made or changed have the step's time, as in the tree
+        // (the kernel gave them the time of each change).
+        settle_dir_times(u, plan.started, plan.now)?;
+    }
+    Ok(())
+}
+
+/// Gives the directories copied alone their sources' mtimes (`dir_times`: path in the
+/// layer, seconds, nanoseconds), and forgets them.
+fn settle_copied_dirs(upper: &mut Upper<'_>, dir_times: &mut Vec<(String, i64, i64)>) -> io::Result<()> {
+    for (rel, secs, nanos) in dir_times.drain(..) {
+        match upper {
+            Upper::Dir(u) => set_mtime(&u.join(&rel), secs, nanos, false)?,
+            Upper::Tree(t) => t.set_dir_mtime(Path::new(&rel), secs)?,
         }
     }
     Ok(())
+}
+
+/// Sets every directory under `dir` whose mtime is not before `started` to `now`.
+fn settle_dir_times(dir: &Path, started: (i64, i64), now: i64) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let m = entry.metadata()?;
+        if m.is_dir() {
+            settle_dir_times(&entry.path(), started, now)?;
+            if (m.mtime(), m.mtime_nsec()) >= started {
+                set_mtime(&entry.path(), now, 0, true)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sets a path's mtime (and atime) to `secs`.`nanos`; a symlink itself unless `follow`.
+pub(crate) fn set_mtime(path: &Path, secs: i64, nanos: i64, follow: bool) -> io::Result<()> {
+    use nix::sys::stat::{utimensat, UtimensatFlags};
+    let t = nix::sys::time::TimeSpec::new(secs, nanos);
+    let flag = if follow {
+        UtimensatFlags::FollowSymlink
+    } else {
+        UtimensatFlags::NoFollowSymlink
+    };
+    utimensat(nix::fcntl::AT_FDCWD, path, &t, &t, flag).map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("cannot set the times of {}: {e}", path.display()),
+        )
+    })
+}
+
+/// The kernel's time now, as it stamps files (its coarse clock, which can be behind the
+/// one `SystemTime` reads): the mtime of a directory just made under `dir`. Anything
+/// changed after this has an mtime not before it.
+fn kernel_now(dir: &Path) -> io::Result<(i64, i64)> {
+    let probe = dir.join(format!(
+        "clock-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = fs::remove_dir(&probe);
+    fs::create_dir(&probe)?;
+    let m = fs::metadata(&probe)?;
+    fs::remove_dir(&probe)?;
+    Ok((m.mtime(), m.mtime_nsec()))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn plan_copy(
     store: &Store,
     state: &StageState,
+    lowers: &[PathBuf],
     c: &CopySpec,
     add: bool,
     heredocs: &[slipway_parser::syntax::Heredoc],
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
-    user_of: &dyn Fn(&str) -> io::Result<crate::user::ExecUser>,
+    owner_of: &dyn Fn(&str) -> io::Result<(u32, u32)>,
 ) -> Result<CopyPlan, BuildError> {
+    let started = kernel_now(&store.root().join("builds"))?;
     let is_url = |s: &str| s.starts_with("http://") || s.starts_with("https://");
     // A remote git repository; a local path that merely ends in `.git` is a context path.
     let is_git =
@@ -1501,14 +1696,15 @@ fn plan_copy(
         return Err(unsupported("ADD --checksum applies to URL sources only".into()));
     }
     let workdir = state.workdir();
-    let dest_is_dir =
-        c.dest.ends_with('/') || c.sources.len() + heredocs.len() > 1 || c.sources.iter().any(|s| has_wildcard(s));
     let dest = join_path(&workdir, &c.dest);
+    // A destination that is a directory already (through the image's links) is one:
+    // `WORKDIR /app` + `COPY package.json .` writes /app/package.json.
+    let dest_is_dir = c.dest.ends_with('/')
+        || c.sources.len() + heredocs.len() > 1
+        || c.sources.iter().any(|s| has_wildcard(s))
+        || is_dir_in(lowers, &dest)?;
     let owner = match &c.chown {
-        Some(spec) => {
-            let u = user_of(spec)?;
-            Some((u.uid, u.gid))
-        }
+        Some(spec) => Some(owner_of(spec)?),
         None => None,
     };
     let mode = match &c.chmod {
@@ -1544,6 +1740,8 @@ fn plan_copy(
                 dest: d,
                 unpack: c.unpack == Some(true),
                 dir_only: false,
+                source: None,
+                contents: None,
             });
         }
         temps.push(tmp);
@@ -1589,6 +1787,11 @@ fn plan_copy(
                     .map(|n| n.to_owned())
                     .unwrap_or_else(|| "root".into());
                 let host = at.join(&name);
+                // A symlink named as the source is followed inside the source image.
+                let rel = match src_dirs.split_last() {
+                    Some((top, below)) => crate::rootfs::View::new(below, top).resolve(&rel, true)?,
+                    None => rel,
+                };
                 assemble(&src_dirs, rel.trim_start_matches('/'), &host)?;
                 if fs::symlink_metadata(&host).is_err() {
                     return Err(io::Error::new(io::ErrorKind::NotFound, format!("{src}: not found in {from}")).into());
@@ -1607,6 +1810,8 @@ fn plan_copy(
                     dest: d,
                     unpack: false,
                     dir_only: false,
+                    source: None,
+                    contents: is_dir.then_some(true),
                 });
             }
             keep_owner = true;
@@ -1625,7 +1830,7 @@ fn plan_copy(
             // `--parents`: the destination keeps each path below the pivot (the part
             // before `/./`, else the context root).
             dir_source |= c.parents;
-            for (src, paths) in &sel.per_source {
+            for (si, (src, paths)) in sel.per_source.iter().enumerate() {
                 if c.parents {
                     let pivot = src.find("/./").map_or("", |i| &src[..i]);
                     let pivot = join_path("/", pivot);
@@ -1640,11 +1845,15 @@ fn plan_copy(
                             }
                         };
                         let kind = kinds.get(p.as_str()).copied().unwrap_or(EntryKind::File);
+                        // Symlinks on the way are followed inside the context.
+                        let host = root.join(planned.context.resolve(p).unwrap_or_else(|| p.clone()));
                         items.push(Item {
-                            host: root.join(p),
+                            host,
                             dest: join_path(&dest, rel),
                             unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
                             dir_only: kind == EntryKind::Dir,
+                            source: Some(si),
+                            contents: None,
                         });
                     }
                     continue;
@@ -1655,6 +1864,10 @@ fn plan_copy(
                     .trim_end_matches('/');
                 let base = if base == "." { "" } else { base };
                 let wild = has_wildcard(src);
+                // Where each named source (a match, with wildcards) is in the context: the
+                // source is followed when it is a symlink (or goes through one), links
+                // under it stay links.
+                let mut resolved: BTreeMap<String, String> = BTreeMap::new();
                 for p in paths {
                     // The match (or the named source) this path is under.
                     let top = if wild {
@@ -1668,9 +1881,27 @@ fn plan_copy(
                         base.to_string()
                     };
                     let kind = kinds.get(p.as_str()).copied().unwrap_or(EntryKind::File);
+                    let top_at = resolved
+                        .entry(top.clone())
+                        .or_insert_with(|| planned.context.resolve(&top).unwrap_or_else(|| top.clone()));
+                    let host = if *p == top {
+                        root.join(&*top_at)
+                    } else if top.is_empty() {
+                        root.join(p)
+                    } else {
+                        root.join(&*top_at).join(&p[top.len() + 1..])
+                    };
                     let d = if *p == top {
                         if kind == EntryKind::Dir {
                             dir_source = true;
+                            items.push(Item {
+                                host,
+                                dest: dest.clone(),
+                                unpack: false,
+                                dir_only: true,
+                                source: Some(si),
+                                contents: Some(false),
+                            });
                             continue;
                         }
                         let name = p.rsplit('/').next().unwrap_or(p);
@@ -1688,10 +1919,13 @@ fn plan_copy(
                         join_path(&dest, rel)
                     };
                     items.push(Item {
-                        host: root.join(p),
+                        host,
                         dest: d,
-                        unpack: add && c.unpack != Some(false) && kind == EntryKind::File,
+                        // Only a source itself is unpacked, never an archive inside a directory.
+                        unpack: add && c.unpack != Some(false) && kind == EntryKind::File && *p == top,
                         dir_only: kind == EntryKind::Dir,
+                        source: Some(si),
+                        contents: None,
                     });
                 }
             }
@@ -1704,6 +1938,8 @@ fn plan_copy(
         owner,
         mode,
         keep_owner,
+        started,
+        now: started.0,
         _temps: temps,
     })
 }
@@ -1755,6 +1991,8 @@ fn inline_files(
             dest,
             unpack: false,
             dir_only: false,
+            source: None,
+            contents: None,
         });
     }
     Ok(tmp)
@@ -1794,6 +2032,17 @@ fn glob_layers(layers: &[PathBuf], pattern: &str) -> io::Result<Vec<String>> {
         .filter(|p| !p.is_empty())
         .map(|p| format!("/{p}"))
         .collect())
+}
+
+/// Whether `path` (absolute) is a directory in the merged view of `layers` (bottom first),
+/// links followed inside the image.
+fn is_dir_in(layers: &[PathBuf], path: &str) -> io::Result<bool> {
+    let Some((top, below)) = layers.split_last() else {
+        return Ok(false);
+    };
+    let view = crate::rootfs::View::new(below, top);
+    let at = view.resolve(path, true)?;
+    Ok(view.stat(at.trim_start_matches('/')).is_some_and(|(_, m)| m.is_dir()))
 }
 
 fn merged_stat(layers: &[PathBuf], rel: &str) -> Option<fs::Metadata> {
@@ -1908,7 +2157,7 @@ fn overlay_dir(src: &Path, out: &Path) -> io::Result<()> {
             copy_tree(&entry.path(), &target, None, None, true)?;
         }
     }
-    Ok(())
+    set_mtime(out, meta.mtime(), meta.mtime_nsec(), false)
 }
 
 /// Copies a file, symlink or directory tree from `src` to `dst`. Ownership: `owner`, else
@@ -1920,7 +2169,16 @@ pub(crate) fn copy_tree(
     mode: Option<u32>,
     keep_owner: bool,
 ) -> io::Result<()> {
-    copy_entry(src, dst, owner, mode, keep_owner, true)
+    copy_entry(src, dst, owner, mode, keep_owner, true, &mut Links::default())
+}
+
+/// The copies made so far of files with other hard links, by source and (device, inode),
+/// so the next copy of one becomes a link to the first.
+#[derive(Default)]
+struct Links {
+    /// The source being copied; `None` links nothing.
+    source: Option<usize>,
+    first: HashMap<(usize, u64, u64), PathBuf>,
 }
 
 /// A copy source's metadata and the owner its copy gets: `owner`, else the source's own
@@ -1936,7 +2194,9 @@ pub(crate) fn source_owner(
     Ok((meta, uid, gid))
 }
 
-/// [`copy_tree`], or with `recursive` false a directory without its contents.
+/// [`copy_tree`], or with `recursive` false a directory without its contents. Times are
+/// the source's (a directory's set after its contents); a file whose source is a hard link
+/// of one copied before (`links`: source (device, inode) → copy) becomes a link to it.
 fn copy_entry(
     src: &Path,
     dst: &Path,
@@ -1944,6 +2204,7 @@ fn copy_entry(
     mode: Option<u32>,
     keep_owner: bool,
     recursive: bool,
+    links: &mut Links,
 ) -> io::Result<()> {
     let (meta, uid, gid) = source_owner(src, owner, keep_owner)?;
     let ft = meta.file_type();
@@ -1953,7 +2214,7 @@ fn copy_entry(
     if ft.is_symlink() {
         std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
         std::os::unix::fs::lchown(dst, Some(uid), Some(gid))?;
-        return Ok(());
+        return set_mtime(dst, meta.mtime(), meta.mtime_nsec(), false);
     }
     if ft.is_dir() {
         if !dst.exists() {
@@ -1961,10 +2222,36 @@ fn copy_entry(
         }
         for entry in fs::read_dir(src)?.filter(|_| recursive) {
             let entry = entry?;
-            copy_tree(&entry.path(), &dst.join(entry.file_name()), owner, mode, keep_owner)?;
+            copy_entry(
+                &entry.path(),
+                &dst.join(entry.file_name()),
+                owner,
+                mode,
+                keep_owner,
+                true,
+                links,
+            )?;
         }
     } else if ft.is_file() {
+        let inode = links
+            .source
+            .filter(|_| meta.nlink() > 1)
+            .map(|s| (s, meta.dev(), meta.ino()));
+        if let Some(inode) = inode {
+            let linked = links
+                .first
+                .get(&inode)
+                .filter(|first| fs::symlink_metadata(first).is_ok_and(|m| m.is_file()))
+                .map(|first| fs::hard_link(first, dst))
+                .is_some_and(|r| r.is_ok());
+            if linked {
+                return Ok(());
+            }
+        }
         fs::copy(src, dst).map_err(|e| io::Error::new(e.kind(), format!("cannot copy {}: {e}", src.display())))?;
+        if let Some(inode) = inode {
+            links.first.insert(inode, dst.to_path_buf());
+        }
     } else {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -1973,7 +2260,7 @@ fn copy_entry(
     }
     std::os::unix::fs::chown(dst, Some(uid), Some(gid))?;
     fs::set_permissions(dst, fs::Permissions::from_mode(mode.unwrap_or(meta.mode() & 0o7777)))?;
-    Ok(())
+    set_mtime(dst, meta.mtime(), meta.mtime_nsec(), false)
 }
 
 /// The key under which a build's image config is remembered: the config without its
@@ -2044,4 +2331,19 @@ fn write_image(store: &Store, state: StageState, tags: &[String], all_cached: bo
         manifest: descriptor,
         tags: names,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expose_ranges_expand_and_protocols_lowercase() {
+        // As Docker's nat.ParsePortSpecs.
+        assert_eq!(expose_ports("80"), ["80/tcp"]);
+        assert_eq!(expose_ports("53/UDP"), ["53/udp"]);
+        assert_eq!(expose_ports("8000-8002/tcp"), ["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(expose_ports("9000-9001"), ["9000/tcp", "9001/tcp"]);
+        assert_eq!(expose_ports("$PORT"), ["$PORT/tcp"]);
+    }
 }

@@ -430,6 +430,7 @@ fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
+    let mut dirs: Vec<(std::path::PathBuf, i64)> = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.into_owned();
@@ -495,8 +496,28 @@ fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
             fs::set_permissions(&at, fs::Permissions::from_mode(mode))?;
             continue;
         }
+        let mtime = entry
+            .header()
+            .mtime()
+            .ok()
+            .and_then(|t| i64::try_from(t).ok())
+            .unwrap_or(0);
         if !entry.unpack_in(dir)? {
             return Err(invalid(format!("layer entry {} leaves the layer", path.display())));
+        }
+        if kind.is_dir() {
+            dirs.push((path, mtime));
+        } else if kind.is_symlink() {
+            // The tar crate leaves a link's own time alone.
+            crate::build::set_mtime(&node_path(dir, &path)?, mtime, 0, false)?;
+        }
+    }
+    // A directory's entries changed its mtime as they were made: its own comes last.
+    for (path, mtime) in dirs.iter().rev() {
+        if let Ok(at) = node_path(dir, path) {
+            if fs::symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
+                crate::build::set_mtime(&at, *mtime, 0, false)?;
+            }
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Layers: the writable (upper) directory of a finished container becomes an OCI layer
-//! tar — sorted entries, timestamps normalised, owners and modes kept, deletions as
-//! whiteouts — so the same changes always give the same digest.
+//! tar — sorted entries, owners, modes and mtimes kept (whole seconds; newer ones clamped
+//! to `SOURCE_DATE_EPOCH` when it is set, BuildKit's rewrite-timestamp), deletions as
+//! whiteouts — so the same files with the same times always give the same digest.
 //!
 //! overlayfs records a deleted path as a 0/0 character device and a directory that
 //! replaced a lower one as an "opaque" directory (xattr `trusted.overlay.opaque=y`);
@@ -25,15 +26,16 @@ pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
 /// How to write a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerOptions {
-    /// Every entry's mtime (seconds since the epoch).
-    pub mtime: u64,
+    /// Entries keep their mtimes (whole seconds); one newer than `clamp` gets `clamp`
+    /// (`SOURCE_DATE_EPOCH`, for reproducible layers).
+    pub clamp: Option<u64>,
     pub compression: Compression,
 }
 
 impl Default for LayerOptions {
     fn default() -> Self {
         LayerOptions {
-            mtime: source_date_epoch(),
+            clamp: source_date_epoch_set(),
             compression: Compression::Gzip,
         }
     }
@@ -69,10 +71,14 @@ pub fn decompressor<'a>(media_type: &str, blob: impl io::Read + 'a) -> io::Resul
 /// `$SOURCE_DATE_EPOCH` when set to a number, else 0.
 /// <https://reproducible-builds.org/specs/source-date-epoch/>
 pub fn source_date_epoch() -> u64 {
+    source_date_epoch_set().unwrap_or(0)
+}
+
+/// `$SOURCE_DATE_EPOCH` when set to a number.
+pub fn source_date_epoch_set() -> Option<u64> {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// What a written layer is.
@@ -417,12 +423,13 @@ fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The header every layer entry starts from: normalised mtime, owner and permission bits.
+/// The header every layer entry starts from: mtime (clamped), owner and permission bits.
 /// The one place both layer writers (an upper dir on disk, [`crate::upper::Tree`]) take
 /// their headers from, so the same files give the same bytes.
-pub(crate) fn entry_header(options: &LayerOptions, uid: u32, gid: u32, mode: u32) -> tar::Header {
+pub(crate) fn entry_header(options: &LayerOptions, uid: u32, gid: u32, mode: u32, mtime: i64) -> tar::Header {
     let mut header = tar::Header::new_ustar();
-    header.set_mtime(options.mtime);
+    let mtime = u64::try_from(mtime).unwrap_or(0);
+    header.set_mtime(options.clamp.map_or(mtime, |c| mtime.min(c)));
     header.set_uid(u64::from(uid));
     header.set_gid(u64::from(gid));
     header.set_mode(mode & 0o7777);
@@ -439,7 +446,7 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
         let meta = fs::symlink_metadata(&full).map_err(|e| ctx(e, "cannot stat", &full))?;
         let ft = meta.file_type();
         let name = rel.file_name().unwrap_or_default().to_string_lossy();
-        let mut header = entry_header(options, meta.uid(), meta.gid(), meta.mode());
+        let mut header = entry_header(options, meta.uid(), meta.gid(), meta.mode(), meta.mtime());
         if is_whiteout(&meta) {
             let wh = rel.with_file_name(format!("{WHITEOUT_PREFIX}{name}"));
             header.set_entry_type(tar::EntryType::Regular);
@@ -453,13 +460,9 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
             header.set_size(0);
             tar.append_data(&mut header, &rel, io::empty())?;
             if is_opaque(&full) {
-                let mut h = tar::Header::new_ustar();
-                h.set_mtime(options.mtime);
+                let mut h = entry_header(options, 0, 0, 0o600, meta.mtime());
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);
-                h.set_mode(0o600);
-                h.set_uid(0);
-                h.set_gid(0);
                 tar.append_data(&mut h, rel.join(OPAQUE_MARKER), io::empty())?;
             }
         } else if ft.is_symlink() {
@@ -650,7 +653,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         sample(d2.path());
         let opts = LayerOptions {
-            mtime: 1_700_000_000,
+            clamp: Some(1_700_000_000),
             compression: Compression::Gzip,
         };
         let mut b1 = Vec::new();
@@ -728,7 +731,7 @@ mod tests {
         fs::write(root.join("opq/new"), "").unwrap();
         let mut blob = Vec::new();
         let opts = LayerOptions {
-            mtime: 0,
+            clamp: Some(0),
             compression: Compression::None,
         };
         write_layer(root, &opts, &mut blob).unwrap();

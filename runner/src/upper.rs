@@ -8,21 +8,29 @@
 //! (`runner/tests/copy_stream.rs` builds the same steps both ways and compares).
 //! A COPY never makes whiteouts or opaque directories (it writes into the upper dir, it
 //! does not delete through overlayfs), so the tree has neither.
+//!
+//! Timestamps are the kernel's rules with one clock reading: files, links and copied
+//! directories keep their source's mtime (a directory's is set once its contents are in);
+//! a directory the step creates, or puts an entry into afterwards, has the step's time
+//! (`Tree::at`). Files that are hard links of each other in the sources stay one file:
+//! the first in the layer's order is written, the others are links to it (as
+//! `layer::write_tar` writes an upper dir whose copies are linked).
 
 use crate::layer::{entry_header, write_layer_with, LayerInfo, LayerOptions};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-/// Owner and permission bits (`& 0o7777`, as chmod keeps them).
+/// Owner, permission bits (`& 0o7777`, as chmod keeps them) and mtime (seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Meta {
     uid: u32,
     gid: u32,
     mode: u32,
+    mtime: i64,
 }
 
 #[derive(Debug)]
@@ -32,15 +40,18 @@ enum Node {
         /// Sorted bytewise, as `layer::write_tar` sorts a directory's names.
         children: BTreeMap<OsString, Node>,
     },
-    /// A regular file whose bytes are `host`'s, `size` long.
+    /// A regular file whose bytes are `host`'s, `size` long; `inode` (source, device,
+    /// inode) when the file has other hard links.
     File {
         meta: Meta,
         host: PathBuf,
         size: u64,
+        inode: Option<(usize, u64, u64)>,
     },
     Symlink {
         uid: u32,
         gid: u32,
+        mtime: i64,
         target: PathBuf,
     },
 }
@@ -59,6 +70,11 @@ pub(crate) enum Lookup<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Tree {
     root: BTreeMap<OsString, Node>,
+    /// The step's time: the mtime of the directories it creates or changes.
+    now: i64,
+    /// The source being copied in: its files with other hard links are linked to each
+    /// other in the layer (`None`: never).
+    pub(crate) link_source: Option<usize>,
 }
 
 fn names(rel: &Path) -> io::Result<Vec<&std::ffi::OsStr>> {
@@ -80,6 +96,15 @@ fn errno(e: nix::errno::Errno, what: &str, rel: &Path) -> io::Error {
 }
 
 impl Tree {
+    /// An empty tree whose step runs at `now` (seconds).
+    pub(crate) fn at(now: i64) -> Tree {
+        Tree {
+            root: BTreeMap::new(),
+            now,
+            link_source: None,
+        }
+    }
+
     fn get(&self, rel: &Path) -> Option<&Node> {
         let names = names(rel).ok()?;
         let (last, parents) = names.split_last()?;
@@ -94,12 +119,24 @@ impl Tree {
     }
 
     /// The children of the directory `parent` (the root for an empty path), or the error
-    /// the kernel would give for creating an entry in it.
-    fn dir_mut(&mut self, parent: &[&std::ffi::OsStr], rel: &Path) -> io::Result<&mut BTreeMap<OsString, Node>> {
+    /// the kernel would give for creating an entry in it. With `touch`, the directory's
+    /// mtime becomes the step's time (an entry is made or removed in it).
+    fn dir_mut(
+        &mut self,
+        parent: &[&std::ffi::OsStr],
+        rel: &Path,
+        touch: bool,
+    ) -> io::Result<&mut BTreeMap<OsString, Node>> {
+        let now = self.now;
         let mut dir = &mut self.root;
-        for n in parent {
+        for (i, n) in parent.iter().enumerate() {
             match dir.get_mut(*n) {
-                Some(Node::Dir { children, .. }) => dir = children,
+                Some(Node::Dir { children, meta }) => {
+                    if touch && i + 1 == parent.len() {
+                        meta.mtime = now;
+                    }
+                    dir = children
+                }
                 Some(_) => return Err(errno(nix::errno::Errno::ENOTDIR, "cannot create", rel)),
                 None => return Err(errno(nix::errno::Errno::ENOENT, "cannot create", rel)),
             }
@@ -107,13 +144,31 @@ impl Tree {
         Ok(dir)
     }
 
-    /// Puts `node` at `rel`, replacing what is there; the parent must be a directory.
+    /// Puts `node` at `rel`, replacing what is there; the parent must be a directory, and
+    /// its mtime becomes the step's.
     fn put(&mut self, rel: &Path, node: Node) -> io::Result<()> {
+        self.put_touching(rel, node, true)
+    }
+
+    fn put_touching(&mut self, rel: &Path, node: Node, touch: bool) -> io::Result<()> {
         let names = names(rel)?;
         let Some((last, parent)) = names.split_last() else {
             return Err(errno(nix::errno::Errno::EEXIST, "cannot create", rel));
         };
-        self.dir_mut(parent, rel)?.insert(last.to_os_string(), node);
+        self.dir_mut(parent, rel, touch)?.insert(last.to_os_string(), node);
+        Ok(())
+    }
+
+    /// Sets the mtime of the directory at `rel` (a copied directory's, once all of its
+    /// source's entries are in).
+    pub(crate) fn set_dir_mtime(&mut self, rel: &Path, mtime: i64) -> io::Result<()> {
+        let names = names(rel)?;
+        let Some((last, parent)) = names.split_last() else {
+            return Ok(());
+        };
+        if let Some(Node::Dir { meta, .. }) = self.dir_mut(parent, rel, false)?.get_mut(*last) {
+            meta.mtime = mtime;
+        }
         Ok(())
     }
 
@@ -122,7 +177,7 @@ impl Tree {
         let Some((last, parent)) = names.split_last() else {
             return;
         };
-        if let Ok(dir) = self.dir_mut(parent, rel) {
+        if let Ok(dir) = self.dir_mut(parent, rel, true) {
             dir.remove(*last);
         }
     }
@@ -148,37 +203,49 @@ impl Tree {
     }
 
     /// `build::ensure_dir` on the tree: makes `target` (absolute) a directory, its missing
-    /// parents with the lower layers' metadata (else root-owned 0755); the last one owned by
-    /// `owner` when new.
-    pub(crate) fn ensure_dir(&mut self, lowers: &[PathBuf], target: &str, owner: Option<(u32, u32)>) -> io::Result<()> {
+    /// parents copied up from the lower layers (owner, mode and mtime; the parent's mtime
+    /// unchanged, as overlayfs copies up) or new: `mode`, owned by `owner` (root by
+    /// default), at the step's time.
+    pub(crate) fn ensure_dir(
+        &mut self,
+        lowers: &[PathBuf],
+        target: &str,
+        owner: Option<(u32, u32)>,
+        mode: u32,
+    ) -> io::Result<()> {
         let mut rel = PathBuf::new();
         let parts: Vec<&str> = target.split('/').filter(|p| !p.is_empty()).collect();
-        for (i, p) in parts.iter().enumerate() {
+        for p in parts {
             rel.push(p);
             if self.get(&rel).is_some() {
                 continue;
             }
-            let meta = match crate::build::lower_dir(lowers, &rel) {
+            let lower = crate::build::lower_dir(lowers, &rel);
+            let copied_up = lower.is_some();
+            let meta = match lower {
                 Some(m) => Meta {
                     uid: m.uid(),
                     gid: m.gid(),
                     mode: m.mode() & 0o7777,
+                    mtime: m.mtime(),
                 },
                 None => {
-                    let (uid, gid) = if i + 1 == parts.len() {
-                        owner.unwrap_or((0, 0))
-                    } else {
-                        (0, 0)
-                    };
-                    Meta { uid, gid, mode: 0o755 }
+                    let (uid, gid) = owner.unwrap_or((0, 0));
+                    Meta {
+                        uid,
+                        gid,
+                        mode,
+                        mtime: self.now,
+                    }
                 }
             };
-            self.put(
+            self.put_touching(
                 &rel,
                 Node::Dir {
                     meta,
                     children: BTreeMap::new(),
                 },
+                !copied_up,
             )?;
         }
         Ok(())
@@ -224,10 +291,19 @@ impl Tree {
             uid,
             gid,
             mode: mode.unwrap_or(m.mode()) & 0o7777,
+            mtime: m.mtime(),
         };
         if ft.is_symlink() {
             let target = fs::read_link(src)?;
-            return self.put(rel, Node::Symlink { uid, gid, target });
+            return self.put(
+                rel,
+                Node::Symlink {
+                    uid,
+                    gid,
+                    mtime: meta.mtime(),
+                    target,
+                },
+            );
         }
         if ft.is_dir() {
             if self.get(rel).is_none() {
@@ -250,10 +326,10 @@ impl Tree {
                     true,
                 )?;
             }
-            // As on disk: owner and mode are set once the contents are in.
+            // As on disk: owner, mode and mtime are set once the contents are in.
             let names = names(rel)?;
             if let Some((last, parent)) = names.split_last() {
-                if let Some(Node::Dir { meta: m, .. }) = self.dir_mut(parent, rel)?.get_mut(*last) {
+                if let Some(Node::Dir { meta: m, .. }) = self.dir_mut(parent, rel, false)?.get_mut(*last) {
                     *m = meta_of(&meta);
                 }
             }
@@ -266,6 +342,10 @@ impl Tree {
                     meta: meta_of(&meta),
                     host: src.to_path_buf(),
                     size: meta.len(),
+                    inode: self
+                        .link_source
+                        .filter(|_| meta.nlink() > 1)
+                        .map(|s| (s, meta.dev(), meta.ino())),
                 },
             );
         }
@@ -316,26 +396,46 @@ fn write_tar(tree: &Tree, options: &LayerOptions, out: &mut dyn Write) -> io::Re
         options: &LayerOptions,
         dir: &BTreeMap<OsString, Node>,
         rel: &Path,
+        links: &mut HashMap<(usize, u64, u64), PathBuf>,
     ) -> io::Result<()> {
         for (name, node) in dir {
             let rel = rel.join(name);
             match node {
                 Node::Dir { meta, children } => {
-                    let mut header = entry_header(options, meta.uid, meta.gid, meta.mode);
+                    let mut header = entry_header(options, meta.uid, meta.gid, meta.mode, meta.mtime);
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_size(0);
                     tar.append_data(&mut header, &rel, io::empty())?;
-                    walk(tar, options, children, &rel)?;
+                    walk(tar, options, children, &rel, links)?;
                 }
-                Node::Symlink { uid, gid, target } => {
+                Node::Symlink {
+                    uid,
+                    gid,
+                    mtime,
+                    target,
+                } => {
                     // A symbolic link's mode is 0777 on Linux.
-                    let mut header = entry_header(options, *uid, *gid, 0o777);
+                    let mut header = entry_header(options, *uid, *gid, 0o777, *mtime);
                     header.set_entry_type(tar::EntryType::Symlink);
                     header.set_size(0);
                     tar.append_link(&mut header, &rel, target)?;
                 }
-                Node::File { meta, host, size } => {
-                    let mut header = entry_header(options, meta.uid, meta.gid, meta.mode);
+                Node::File {
+                    meta,
+                    host,
+                    size,
+                    inode,
+                } => {
+                    let mut header = entry_header(options, meta.uid, meta.gid, meta.mode, meta.mtime);
+                    if let Some(inode) = inode {
+                        if let Some(first) = links.get(inode) {
+                            header.set_entry_type(tar::EntryType::Link);
+                            header.set_size(0);
+                            tar.append_link(&mut header, &rel, first)?;
+                            continue;
+                        }
+                        links.insert(*inode, rel.clone());
+                    }
                     header.set_entry_type(tar::EntryType::Regular);
                     header.set_size(*size);
                     let file = fs::File::open(host)
@@ -356,7 +456,7 @@ fn write_tar(tree: &Tree, options: &LayerOptions, out: &mut dyn Write) -> io::Re
     }
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
-    walk(&mut tar, options, &tree.root, Path::new(""))?;
+    walk(&mut tar, options, &tree.root, Path::new(""), &mut HashMap::new())?;
     tar.into_inner()?.flush()?;
     Ok(true)
 }
@@ -386,22 +486,27 @@ mod tests {
         fs::create_dir(&upper).unwrap();
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
-        let mut tree = Tree::default();
+        let mut tree = Tree::at(7);
         for (from, to) in [("a", "x/a"), ("a-b", "x/a-b"), ("link", "x/link")] {
             let host = upper.join(to);
             fs::create_dir_all(host.parent().unwrap()).unwrap();
             crate::build::copy_tree(&src.join(from), &host, Some((uid, gid)), None, false).unwrap();
-            tree.ensure_dir(&[], "/x", Some((uid, gid))).unwrap();
+            tree.ensure_dir(&[], "/x", Some((uid, gid)), 0o755).unwrap();
             tree.copy_in(&src.join(from), Path::new(to), Some((uid, gid)), None, false, true)
                 .unwrap();
         }
         fs::set_permissions(upper.join("x"), fs::Permissions::from_mode(0o755)).unwrap();
+        // The directory the step made has the step's time (the tree's `now`).
+        crate::build::set_mtime(&upper.join("x"), 7, 0, true).unwrap();
         for compression in [
             crate::layer::Compression::None,
             crate::layer::Compression::Gzip,
             crate::layer::Compression::Zstd,
         ] {
-            let opts = LayerOptions { mtime: 7, compression };
+            let opts = LayerOptions {
+                clamp: None,
+                compression,
+            };
             let disk = crate::layer::write_layer(&upper, &opts, Vec::new()).unwrap();
             let mem = write_layer(&tree, &opts, Vec::new()).unwrap();
             assert_eq!(disk, mem, "{compression:?}");
@@ -409,7 +514,7 @@ mod tests {
         // A source that shrank since the COPY looked at it fails the layer.
         fs::write(src.join("a/deep/f"), "d").unwrap();
         let opts = LayerOptions {
-            mtime: 7,
+            clamp: None,
             compression: crate::layer::Compression::None,
         };
         let e = write_layer(&tree, &opts, Vec::new()).unwrap_err();

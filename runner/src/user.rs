@@ -85,6 +85,33 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<ExecUser, String
     })
 }
 
+/// The owner `--chown=SPEC` (or a WORKDIR under `USER SPEC`) gives what it creates, as
+/// BuildKit resolves it (`solver/llbsolver/file/user_linux.go` `readUser`): a numeric user
+/// without a group means that number as the group too (`--chown=1000` is 1000:1000); a user
+/// name takes its uid and primary gid from /etc/passwd; a group, numeric or a name in
+/// /etc/group, replaces the gid.
+pub fn owner(spec: &str, passwd: &str, group: &str) -> Result<(u32, u32), String> {
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let (uid, mut gid) = match user.parse::<u32>() {
+        Ok(n) => (n, n),
+        Err(_) if user.is_empty() => (0, 0),
+        Err(_) => {
+            let u = resolve(user, passwd, "")?;
+            (u.uid, u.gid)
+        }
+    };
+    if let Some(g) = grp.filter(|g| !g.is_empty()) {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => resolve(&format!("0:{g}"), "", group)?.gid,
+        };
+    }
+    Ok((uid, gid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +143,23 @@ mod tests {
             "error: unable to find group nogroup: no matching entries in group file"
         );
         assert_eq!(resolve("0", "", "").unwrap().uid, 0);
+    }
+
+    #[test]
+    fn chown_owners_resolve_like_buildkit() {
+        let check = |spec: &str| match owner(spec, PASSWD, GROUP) {
+            Ok((u, g)) => format!("{u}:{g}"),
+            Err(e) => format!("error: {e}"),
+        };
+        // A bare number is the group too, whatever passwd says of that uid.
+        assert_eq!(check("100"), "100:100");
+        assert_eq!(check("1234"), "1234:1234");
+        assert_eq!(check("redis"), "100:101");
+        assert_eq!(check("redis:staff"), "100:50");
+        assert_eq!(check("100:7"), "100:7");
+        assert_eq!(check(":50"), "0:50");
+        assert_eq!(check(""), "0:0");
+        assert!(check("nobody").starts_with("error: unable to find user nobody"));
+        assert!(check("redis:nogroup").starts_with("error: unable to find group nogroup"));
     }
 }

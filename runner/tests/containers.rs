@@ -154,7 +154,7 @@ fn overlay_changes_become_a_layer_with_whiteouts_and_stack() {
     let info = write_layer(
         &upper1,
         &LayerOptions {
-            mtime: 0,
+            clamp: Some(0),
             compression: Compression::Gzip,
         },
         &mut blob,
@@ -213,7 +213,7 @@ fn imported_busybox_image_run_commit_and_run_on_both_layers() {
     s.mounts.clear();
     assert!(run(&s).unwrap().success());
     let opts = LayerOptions {
-        mtime: 0,
+        clamp: Some(0),
         compression: Compression::Gzip,
     };
     let layer = commit_layer(&store, &d.path().join("c1/upper"), &opts).unwrap();

@@ -160,7 +160,7 @@ impl Context {
     /// Resolves a context path, following symlinks as `fs.RootPath` does:
     /// inside the context (an absolute target starts at its root, `..` stops
     /// there), never outside it.
-    fn resolve(&self, path: &str) -> Option<String> {
+    pub fn resolve(&self, path: &str) -> Option<String> {
         let mut todo: Vec<String> = path.split('/').rev().map(str::to_string).collect();
         let mut cur = String::new();
         let mut links = 0;
