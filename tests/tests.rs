@@ -12,6 +12,7 @@ mod lsp;
 mod plan;
 mod registry;
 mod runner;
+mod sandbox;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
