@@ -291,6 +291,12 @@ enum Command {
         /// `no-new-privileges`; repeatable.
         #[arg(long, value_name = "OPT")]
         security_opt: Vec<String>,
+        /// Memory limit, e.g. `512m`, `2g` (a cgroup of the container's own).
+        #[arg(long, short = 'm', value_name = "SIZE")]
+        memory: Option<String>,
+        /// The most processes and threads the container may have (`-1`: unlimited, the default).
+        #[arg(long, value_name = "N", allow_hyphen_values = true)]
+        pids_limit: Option<i64>,
         /// Replace the image's Entrypoint (`""` clears it).
         #[arg(long, value_name = "CMD")]
         entrypoint: Option<String>,
@@ -445,6 +451,8 @@ fn main() -> ExitCode {
             cap_drop,
             privileged,
             security_opt,
+            memory,
+            pids_limit,
             entrypoint,
             hostname,
             image,
@@ -464,6 +472,10 @@ fn main() -> ExitCode {
                     .map(|p| slipway_runner::net::Port::parse(p))
                     .collect::<std::io::Result<_>>()?,
                 security: security(privileged, &cap_add, &cap_drop, &security_opt)?,
+                limits: slipway_runner::cgroup::Limits {
+                    pids: pids_limit.and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0),
+                    memory: memory.as_deref().map(slipway_runner::cgroup::parse_size).transpose()?,
+                },
                 remove: rm,
                 hostname,
             })

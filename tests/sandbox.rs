@@ -37,6 +37,7 @@ echo nets=$(ls /sys/class/net | sort | tr '\n' ' ')
 p host_loopback "nc -w 2 127.0.0.1 $PORT </dev/null"
 echo abstract=$(grep -c 'slipway-probe-abstract' /proc/net/unix)
 p ip_link_add 'ip link add probe0 type dummy'
+echo own_cgroup=$(grep -c 'slipway-' /proc/self/cgroup)
 "#;
 
 /// A store with `probe`: busybox with every applet linked, and an unprivileged user.
@@ -226,6 +227,45 @@ fn assert_sandboxed(t: &str, where_: &str, pasta: bool) {
     }
 }
 
+/// Whether the host offers a pids controller (v1, or v2 delegated to us).
+fn has_pids_controller() -> bool {
+    Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").is_ok_and(|s| s.contains("pids"))
+}
+
+#[test]
+fn pids_and_memory_limits_hold() {
+    if !can_run_containers("pids_and_memory_limits_hold") || !has_pids_controller() {
+        return;
+    }
+    let (_d, store, ctx) = setup();
+    // 20 short sleeps against a limit of 10: some forks must fail (and nothing else runs).
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--pids-limit",
+            "10",
+            "--memory",
+            "64m",
+            "probe",
+            "sh",
+            "-c",
+            "grep -c slipway- /proc/self/cgroup; for i in $(seq 20); do sleep 1 & done; wait",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(err.contains("can't fork"), "{out}{err}");
+    assert!(out.trim() != "0", "{out}");
+    let o = slipway_in(&store, &ctx, &["run", "--rm", "-m", "lots", "probe", "true"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("invalid size \"lots\""), "{}", text(&o).1);
+}
+
 fn have_pasta() -> bool {
     let found = std::process::Command::new("pasta").arg("--version").output().is_ok();
     if !found {
@@ -249,6 +289,13 @@ fn a_run_step_is_sandboxed() {
     .unwrap();
     // The mounted secret is there for the step (as a file), but in no process's memory.
     assert_sandboxed(&t, "RUN", have_pasta());
+    if has_pids_controller() {
+        assert_eq!(
+            probes_of(&t)["own_cgroup"],
+            "1",
+            "a RUN step has a cgroup with a pids limit: {t}"
+        );
+    }
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn main() {
         network: network.clone(),
         mounts: vec![],
         security: Default::default(),
+        limits: Default::default(),
     };
     let time = |label: &str, make: &dyn Fn(u32) -> ContainerSpec| {
         let start = Instant::now();

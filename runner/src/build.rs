@@ -904,6 +904,10 @@ fn run_step(
                 network,
                 mounts: prepared.mounts.clone(),
                 security,
+                limits: crate::cgroup::Limits {
+                    pids: Some(crate::cgroup::DEFAULT_RUN_PIDS),
+                    memory: None,
+                },
             };
             let container = format!(
                 "slipway-{}",

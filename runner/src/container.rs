@@ -40,6 +40,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// Capabilities, seccomp, masked paths.
     pub security: Security,
+    /// pids and memory limits, in a cgroup of the container's own where the host has one.
+    pub limits: crate::cgroup::Limits,
 }
 
 /// The container's root filesystem.
@@ -498,13 +500,29 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
     }
     // Compiled before forking (and once per capability set for the default profile).
     let seccomp = spec.security.seccomp_program()?;
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "slipway-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let cgroup = crate::cgroup::Cgroup::create(&name, &spec.limits)?;
+    let procs = cgroup.as_ref().map(crate::cgroup::Cgroup::procs).unwrap_or_default();
     let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec, output, seccomp.as_deref().map(Vec::as_slice));
+    let result = run_forked(spec, output, seccomp.as_deref().map(Vec::as_slice), &procs);
     cleanup.finish();
+    if let Some(c) = cgroup {
+        c.remove();
+    }
     result
 }
 
-fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>, seccomp: Option<&[u8]>) -> io::Result<ExitStatus> {
+fn run_forked(
+    spec: &ContainerSpec,
+    output: Option<&OwnedFd>,
+    seccomp: Option<&[u8]>,
+    cgroups: &[PathBuf],
+) -> io::Result<ExitStatus> {
     let me = nix::unistd::getpid();
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
@@ -523,7 +541,7 @@ fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>, seccomp: Option<&[
             }
             // Never unwind out of a forked child into the caller's code (a test harness,
             // say): a panic anywhere below ends this process, or its own forked child.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w, seccomp)));
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w, seccomp, cgroups)));
             sys::exit_now(code.unwrap_or(125))
         }
         Forked::Parent(pid) => pid,
@@ -557,7 +575,14 @@ fn report(w: &OwnedFd, e: &io::Error) {
 }
 
 /// The first child: unshares, forks PID 1, passes its exit code on.
-fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>) -> i32 {
+fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &[PathBuf]) -> i32 {
+    // Into the container's cgroup first: every process below inherits it.
+    for procs in cgroups {
+        if let Err(e) = Linux.join_cgroup(procs) {
+            report(&w, &e);
+            return 125;
+        }
+    }
     if let Network::Join(ns) = &spec.network {
         if let Err(e) = Linux.join_network(ns.fd()) {
             report(&w, &e);
@@ -717,6 +742,7 @@ mod tests {
                 },
             ],
             security: Security::default(),
+            limits: Default::default(),
         }
     }
 

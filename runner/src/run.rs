@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub publish: Vec<crate::net::Port>,
     /// Capabilities, seccomp, `--privileged`.
     pub security: crate::security::Security,
+    /// `--memory`, `--pids-limit`.
+    pub limits: crate::cgroup::Limits,
     /// `--rm`: discard the container's writable layer afterwards (the default keeps it
     /// under the store's `containers/` for inspection).
     pub remove: bool,
@@ -158,6 +160,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
         network,
         mounts: Vec::new(),
         security: options.security.clone(),
+        limits: options.limits,
     };
     container::run(&spec)
 }

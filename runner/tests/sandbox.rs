@@ -66,6 +66,7 @@ fn probe(security: Security, uid: u32, network: Network, script: &str) -> Option
             readonly: false,
         }],
         security,
+        limits: Default::default(),
     };
     // A descriptor the caller left open without O_CLOEXEC (the class of CVE-2024-21626).
     let leaked = nix::unistd::dup(std::io::stderr()).unwrap();
