@@ -133,6 +133,15 @@ enum Command {
     },
     /// Build an image from a Dockerfile, reusing cached steps.
     ///
+    /// Every RUN step runs sandboxed, as Docker's default container: containerd's 14 default
+    /// capabilities, Docker's default seccomp profile, runc's masked and read-only /proc and
+    /// /sys paths, only the standard device nodes, a PID 1 that holds no host file and shows
+    /// nothing of the caller, a network namespace with outbound access through pasta (no
+    /// host loopback services, abstract sockets or network configuration), a cgroup with a
+    /// pids limit of 4096 where the host has one. Secrets are visible only where mounted.
+    /// `RUN --network=host` needs `--allow network.host`; `RUN --security=insecure` (every
+    /// capability, no seccomp, no masked paths) needs `--allow security.insecure`.
+    ///
     /// Exits 1 when a RUN fails (naming its line), 2 on other errors.
     Build {
         /// The Dockerfile (default: CONTEXT/Dockerfile).
