@@ -368,8 +368,15 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
 fn mask_paths(sys: &mut dyn Sys, root: &Path, host: &Path) -> io::Result<()> {
     let none: Option<&Path> = None;
     let null = host.join("dev/null");
-    for rel in crate::security::masked_paths(host) {
-        let target = root.join(&rel);
+    let owned;
+    let masked = if host == Path::new("/") {
+        crate::security::host_masked_paths()
+    } else {
+        owned = crate::security::masked_paths(host);
+        &owned
+    };
+    for rel in masked {
+        let target = root.join(rel);
         match sys.kind(&target) {
             None | Some(Kind::Symlink) => {}
             Some(Kind::Dir) => sys.mount(
@@ -498,8 +505,10 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
             format!("workdir {} is not absolute", spec.workdir.display()),
         ));
     }
-    // Compiled before forking (and once per capability set for the default profile).
+    // Compiled before forking (and once per capability set for the default profile);
+    // the host's masked paths are read once, here, not in every container.
     let seccomp = spec.security.seccomp_program()?;
+    crate::security::host_masked_paths();
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = format!(
         "slipway-{}-{}",
