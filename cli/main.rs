@@ -484,6 +484,7 @@ fn main() -> ExitCode {
                 limits: slipway_runner::cgroup::Limits {
                     pids: pids_limit.and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0),
                     memory: memory.as_deref().map(slipway_runner::cgroup::parse_size).transpose()?,
+                    devices: false,
                 },
                 remove: rm,
                 hostname,

@@ -906,7 +906,7 @@ fn run_step(
                 security,
                 limits: crate::cgroup::Limits {
                     pids: Some(crate::cgroup::DEFAULT_RUN_PIDS),
-                    memory: None,
+                    ..Default::default()
                 },
             };
             let container = format!(

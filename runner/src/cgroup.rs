@@ -22,13 +22,34 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// Bytes of memory.
     pub memory: Option<u64>,
+    /// Only the standard device nodes may be opened: the v1 `devices` controller where the
+    /// host has it (the nodev mounts hold everywhere; this is the second wall, as Docker's).
+    pub devices: bool,
 }
 
 impl Limits {
     pub fn is_empty(&self) -> bool {
-        self.pids.is_none() && self.memory.is_none()
+        self.pids.is_none() && self.memory.is_none() && !self.devices
     }
 }
+
+/// Docker's device rules: mknod of anything (a layer may hold device nodes; overlayfs
+/// whiteouts are 0/0), read/write only of null, zero, full, random, urandom, tty, console,
+/// ptmx and the ptys. devices.allow syntax: devices(7) of cgroup v1,
+/// <https://docs.kernel.org/admin-guide/cgroup-v1/devices.html>
+pub const DEVICE_RULES: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
 
 /// Docker's memory sizes: `512m`, `1g`, `1048576`, `64k` (b, k, m, g; either case).
 pub fn parse_size(s: &str) -> io::Result<u64> {
@@ -104,7 +125,7 @@ impl Cgroup {
             return Ok(None);
         }
         let root = Path::new(ROOT);
-        if is_cgroup2(root) {
+        if is_cgroup2(root) && (limits.pids.is_some() || limits.memory.is_some()) {
             let parent = root.join(own_path(None).unwrap_or_default().trim_start_matches('/'));
             let delegated = std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
             let needed: Vec<&str> = [("pids", limits.pids.is_some()), ("memory", limits.memory.is_some())]
@@ -134,8 +155,32 @@ impl Cgroup {
             }
             return Ok(Some(group));
         }
+        if is_cgroup2(root) {
+            // Devices on v2 take an eBPF program; the nodev mounts cover them.
+            return Ok(None);
+        }
         // cgroup v1: one directory per controller.
         let mut group = Cgroup { dirs: Vec::new() };
+        if limits.devices {
+            let hierarchy = root.join("devices");
+            if let Some(own) = own_path(Some("devices")).filter(|_| hierarchy.join("devices.allow").exists()) {
+                let dir = hierarchy.join(own.trim_start_matches('/')).join(name);
+                std::fs::create_dir(&dir)
+                    .map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))?;
+                group.dirs.push(dir.clone());
+                let set = || -> io::Result<()> {
+                    write(&dir.join("devices.deny"), "a")?;
+                    for rule in DEVICE_RULES {
+                        write(&dir.join("devices.allow"), rule)?;
+                    }
+                    Ok(())
+                };
+                if let Err(e) = set() {
+                    group.remove();
+                    return Err(e);
+                }
+            }
+        }
         let wanted = [
             ("pids", limits.pids.map(|p| ("pids.max", p.to_string()))),
             (
@@ -162,7 +207,7 @@ impl Cgroup {
                 return Err(e);
             }
         }
-        Ok(Some(group))
+        Ok((!group.dirs.is_empty()).then_some(group))
     }
 
     /// The `cgroup.procs` files the container's first process writes itself into.

@@ -515,7 +515,11 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let cgroup = crate::cgroup::Cgroup::create(&name, &spec.limits)?;
+    let limits = crate::cgroup::Limits {
+        devices: !spec.security.privileged,
+        ..spec.limits
+    };
+    let cgroup = crate::cgroup::Cgroup::create(&name, &limits)?;
     let procs = cgroup.as_ref().map(crate::cgroup::Cgroup::procs).unwrap_or_default();
     let cleanup = MountStubs::prepare(spec);
     let result = run_forked(spec, output, seccomp.as_deref().map(Vec::as_slice), &procs);
