@@ -16,6 +16,10 @@ pub struct Options {
     pub compression: Compression,
     /// `--network`: the default network of RUN steps.
     pub network_none: bool,
+    /// `--network host` (needs `--allow network.host`).
+    pub network_host: bool,
+    /// `--allow`: entitlements.
+    pub allow: Vec<String>,
     pub color: bool,
     /// `--secret id=X,src=FILE` / `id=X,env=VAR`, unparsed.
     pub secrets: Vec<String>,
@@ -209,6 +213,9 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             Compression::Uncompressed => slipway_runner::layer::Compression::None,
         },
         network_none: opts.network_none,
+        network_host: opts.network_host,
+        allow: slipway_runner::build::Entitlements::parse(&opts.allow)?,
+        sandbox_network: Default::default(),
         build_args: opts.request.build_args.clone(),
         secrets,
         ssh,

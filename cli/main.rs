@@ -137,6 +137,15 @@ enum Command {
     },
     /// Build an image from a Dockerfile, reusing cached steps.
     ///
+    /// Every RUN step runs sandboxed, as Docker's default container: containerd's 14 default
+    /// capabilities, Docker's default seccomp profile, runc's masked and read-only /proc and
+    /// /sys paths, only the standard device nodes, a PID 1 that holds no host file and shows
+    /// nothing of the caller, a network namespace with outbound access through pasta (no
+    /// host loopback services, abstract sockets or network configuration), a cgroup with a
+    /// pids limit of 4096 where the host has one. Secrets are visible only where mounted.
+    /// `RUN --network=host` needs `--allow network.host`; `RUN --security=insecure` (every
+    /// capability, no seccomp, no masked paths) needs `--allow security.insecure`.
+    ///
     /// Exits 1 when a RUN fails (naming its line), 2 on other errors.
     Build {
         /// The Dockerfile (default: CONTEXT/Dockerfile).
@@ -176,9 +185,18 @@ enum Command {
         /// How new layers are compressed: gzip (default, as Docker), zstd (faster), uncompressed.
         #[arg(long, value_enum, default_value_t = build::Compression::Gzip)]
         compression: build::Compression,
-        /// The network of RUN steps without `--network`: `host` (default, as BuildKit) or `none`.
-        #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
+        /// The network of RUN steps without `--network`: `default` (a network namespace of
+        /// their own with outbound access through pasta), `none` (only loopback) or `host`
+        /// (the host's network; needs `--allow network.host`).
+        #[arg(long, value_name = "MODE", default_value = "default", value_parser = ["default", "host", "none"])]
         network: String,
+        /// Entitlements the Dockerfile may use (repeatable or comma-separated):
+        /// `network.host` allows `RUN --network=host` (the host's network namespace: its
+        /// loopback services, abstract sockets, interfaces); `security.insecure` allows
+        /// `RUN --security=insecure` (every capability, no seccomp filter, no masked paths:
+        /// host root in all but the namespaces).
+        #[arg(long, value_name = "ENTITLEMENT")]
+        allow: Vec<String>,
         /// Pull base images again even when the store has them.
         #[arg(long)]
         pull: bool,
@@ -274,9 +292,33 @@ enum Command {
         /// User (name or uid, optionally `:group`).
         #[arg(long, short = 'u', value_name = "USER")]
         user: Option<String>,
-        /// `host` (default) or `none` (only loopback).
-        #[arg(long, value_name = "MODE", default_value = "host", value_parser = ["host", "none"])]
+        /// `default` (a network namespace of its own with outbound access through pasta, as
+        /// Docker's bridge), `none` (only loopback) or `host` (the host's network namespace).
+        #[arg(long, value_name = "MODE", default_value = "default", value_parser = ["default", "bridge", "host", "none"])]
         network: String,
+        /// Publish a container port on the host, `[IP:]HOST_PORT:CONTAINER_PORT[/udp]`; repeatable.
+        #[arg(long, short = 'p', value_name = "[IP:]HOST:CONTAINER[/udp]")]
+        publish: Vec<String>,
+        /// Add a capability to the default set (containerd's 14), e.g. `NET_ADMIN`, or `ALL`.
+        #[arg(long, value_name = "CAP")]
+        cap_add: Vec<String>,
+        /// Drop a capability from the default set, or `ALL`.
+        #[arg(long, value_name = "CAP")]
+        cap_drop: Vec<String>,
+        /// Every capability, no seccomp filter, no masked or read-only /proc paths, device
+        /// nodes usable: the sandbox off, as Docker's --privileged.
+        #[arg(long)]
+        privileged: bool,
+        /// `seccomp=unconfined`, `seccomp=PROFILE.json` (Docker's profile format) or
+        /// `no-new-privileges`; repeatable.
+        #[arg(long, value_name = "OPT")]
+        security_opt: Vec<String>,
+        /// Memory limit, e.g. `512m`, `2g` (a cgroup of the container's own).
+        #[arg(long, short = 'm', value_name = "SIZE")]
+        memory: Option<String>,
+        /// The most processes and threads the container may have (`-1`: unlimited, the default).
+        #[arg(long, value_name = "N", allow_hyphen_values = true)]
+        pids_limit: Option<i64>,
         /// Replace the image's Entrypoint (`""` clears it).
         #[arg(long, value_name = "CMD")]
         entrypoint: Option<String>,
@@ -393,6 +435,7 @@ fn main() -> ExitCode {
             progress,
             compression,
             network,
+            allow,
             pull,
             push,
             cache_from,
@@ -412,6 +455,8 @@ fn main() -> ExitCode {
             progress,
             compression,
             network_none: network == "none",
+            network_host: network == "host",
+            allow,
             color: color(std::io::stderr().is_terminal()),
             secrets: secret,
             ssh,
@@ -440,28 +485,48 @@ fn main() -> ExitCode {
             workdir,
             user,
             network,
+            publish,
+            cap_add,
+            cap_drop,
+            privileged,
+            security_opt,
+            memory,
+            pids_limit,
             entrypoint,
             hostname,
             image,
             command,
-        } => run_container(slipway_runner::run::RunOptions {
-            image,
-            command,
-            entrypoint,
-            env,
-            workdir,
-            user,
-            network_none: network == "none",
-            remove: rm,
-            hostname,
-            announce: Some(|id| {
-                eprintln!(
-                    "slipway: container {} (kept after it exits; `slipway rm {}` or `slipway prune` removes it)",
-                    &id[..12],
-                    &id[..12]
-                )
-            }),
-        }),
+        } => (|| {
+            run_container(slipway_runner::run::RunOptions {
+                image,
+                command,
+                entrypoint,
+                env,
+                workdir,
+                user,
+                network_none: network == "none",
+                network_host: network == "host",
+                publish: publish
+                    .iter()
+                    .map(|p| slipway_runner::net::Port::parse(p))
+                    .collect::<std::io::Result<_>>()?,
+                security: security(privileged, &cap_add, &cap_drop, &security_opt)?,
+                limits: slipway_runner::cgroup::Limits {
+                    pids: pids_limit.and_then(|n| u64::try_from(n).ok()).filter(|&n| n > 0),
+                    memory: memory.as_deref().map(slipway_runner::cgroup::parse_size).transpose()?,
+                    devices: false,
+                },
+                remove: rm,
+                hostname,
+                announce: Some(|id| {
+                    eprintln!(
+                        "slipway: container {} (kept after it exits; `slipway rm {}` or `slipway prune` removes it)",
+                        &id[..12],
+                        &id[..12]
+                    )
+                }),
+            })
+        })(),
         Command::Ps { all, quiet } => image::ps(all, quiet),
         Command::Rm { containers } => image::rm_containers(&containers),
         Command::Lsp { stdio: _ } => slipway_lsp::run_stdio().map(|()| ExitCode::SUCCESS),
@@ -534,6 +599,43 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
         }
     }
     Ok(code)
+}
+
+/// `slipway run`'s sandbox from its flags, as Docker reads them.
+fn security(
+    privileged: bool,
+    cap_add: &[String],
+    cap_drop: &[String],
+    options: &[String],
+) -> std::io::Result<slipway_runner::security::Security> {
+    use slipway_runner::security::{Profile, Seccomp, Security};
+    let mut s = if privileged {
+        Security::privileged()
+    } else {
+        Security::default()
+    };
+    s.change_caps(cap_add, cap_drop)?;
+    for opt in options {
+        let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
+        match (key, value) {
+            ("seccomp", "unconfined") => s.seccomp = Seccomp::Unconfined,
+            ("seccomp", "" | "builtin" | "default") => s.seccomp = Seccomp::Default,
+            ("seccomp", file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read seccomp profile {file}: {e}")))?;
+                s.seccomp = Seccomp::Profile(std::sync::Arc::new(Profile::from_json(&text, file)?));
+            }
+            ("no-new-privileges", "" | "true") => s.no_new_privileges = true,
+            ("no-new-privileges", "false") => s.no_new_privileges = false,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("unsupported --security-opt {opt:?} (seccomp=unconfined|PROFILE.json, no-new-privileges)"),
+                ))
+            }
+        }
+    }
+    Ok(s)
 }
 
 /// `slipway run`: the container's exit code becomes ours.

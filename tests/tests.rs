@@ -16,6 +16,7 @@ mod plan;
 mod plan_base;
 mod registry;
 mod runner;
+mod sandbox;
 mod seeds;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 //! Container start time: `cargo run --release -p slipway-runner --example start_time -- ROOTFS [N]`
 //! runs `true` N times (default 200) on ROOTFS, as a directory and as an overlay lower dir,
-//! and prints the mean wall time per container. Needs root.
+//! on the host network, none, and the default network (pasta), and prints the mean wall
+//! time per container. Needs root (and passt for the default network).
 
 use slipway_runner::container::{run, ContainerSpec, Network, Rootfs};
 use std::time::Instant;
@@ -22,6 +23,7 @@ fn main() {
         network: network.clone(),
         mounts: vec![],
         security: Default::default(),
+        limits: Default::default(),
     };
     let time = |label: &str, make: &dyn Fn(u32) -> ContainerSpec| {
         let start = Instant::now();
@@ -54,5 +56,22 @@ fn main() {
     });
     time("dir rootfs, network none", &|_| {
         spec(Rootfs::Dir(rootfs.clone()), Network::None)
+    });
+    // The same without the sandbox's confinement (all caps, no seccomp, no masked paths):
+    // what capabilities, seccomp, masks and the init's hiding cost.
+    time("dir rootfs, network none, privileged", &|_| {
+        let mut s = spec(Rootfs::Dir(rootfs.clone()), Network::None);
+        s.security = slipway_runner::security::Security::privileged();
+        s
+    });
+    // The default network of RUN steps: one namespace with pasta, shared by the build.
+    let shared = slipway_runner::net::Shared::default();
+    time("dir rootfs, default network shared (a build's RUN steps)", &|_| {
+        spec(Rootfs::Dir(rootfs.clone()), shared.get())
+    });
+    // `slipway run`'s default: a namespace and a pasta of its own per container.
+    time("dir rootfs, default network of its own (slipway run)", &|_| {
+        let ns = slipway_runner::net::Namespace::start(&[]).expect("pasta");
+        spec(Rootfs::Dir(rootfs.clone()), Network::Join(std::sync::Arc::new(ns)))
     });
 }

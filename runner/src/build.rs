@@ -60,6 +60,14 @@ pub struct BuildOptions {
     pub compression: crate::layer::Compression,
     /// `--network=none`: RUN steps without their own `--network` get only loopback.
     pub network_none: bool,
+    /// `--network=host`: RUN steps without their own `--network` use the host's network
+    /// (needs `allow.network_host`).
+    pub network_host: bool,
+    /// `--allow`: the entitlements a Dockerfile may use.
+    pub allow: Entitlements,
+    /// The network namespace (with pasta) that RUN steps on the default network share,
+    /// started by the first of them.
+    pub sandbox_network: crate::net::Shared,
     /// `--build-arg`s (as the plan was made with).
     pub build_args: Vec<(String, String)>,
     /// `--secret`s by id, for `RUN --mount=type=secret`. Never part of a cache key.
@@ -81,6 +89,50 @@ impl BuildOptions {
             None => crate::layer::source_date_epoch_set(),
         }
     }
+}
+
+/// BuildKit's entitlements (`buildx build --allow`): what a Dockerfile can ask for only
+/// when the person building says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entitlements {
+    /// `network.host`: `RUN --network=host` (and `--network host`).
+    pub network_host: bool,
+    /// `security.insecure`: `RUN --security=insecure`, a step with every capability, no
+    /// seccomp filter and no masked paths (Docker's `--privileged`).
+    pub security_insecure: bool,
+}
+
+impl Entitlements {
+    /// `network.host`, `security.insecure` (comma-separated or repeated).
+    pub fn parse(specs: &[String]) -> io::Result<Entitlements> {
+        let mut e = Entitlements::default();
+        for name in specs
+            .iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match name {
+                "network.host" => e.network_host = true,
+                "security.insecure" => e.security_insecure = true,
+                other => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("unknown entitlement {other:?} (known: network.host, security.insecure)"),
+                    ))
+                }
+            }
+        }
+        Ok(e)
+    }
+}
+
+/// The entitlement a step lacks.
+fn not_entitled(what: &str, entitlement: &str) -> BuildError {
+    BuildError::Io(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("{what} needs the {entitlement} entitlement: slipway build --allow {entitlement}"),
+    ))
 }
 
 /// Where a `--secret` comes from.
@@ -897,7 +949,11 @@ fn run_step(
         }) => {
             let network = match network.as_deref() {
                 None if options.network_none => Network::None,
-                None | Some("default" | "host") => Network::Host,
+                None if options.network_host && options.allow.network_host => Network::Host,
+                None if options.network_host => return Err(not_entitled("--network=host", "network.host")),
+                None | Some("default") => options.sandbox_network.get(),
+                Some("host") if options.allow.network_host => Network::Host,
+                Some("host") => return Err(not_entitled("RUN --network=host", "network.host")),
                 Some("none") => Network::None,
                 Some(n) => {
                     return Err(
@@ -905,14 +961,16 @@ fn run_step(
                     )
                 }
             };
-            match security.as_deref() {
-                None | Some("sandbox") => {}
+            let security = match security.as_deref() {
+                None | Some("sandbox") => crate::security::Security::default(),
+                Some("insecure") if options.allow.security_insecure => crate::security::Security::privileged(),
+                Some("insecure") => return Err(not_entitled("RUN --security=insecure", "security.insecure")),
                 Some(s) => {
                     return Err(
                         io::Error::new(io::ErrorKind::Unsupported, format!("--security={s} is not supported")).into(),
                     )
                 }
-            }
+            };
             let mut prepared = RunMounts::default();
             for m in mounts {
                 prepare_mount(store, dir, state, m, planned, finished, options, &mut prepared)?;
@@ -981,7 +1039,11 @@ fn run_step(
                 hostname: "slipway-build".into(),
                 network,
                 mounts: prepared.mounts.clone(),
-                security: crate::security::Security::default(),
+                security,
+                limits: crate::cgroup::Limits {
+                    pids: Some(crate::cgroup::DEFAULT_RUN_PIDS),
+                    ..Default::default()
+                },
             };
             let container = format!(
                 "slipway-{}",

@@ -40,6 +40,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// Capabilities, seccomp, masked paths.
     pub security: Security,
+    /// pids and memory limits, in a cgroup of the container's own where the host has one.
+    pub limits: crate::cgroup::Limits,
 }
 
 /// The container's root filesystem.
@@ -366,8 +368,15 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
 fn mask_paths(sys: &mut dyn Sys, root: &Path, host: &Path) -> io::Result<()> {
     let none: Option<&Path> = None;
     let null = host.join("dev/null");
-    for rel in crate::security::masked_paths(host) {
-        let target = root.join(&rel);
+    let owned;
+    let masked = if host == Path::new("/") {
+        crate::security::host_masked_paths()
+    } else {
+        owned = crate::security::masked_paths(host);
+        &owned
+    };
+    for rel in masked {
+        let target = root.join(rel);
         match sys.kind(&target) {
             None | Some(Kind::Symlink) => {}
             Some(Kind::Dir) => sys.mount(
@@ -518,11 +527,28 @@ fn launch(spec: &ContainerSpec, output: Option<&OwnedFd>, relay: bool) -> io::Re
             format!("workdir {} is not absolute", spec.workdir.display()),
         ));
     }
-    // Compiled before forking (and once per capability set for the default profile).
+    // Compiled before forking (and once per capability set for the default profile);
+    // the host's masked paths are read once, here, not in every container.
     let seccomp = spec.security.seccomp_program()?;
+    crate::security::host_masked_paths();
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!(
+        "slipway-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let limits = crate::cgroup::Limits {
+        devices: !spec.security.privileged,
+        ..spec.limits
+    };
+    let cgroup = crate::cgroup::Cgroup::create(&name, &limits)?;
+    let procs = cgroup.as_ref().map(crate::cgroup::Cgroup::procs).unwrap_or_default();
     let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec, output, relay, seccomp.as_deref().map(Vec::as_slice));
+    let result = run_forked(spec, output, relay, seccomp.as_deref().map(Vec::as_slice), &procs);
     cleanup.finish();
+    if let Some(c) = cgroup {
+        c.remove();
+    }
     result
 }
 
@@ -531,6 +557,7 @@ fn run_forked(
     output: Option<&OwnedFd>,
     relay: bool,
     seccomp: Option<&[u8]>,
+    cgroups: &[PathBuf],
 ) -> io::Result<ExitStatus> {
     let me = nix::unistd::getpid();
     let (r, w) =
@@ -550,7 +577,7 @@ fn run_forked(
             }
             // Never unwind out of a forked child into the caller's code (a test harness,
             // say): a panic anywhere below ends this process, or its own forked child.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w, seccomp)));
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w, seccomp, cgroups)));
             sys::exit_now(code.unwrap_or(125))
         }
         Forked::Parent(pid) => pid,
@@ -593,12 +620,19 @@ fn report(w: &OwnedFd, e: &io::Error) {
     let _ = nix::unistd::write(w, e.to_string().as_bytes());
 }
 
-/// The first child: a session of its own, joins or unshares the namespaces, forks PID 1,
-/// relays signals to it, passes its exit code on.
-fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>) -> i32 {
+/// The first child: a session of its own, its cgroup, joins or unshares the namespaces,
+/// forks PID 1, relays signals to it, passes its exit code on.
+fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &[PathBuf]) -> i32 {
     if let Err(e) = sys::new_session() {
         report(&w, &e);
         return 125;
+    }
+    // Into the container's cgroup first: every process below inherits it.
+    for procs in cgroups {
+        if let Err(e) = Linux.join_cgroup(procs) {
+            report(&w, &e);
+            return 125;
+        }
     }
     if let Network::Join(ns) = &spec.network {
         if let Err(e) = Linux.join_network(ns.fd()) {
@@ -768,6 +802,7 @@ mod tests {
                 },
             ],
             security: Security::default(),
+            limits: Default::default(),
         }
     }
 

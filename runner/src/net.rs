@@ -217,6 +217,33 @@ fn run_pasta(args: &[String], ns: OwnedFd, tx: std::sync::mpsc::Sender<io::Resul
     let _ = child.wait();
 }
 
+/// A network namespace started on first use and shared from then on (the RUN steps of a
+/// build): pasta's start-up (~50 ms) is paid once per build, not per step. Steps share
+/// nothing through it but the namespace's loopback: their processes die with each step,
+/// and none can change the namespace's configuration (no CAP_NET_ADMIN).
+#[derive(Debug, Clone, Default)]
+pub struct Shared(std::sync::Arc<std::sync::Mutex<Option<Option<std::sync::Arc<Namespace>>>>>);
+
+impl Shared {
+    /// The shared namespace, started now if it is not yet; without pasta, a namespace with
+    /// only loopback, said once on stderr.
+    pub fn get(&self) -> crate::container::Network {
+        use crate::container::Network;
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let ns = slot.get_or_insert_with(|| match Namespace::start(&[]) {
+            Ok(ns) => Some(std::sync::Arc::new(ns)),
+            Err(e) => {
+                eprintln!("warning: {e}: RUN steps get a network namespace with only loopback (no outbound access)");
+                None
+            }
+        });
+        match ns {
+            Some(ns) => Network::Join(ns.clone()),
+            None => Network::None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

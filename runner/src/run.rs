@@ -22,6 +22,14 @@ pub struct RunOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub network_none: bool,
+    /// `--network host`: the host's network namespace.
+    pub network_host: bool,
+    /// `-p`: ports published from the host (default network only).
+    pub publish: Vec<crate::net::Port>,
+    /// Capabilities, seccomp, `--privileged`.
+    pub security: crate::security::Security,
+    /// `--memory`, `--pids-limit`.
+    pub limits: crate::cgroup::Limits,
     /// `--rm`: discard the container's writable layer afterwards (the default keeps it
     /// under the store's `containers/` for inspection).
     pub remove: bool,
@@ -90,6 +98,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             ),
         ));
     }
+    let network = network(options)?;
     let id = new_id();
     let dir = store.root().join("containers").join(&id);
     // `--rm`: the writable layer lives on a tmpfs in the container's own mount namespace
@@ -150,13 +159,10 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
         gid: user.gid,
         groups: user.groups.clone(),
         hostname: options.hostname.clone().unwrap_or_else(|| id[..12].to_string()),
-        network: if options.network_none {
-            Network::None
-        } else {
-            Network::Host
-        },
+        network,
         mounts: Vec::new(),
-        security: crate::security::Security::default(),
+        security: options.security.clone(),
+        limits: options.limits,
     };
     let mut record = ContainerRecord {
         id: id.clone(),
@@ -254,6 +260,31 @@ pub fn remove_container(store: &Store, reference: &str) -> io::Result<String> {
             io::ErrorKind::InvalidInput,
             format!("{reference} matches {} containers; give more of the ID", found.len()),
         )),
+    }
+}
+
+/// The container's network: its own namespace with outbound access through pasta (as
+/// Docker's bridge), unless `--network none|host` says otherwise.
+fn network(options: &RunOptions) -> io::Result<Network> {
+    if (options.network_none || options.network_host) && !options.publish.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "published ports (-p) need the default network, not --network none or host",
+        ));
+    }
+    if options.network_none {
+        return Ok(Network::None);
+    }
+    if options.network_host {
+        return Ok(Network::Host);
+    }
+    match crate::net::Namespace::start(&options.publish) {
+        Ok(ns) => Ok(Network::Join(std::sync::Arc::new(ns))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && options.publish.is_empty() => {
+            eprintln!("warning: {e}: the container gets a network namespace with only loopback (no outbound access)");
+            Ok(Network::None)
+        }
+        Err(e) => Err(e),
     }
 }
 

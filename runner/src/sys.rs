@@ -78,6 +78,8 @@ pub trait Sys {
     /// CAP_SYS_ADMIN, so it comes before the capabilities are dropped (as in runc).
     /// <https://man7.org/linux/man-pages/man2/seccomp.2.html>
     fn seccomp(&mut self, program: &[u8]) -> io::Result<()>;
+    /// Moves this process into a cgroup: "0" written to its `cgroup.procs`.
+    fn join_cgroup(&mut self, procs: &Path) -> io::Result<()>;
 }
 
 fn err(e: Errno, what: impl std::fmt::Display) -> io::Error {
@@ -321,6 +323,11 @@ impl Sys for Linux {
         }
         Ok(())
     }
+
+    fn join_cgroup(&mut self, procs: &Path) -> io::Result<()> {
+        std::fs::write(procs, "0")
+            .map_err(|e| io::Error::new(e.kind(), format!("join cgroup {}: {e}", procs.display())))
+    }
 }
 
 /// What a path is, for the set-up's decisions.
@@ -473,6 +480,10 @@ impl Sys for Recorder {
     }
     fn seccomp(&mut self, program: &[u8]) -> io::Result<()> {
         self.calls.push(format!("seccomp {} instructions", program.len() / 8));
+        Ok(())
+    }
+    fn join_cgroup(&mut self, procs: &Path) -> io::Result<()> {
+        self.calls.push(format!("join cgroup {}", procs.display()));
         Ok(())
     }
 }

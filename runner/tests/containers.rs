@@ -52,6 +52,7 @@ fn spec(rootfs: Rootfs, script: &str, out: &Path) -> ContainerSpec {
             readonly: false,
         }],
         security: Default::default(),
+        limits: Default::default(),
     }
 }
 

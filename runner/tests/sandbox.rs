@@ -66,6 +66,7 @@ fn probe(security: Security, uid: u32, network: Network, script: &str) -> Option
             readonly: false,
         }],
         security,
+        limits: Default::default(),
     };
     // A descriptor the caller left open without O_CLOEXEC (the class of CVE-2024-21626).
     let leaked = nix::unistd::dup(std::io::stderr()).unwrap();
@@ -231,4 +232,25 @@ fn cap_add_and_an_unconfined_profile_are_honoured() {
     );
     assert_eq!(line(&t, "Seccomp:"), "0", "{t}");
     assert_eq!(line(&t, "mknod="), REFUSED, "{t}");
+}
+
+#[test]
+fn the_device_cgroup_allows_only_the_standard_nodes() {
+    if !Path::new("/sys/fs/cgroup/devices/devices.allow").exists() {
+        eprintln!("skipped: no cgroup v1 devices controller");
+        return;
+    }
+    let Some(t) = probe(Security::default(), 0, Network::None, "grep devices /proc/self/cgroup") else {
+        return;
+    };
+    assert!(t.contains("/slipway-"), "a devices cgroup of its own: {t}");
+    let Some(t) = probe(
+        Security::privileged(),
+        0,
+        Network::None,
+        "grep devices /proc/self/cgroup",
+    ) else {
+        return;
+    };
+    assert!(!t.contains("/slipway-"), "privileged: none: {t}");
 }
