@@ -633,6 +633,7 @@ fn instructions(
             (Keyword::Label, Args::KeyValues(kvs)) => label_keys(cx, i, kvs, out),
             (Keyword::Copy | Keyword::Add, args) => copy(cx, i, inst, args, &st, out),
             (Keyword::Run, _) => {
+                mount_images(cx, inst, out);
                 let Some(run) = runs.get(i - stage.from - 1).and_then(Option::as_ref) else {
                     prev_run = None;
                     continue;
@@ -731,6 +732,42 @@ fn untrusted(cx: &Cx<'_>, image: &str, span: Span, what: &str, out: &mut Vec<Dia
             .with_label("not a trusted registry")
             .with_help(format!("trusted registries: {}", allowed.join(", "))),
         );
+    }
+}
+
+/// DL3026 on `RUN --mount=…,from=<image>`: the mount pulls that image like `COPY --from`.
+fn mount_images(cx: &Cx<'_>, inst: &Instruction, out: &mut Vec<Diagnostic>) {
+    if cx.options.config.trusted_registries.is_empty() {
+        return;
+    }
+    for flag in inst.effective().flags.iter().filter(|f| f.name == "mount") {
+        let (Some(value), Some(vspan)) = (flag.value.as_deref(), flag.value_span.clone()) else {
+            continue;
+        };
+        let Ok(mount) = crate::values::parse_mount(value) else {
+            continue;
+        };
+        let Some(from) = mount.from.as_deref() else { continue };
+        if from.is_empty() || from.contains('$') || cx.model.stage_by_ref(from).is_some() {
+            continue;
+        }
+        // The span of the `from=` value when the flag is written as it reads.
+        let span = match cx.text.get(vspan.clone()) {
+            Some(raw) if raw == value => {
+                let mut at = 0;
+                let mut found = None;
+                for field in raw.split(',') {
+                    if let Some(v) = field.strip_prefix("from=").filter(|v| *v == from) {
+                        let start = vspan.start + at + 5;
+                        found = Some(start..start + v.len());
+                    }
+                    at += field.len() + 1;
+                }
+                found.unwrap_or(vspan)
+            }
+            _ => vspan,
+        };
+        untrusted(cx, from, span, "RUN --mount", out);
     }
 }
 

@@ -334,6 +334,42 @@ fn dl3026_trusted_registries() {
 }
 
 #[test]
+fn dl3026_run_mount_from_an_image_is_checked() {
+    // Regression: `RUN --mount=from=<image>` pulls an image and was not checked.
+    let options = CheckOptions {
+        config: Config {
+            trusted_registries: vec!["docker.io".into()],
+            ..Config::default()
+        },
+        ..CheckOptions::default()
+    };
+    rule_fires_with(
+        "DL3026",
+        "FROM alpine:3\nRUN --mount=type=bind,from=quay.io/x/tools:1,target=/t /t/run\n",
+        (2, "quay.io/x/tools:1"),
+        "FROM alpine:3 AS tools\nFROM alpine:3\nRUN --mount=type=bind,from=tools,target=/t /t/run\nRUN --mount=from=busybox:1,target=/b /b/sh\n",
+        &options,
+    );
+}
+
+#[test]
+fn copy_from_the_index_of_the_current_or_a_later_stage_is_a_build_error() {
+    // Regression: `COPY --from=<index>` of the current or a later stage raised nothing.
+    let order = |src: &str| {
+        run(src, &CheckOptions::default())
+            .iter()
+            .filter(|d| d.code == slipway_parser::diagnostics::codes::STAGE_ORDER)
+            .map(|d| src[d.span.clone()].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order("FROM alpine:3\nCOPY --from=0 /x /y\n"), ["0"]);
+    assert_eq!(order("FROM alpine:3\nCOPY --from=1 /x /y\nFROM alpine:3\n"), ["1"]);
+    assert!(order("FROM alpine:3\nFROM alpine:3\nCOPY --from=0 /x /y\n").is_empty());
+    // A stage named like a number is found by its name first.
+    assert!(order("FROM alpine:3 AS 1\nFROM alpine:3\nCOPY --from=1 /x /y\n").is_empty());
+}
+
+#[test]
 fn dl3044_env_self_reference() {
     rule_fires(
         "DL3044",
@@ -494,7 +530,7 @@ fn dl3013_pip_pins() {
         "DL3013",
         "FROM python:3\nRUN /venv/bin/pip install --no-cache-dir six\n",
         (2, "six"),
-        "FROM python:3\nRUN pipx install six\n",
+        "FROM python:3\nRUN pipx install six==1\n",
     );
 }
 
@@ -585,6 +621,16 @@ fn dl3027_apt() {
 }
 
 #[test]
+fn dl3013_pipx_install_needs_a_pin() {
+    rule_fires(
+        "DL3013",
+        "FROM python:3\nRUN pipx install black\n",
+        (2, "black"),
+        "FROM python:3\nRUN pipx install --python \"$(which python)\" \"poetry==1.8.5\"\nRUN pipx install black==24.1.0\nRUN pipx install --suffix=@1 ./tool\n",
+    );
+}
+
+#[test]
 fn dl3028_gem_pins() {
     rule_fires(
         "DL3028",
@@ -592,6 +638,43 @@ fn dl3028_gem_pins() {
         (2, "bundler"),
         "FROM ruby:3\nRUN gem install bundler -v 2.5\nRUN gem install --no-document rails:7\n",
     );
+}
+
+#[test]
+fn dl3028_words_after_double_dash_are_build_options_not_gems() {
+    // Regression: `gem install NAME:VER -- --build-flag` reported the build flag as a gem.
+    rule_fires(
+        "DL3028",
+        "FROM ruby:3\nRUN gem install mysql2 -- --with-mysql-dir=/usr\n",
+        (2, "mysql2"),
+        "FROM ruby:3\nRUN gem install mysql2:0.5.6 -- --with-mysql-config=/usr/bin/mysql_config extra\n",
+    );
+}
+
+#[test]
+fn package_words_after_double_dash_are_still_packages_elsewhere() {
+    // apt-get, apk, pip, yum, npm: `--` only ends the options; what follows are packages.
+    for (dl, src, at) in [
+        ("DL3008", "FROM debian:12\nRUN apt-get install -y -- curl\n", "curl"),
+        ("DL3018", "FROM alpine:3\nRUN apk add --no-cache -- curl\n", "curl"),
+        (
+            "DL3013",
+            "FROM python:3\nRUN pip install --no-cache-dir -- flask\n",
+            "flask",
+        ),
+        (
+            "DL3033",
+            "FROM centos:7\nRUN yum install -y -- httpd && yum clean all\n",
+            "httpd",
+        ),
+        ("DL3016", "FROM node:20\nRUN npm install -- left-pad\n", "left-pad"),
+    ] {
+        assert_eq!(
+            hits(src, dl, &CheckOptions::default()),
+            [(2, at.to_string())],
+            "{dl}: {src}"
+        );
+    }
 }
 
 #[test]
@@ -692,6 +775,39 @@ fn dl3040_dnf_clean() {
         "FROM fedora:40\nRUN dnf install -y a-1.0\n",
         (2, "dnf install"),
         "FROM fedora:40\nRUN dnf install -y a-1.0 && dnf clean all\nRUN --mount=type=cache,target=/var/cache/libdnf5 dnf install -y b-1.0\n",
+    );
+}
+
+#[test]
+fn dl3040_clean_up_by_another_tool_is_not_dnfs() {
+    // Regression: `microdnf clean all` was taken as the clean-up of `dnf install`.
+    rule_fires(
+        "DL3040",
+        "FROM fedora:40\nRUN dnf install -y a-1.0 && microdnf clean all\n",
+        (2, "dnf install"),
+        "FROM fedora:40\nRUN microdnf install -y a-1.0 && microdnf clean all\nRUN dnf install -y a-1.0 && rm -rf /var/cache/dnf\n",
+    );
+    // Both tools install: each needs its own clean-up.
+    assert_eq!(
+        hits(
+            "FROM fedora:40\nRUN dnf install -y a-1.0 && microdnf install -y b-1.0 && dnf clean all\n",
+            "DL3040",
+            &CheckOptions::default()
+        ),
+        [(2, "microdnf install".to_string())]
+    );
+    // yum's cache is not zypper's, and `dnf clean all` is not yum's clean-up.
+    rule_fires(
+        "DL3032",
+        "FROM centos:7\nRUN yum install -y a-1.0 && dnf clean all\n",
+        (2, "yum install"),
+        "FROM centos:7\nRUN yum install -y a-1.0 && rm -rf /var/cache/yum\n",
+    );
+    rule_fires(
+        "DL3036",
+        "FROM opensuse/leap:15\nRUN zypper install -y a=1.0 && rm -rf /var/cache/yum\n",
+        (2, "zypper install"),
+        "FROM opensuse/leap:15\nRUN zypper install -y a=1.0 && zypper clean\n",
     );
 }
 
