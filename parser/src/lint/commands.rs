@@ -1089,6 +1089,87 @@ pub(crate) fn wget_and_curl(run: &Run, tools: &mut [Option<Span>; 2], out: &mut 
     }
 }
 
+/// DL3010: local archives a stage COPYs in (their file names), to catch a RUN that then
+/// extracts them, which `ADD` does by itself.
+#[derive(Default)]
+pub(crate) struct Archives {
+    copied: Vec<(String, Span)>,
+    reported: Vec<Span>,
+}
+
+impl Archives {
+    /// The archives among a COPY's sources, or its destination when that names an archive.
+    pub(crate) fn remember(&mut self, args: &Args) {
+        let words = args.words();
+        let Some((dest, sources)) = words.split_last() else {
+            return;
+        };
+        if is_archive(&dest.text) {
+            self.copied.push((file_name(&dest.text).to_string(), dest.span.clone()));
+        } else {
+            for w in sources.iter().filter(|w| is_archive(&w.text)) {
+                self.copied.push((file_name(&w.text).to_string(), w.span.clone()));
+            }
+        }
+    }
+
+    /// Reports each copied archive a command of `run` extracts (`tar -x`, `unzip`, …), once.
+    pub(crate) fn extracted_by(&mut self, run: &Run, out: &mut Vec<Diagnostic>) {
+        if self.copied.is_empty() {
+            return;
+        }
+        for c in &run.script.commands {
+            if !extracts(c) {
+                continue;
+            }
+            let names: Vec<&str> = c.operands(&[]).iter().map(|w| file_name(&w.text)).collect();
+            for (name, span) in &self.copied {
+                if names.contains(&name.as_str()) && !self.reported.contains(span) {
+                    self.reported.push(span.clone());
+                    out.push(
+                        finding("DL3010", span.clone(), "Use `ADD` for extracting archives into an image")
+                            .with_label(format!("`{name}` is extracted in a RUN later"))
+                            .with_related(run.word(&c.words[0]), "extracted here")
+                            .with_help(format!(
+                                "`ADD {name} <dir>` extracts a local archive itself, without keeping the archive in a layer"
+                            )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// hadolint's archive extensions.
+fn is_archive(path: &str) -> bool {
+    const EXT: [&str; 15] = [
+        ".tar", ".Z", ".bz2", ".gz", ".lz", ".lzma", ".tZ", ".tb2", ".tbz", ".tbz2", ".tgz", ".tlz", ".tpz", ".txz",
+        ".xz",
+    ];
+    let p = path.trim_matches(['"', '\'']);
+    EXT.iter().any(|e| p.ends_with(e))
+}
+
+fn file_name(path: &str) -> &str {
+    let p = path.trim_matches(['"', '\'']);
+    p.rsplit(['/', '\\']).next().unwrap_or(p)
+}
+
+/// `tar -x`/`--extract`/`--get` (also the old `tar xzf` form), or an unpacking tool.
+fn extracts(c: &Command) -> bool {
+    match c.basename() {
+        "tar" => {
+            let args = c.args();
+            let old_style = args.first().is_some_and(|w| {
+                !w.text.starts_with('-') && w.text.contains('x') && w.text.chars().all(|ch| ch.is_ascii_alphabetic())
+            });
+            old_style || c.has_flag(&["x", "extract", "get"])
+        }
+        "unzip" | "gunzip" | "bunzip2" | "unlzma" | "unxz" | "zgz" | "uncompress" | "zcat" | "gzcat" => true,
+        _ => false,
+    }
+}
+
 /// The package caches of a tool that `rm` can delete instead of its `clean`.
 fn cache_dirs(tool: &str) -> &'static [&'static str] {
     match tool {
