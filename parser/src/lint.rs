@@ -14,6 +14,7 @@
 //! [`HADOLINT_ERRORS`] the build or parse error that covers a rule.
 
 mod commands;
+mod labels;
 mod shell_words;
 
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Edit, Severity};
@@ -73,6 +74,13 @@ macro_rules! rule {
             severity: Severity::$severity,
             buildkit: false,
             experimental: false,
+            off_by_default: false,
+        }
+    };
+    (off $name:literal, $dl:literal, $description:literal) => {
+        Rule {
+            off_by_default: true,
+            ..rule!($name, $dl, Advice, $description)
         }
     };
 }
@@ -80,6 +88,7 @@ macro_rules! rule {
 /// The rules this module implements, in hadolint order. Severities are
 /// hadolint's defaults (error → error, warning → warning, info and style → advice).
 pub const RULES: &[Rule] = &[
+    rule!(off "inline-ignore", "DL1001", "Please refrain from using inline ignore pragmas `# hadolint ignore=DLxxxx`"),
     rule!("absolute-workdir", "DL3000", Error, "Use absolute WORKDIR"),
     rule!(
         "pointless-command",
@@ -109,6 +118,7 @@ pub const RULES: &[Rule] = &[
         Advice,
         "Delete the apt lists (/var/lib/apt/lists) after installing something"
     ),
+    rule!("add-for-archive", "DL3010", Advice, "Use ADD for extracting archives into an image"),
     rule!("invalid-port", "DL3011", Error, "Valid UNIX ports range from 0 to 65535"),
     rule!(
         "pip-pin",
@@ -198,6 +208,21 @@ pub const RULES: &[Rule] = &[
         "Avoid use of wget without progress bar; use `wget --progress=dot:giga <url>`, `-q` or `-nv`"
     ),
     rule!("label-key", "DL3048", Advice, "Invalid label key"),
+    rule!("label-missing", "DL3049", Advice, "A label of the configured label schema is missing"),
+    rule!("label-superfluous", "DL3050", Advice, "Superfluous label(s) present (strict labels)"),
+    rule!("label-empty", "DL3051", Warning, "A label of the label schema is empty"),
+    rule!("label-url", "DL3052", Warning, "A label of the label schema is not a valid URL"),
+    rule!(
+        "label-rfc3339",
+        "DL3053",
+        Warning,
+        "A label of the label schema is not a valid time format (RFC 3339)"
+    ),
+    rule!("label-spdx", "DL3054", Warning, "A label of the label schema is not a valid SPDX license identifier"),
+    rule!("label-git-hash", "DL3055", Warning, "A label of the label schema is not a valid git hash"),
+    rule!("label-semver", "DL3056", Warning, "A label of the label schema does not conform to semantic versioning"),
+    rule!(off "healthcheck-missing", "DL3057", "`HEALTHCHECK` instruction missing"),
+    rule!("label-email", "DL3058", Warning, "A label of the label schema is not a valid email address (RFC 5322)"),
     rule!(
         "consecutive-run",
         "DL3059",
@@ -380,6 +405,8 @@ impl Lint {
         }
         let mut diagnostics: Vec<Diagnostic> = stages.iter().flat_map(|s| s.rules.iter().cloned()).collect();
         root_user(cx, stages.iter().map(|s| &s.end), &mut diagnostics);
+        labels::images(cx, &mut diagnostics);
+        inline_ignores(cx, &mut diagnostics);
         diagnostics.extend(stages.iter().flat_map(|s| s.runs.iter().cloned()));
         diagnostics.sort_by_key(|d| d.span.start);
         Lint {
@@ -619,6 +646,7 @@ fn instructions(
     let mut prev_run: Option<(usize, usize)> = None;
     // DL4001: where curl and wget were first used in this stage.
     let mut tools: [Option<Span>; 2] = [None, None];
+    let mut archives = commands::Archives::default();
     for &i in &stage.instructions {
         let inst = &cx.file.instructions[i];
         let Some(kw) = inst.keyword else { continue };
@@ -630,14 +658,24 @@ fn instructions(
             (Keyword::User, Args::Shell(w)) => user(cx, i, w, &mut st, out),
             (Keyword::Expose, Args::Words(words)) => expose(cx, i, words, out),
             (Keyword::Env, Args::KeyValues(kvs)) => env_self_reference(cx, i, kvs, out),
-            (Keyword::Label, Args::KeyValues(kvs)) => label_keys(cx, i, kvs, out),
-            (Keyword::Copy | Keyword::Add, args) => copy(cx, i, inst, args, &st, out),
+            (Keyword::Label, Args::KeyValues(kvs)) => {
+                label_keys(cx, i, kvs, out);
+                labels::values(cx, i, kvs, out);
+            }
+            (Keyword::Copy | Keyword::Add, args) => {
+                copy(cx, i, inst, args, &st, out);
+                if kw == Keyword::Copy && inst.flag("from").is_none() {
+                    archives.remember(args);
+                }
+            }
             (Keyword::Run, _) => {
+                mount_images(cx, inst, out);
                 let Some(run) = runs.get(i - stage.from - 1).and_then(Option::as_ref) else {
                     prev_run = None;
                     continue;
                 };
                 consecutive_run(cx, i, run, &mut prev_run, out);
+                archives.extracted_by(run, out);
                 commands::wget_and_curl(run, &mut tools, out);
             }
             _ => {}
@@ -731,6 +769,42 @@ fn untrusted(cx: &Cx<'_>, image: &str, span: Span, what: &str, out: &mut Vec<Dia
             .with_label("not a trusted registry")
             .with_help(format!("trusted registries: {}", allowed.join(", "))),
         );
+    }
+}
+
+/// DL3026 on `RUN --mount=…,from=<image>`: the mount pulls that image like `COPY --from`.
+fn mount_images(cx: &Cx<'_>, inst: &Instruction, out: &mut Vec<Diagnostic>) {
+    if cx.options.config.trusted_registries.is_empty() {
+        return;
+    }
+    for flag in inst.effective().flags.iter().filter(|f| f.name == "mount") {
+        let (Some(value), Some(vspan)) = (flag.value.as_deref(), flag.value_span.clone()) else {
+            continue;
+        };
+        let Ok(mount) = crate::values::parse_mount(value) else {
+            continue;
+        };
+        let Some(from) = mount.from.as_deref() else { continue };
+        if from.is_empty() || from.contains('$') || cx.model.stage_by_ref(from).is_some() {
+            continue;
+        }
+        // The span of the `from=` value when the flag is written as it reads.
+        let span = match cx.text.get(vspan.clone()) {
+            Some(raw) if raw == value => {
+                let mut at = 0;
+                let mut found = None;
+                for field in raw.split(',') {
+                    if let Some(v) = field.strip_prefix("from=").filter(|v| *v == from) {
+                        let start = vspan.start + at + 5;
+                        found = Some(start..start + v.len());
+                    }
+                    at += field.len() + 1;
+                }
+                found.unwrap_or(vspan)
+            }
+            _ => vspan,
+        };
+        untrusted(cx, from, span, "RUN --mount", out);
     }
 }
 
@@ -864,6 +938,24 @@ fn root_user<'s>(cx: &Cx<'_>, finals: impl Iterator<Item = &'s State>, out: &mut
             .with_label("the last USER of the image")
             .with_help("switch to an unprivileged user after the steps that need root: `USER <uid>`"),
         );
+    }
+}
+
+/// DL1001: `# hadolint ignore=…` (or `# slipway ignore=…`) above an instruction; global
+/// pragmas are not inline. Off by default, as in hadolint.
+fn inline_ignores(cx: &Cx<'_>, out: &mut Vec<Diagnostic>) {
+    for c in &cx.file.comments {
+        if crate::suppress::pragma(&c.text).is_some_and(|(scope, _, _)| scope == crate::suppress::Scope::Inline) {
+            out.push(
+                finding(
+                    "DL1001",
+                    c.span.clone(),
+                    "Please refrain from using inline ignore pragmas `# hadolint ignore=DLxxxx`",
+                )
+                .with_label("an inline ignore pragma")
+                .with_help("fix the finding, or ignore the rule for the project in the configuration"),
+            );
+        }
     }
 }
 

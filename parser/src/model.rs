@@ -1071,10 +1071,18 @@ impl<'a> Analyzer<'a> {
                         );
                     } else if let Some(s) = self.model.stage_by_ref(f).filter(|&s| s < stage) {
                         self.model.stages[stage].depends_on.insert(s);
-                    } else if let Some(&(later, _)) = self
+                    } else if let Some(later) = self
                         .stage_names
                         .iter()
                         .find(|(i, n)| *i >= stage && n.eq_ignore_ascii_case(f))
+                        .map(|&(i, _)| i)
+                        .or_else(|| {
+                            // `--from=<index>` of the current stage or a later one: BuildKit's
+                            // dispatch finds that stage not yet built and fails the same way.
+                            f.parse::<usize>()
+                                .ok()
+                                .filter(|&i| i >= stage && i < self.stage_froms.len())
+                        })
                     {
                         let current = self.model.stages[stage]
                             .name

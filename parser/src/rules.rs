@@ -23,6 +23,9 @@ pub struct Rule {
     pub buildkit: bool,
     /// Only reported with `# check=experimental=...`.
     pub experimental: bool,
+    /// Off unless the configuration gives it a severity (hadolint's `ignore` severity:
+    /// DL1001, DL3057, enabled with `override:` in `.hadolint.yaml`).
+    pub off_by_default: bool,
 }
 
 const fn bk(code: &'static str, description: &'static str, url: &'static str) -> Rule {
@@ -34,6 +37,7 @@ const fn bk(code: &'static str, description: &'static str, url: &'static str) ->
         severity: Severity::Warning,
         buildkit: true,
         experimental: false,
+        off_by_default: false,
     }
 }
 

@@ -37,6 +37,43 @@ pub struct Config {
     pub check: Option<String>,
     /// Registries whose images are trusted (for the rules that check base images).
     pub trusted_registries: Vec<String>,
+    /// hadolint's `label-schema`: labels every image should have, with the kind of value.
+    pub label_schema: Vec<(String, LabelType)>,
+    /// hadolint's `strict-labels`: labels outside the schema are reported (DL3050).
+    pub strict_labels: bool,
+    /// hadolint's `disable-ignore-pragma`: `# hadolint …ignore=` comments have no effect.
+    pub disable_ignore_pragma: bool,
+}
+
+/// The kind of value a label of the label schema holds (hadolint's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelType {
+    /// Anything non-empty.
+    Text,
+    Url,
+    SemVer,
+    /// A git commit hash: 7 or 40 lowercase hex digits.
+    Hash,
+    Rfc3339,
+    /// An SPDX license identifier.
+    Spdx,
+    Email,
+}
+
+impl LabelType {
+    /// hadolint's name for it (`text`, `url`, `semver`, `hash`, `rfc3339`, `spdx`, `email`).
+    pub fn parse(name: &str) -> Option<LabelType> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "text" => LabelType::Text,
+            "url" => LabelType::Url,
+            "semver" => LabelType::SemVer,
+            "hash" => LabelType::Hash,
+            "rfc3339" => LabelType::Rfc3339,
+            "spdx" => LabelType::Spdx,
+            "email" => LabelType::Email,
+            _ => return None,
+        })
+    }
 }
 
 /// BuildKit's lint configuration: the parsed value of a `# check=` directive.
@@ -187,20 +224,35 @@ fn directive_in_comment(comment: &str) -> Option<(String, &str)> {
     Some((name, value))
 }
 
-/// A `# hadolint [global] ignore=A,B` or `# slipway [global] ignore=A,B` comment:
-/// whether it is global, and the codes.
-fn pragma(comment: &str) -> Option<(bool, Vec<&str>)> {
+/// Where an ignore pragma applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// `# hadolint ignore=…`: the instruction below.
+    Inline,
+    /// `# hadolint stage ignore=…`: from here to the next FROM.
+    Stage,
+    /// `# hadolint global ignore=…`: the whole file.
+    Global,
+}
+
+/// A `# hadolint [global|stage] ignore=A,B` or `# slipway [global|stage] ignore=A,B`
+/// comment: its scope, whether it is hadolint's, and the codes.
+pub(crate) fn pragma(comment: &str) -> Option<(Scope, bool, Vec<&str>)> {
     let mut rest = comment.trim_start();
     let tool_len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-    if !(rest[..tool_len].eq_ignore_ascii_case("hadolint") || rest[..tool_len].eq_ignore_ascii_case("slipway")) {
+    let hadolint = rest[..tool_len].eq_ignore_ascii_case("hadolint");
+    if !(hadolint || rest[..tool_len].eq_ignore_ascii_case("slipway")) {
         return None;
     }
     rest = rest[tool_len..].trim_start();
-    let mut global = false;
-    if let Some(r) = rest.strip_prefix("global") {
-        if r.starts_with(char::is_whitespace) {
-            global = true;
-            rest = r.trim_start();
+    let mut scope = Scope::Inline;
+    for (word, s) in [("global", Scope::Global), ("stage", Scope::Stage)] {
+        if let Some(r) = rest.strip_prefix(word) {
+            if r.starts_with(char::is_whitespace) {
+                scope = s;
+                rest = r.trim_start();
+                break;
+            }
         }
     }
     rest = rest
@@ -221,7 +273,7 @@ fn pragma(comment: &str) -> Option<(bool, Vec<&str>)> {
             None => break,
         }
     }
-    (!codes.is_empty()).then_some((global, codes))
+    (!codes.is_empty()).then_some((scope, hadolint, codes))
 }
 
 /// Whether a user-written `entry` names diagnostic `code` (whose rule, if
@@ -338,13 +390,36 @@ pub fn apply(text: &str, file: &Dockerfile, diags: Vec<Diagnostic>, config: &Con
     let experimental_enabled =
         |rule: &Rule| experimental_all || config.experimental.iter().any(|e| e.eq_ignore_ascii_case(rule.code));
 
-    // File-wide pragmas, and per-instruction ones computed on demand.
+    // hadolint's `disable-ignore-pragma` turns hadolint's pragmas off (slipway's stay).
+    let disabled = config.disable_ignore_pragma;
+    fn active(c: &str, disabled: bool) -> Option<(Scope, bool, Vec<&str>)> {
+        pragma(c).filter(|(_, hadolint, _)| !(*hadolint && disabled))
+    }
+    // File-wide pragmas, stage pragmas (offset from which they apply, to the next FROM),
+    // and per-instruction ones computed on demand.
     let global: Vec<&str> = file
         .comments
         .iter()
-        .filter_map(|c| pragma(&c.text))
-        .filter(|(global, _)| *global)
-        .flat_map(|(_, codes)| codes)
+        .filter_map(|c| active(&c.text, disabled))
+        .filter(|(scope, _, _)| *scope == Scope::Global)
+        .flat_map(|(_, _, codes)| codes)
+        .collect();
+    let stage: Vec<(usize, usize, Vec<&str>)> = file
+        .comments
+        .iter()
+        .filter_map(|c| {
+            let (scope, _, codes) = active(&c.text, disabled)?;
+            (scope == Scope::Stage).then_some((c.span.start, codes))
+        })
+        .map(|(at, codes)| {
+            let end = file
+                .instructions
+                .iter()
+                .filter(|i| i.span.start > at && i.keyword == Some(crate::syntax::Keyword::From))
+                .nth(usize::from(stage_pragma_above_from(text, file, at)))
+                .map_or(usize::MAX, |i| i.span.start);
+            (at, end, codes)
+        })
         .collect();
     let mut locals: Vec<Option<Local<'_>>> = file.instructions.iter().map(|_| None).collect();
     let nothing = Local::default();
@@ -362,9 +437,9 @@ pub fn apply(text: &str, file: &Dockerfile, diags: Vec<Diagnostic>, config: &Con
                     check: comment_check(&inst.comments),
                     ignore: comments_above(text, file, inst)
                         .into_iter()
-                        .filter_map(pragma)
-                        .filter(|(global, _)| !*global)
-                        .flat_map(|(_, codes)| codes)
+                        .filter_map(|c| active(c, disabled))
+                        .filter(|(scope, _, _)| *scope == Scope::Inline)
+                        .flat_map(|(_, _, codes)| codes)
                         .collect(),
                 }
             }),
@@ -387,9 +462,16 @@ pub fn apply(text: &str, file: &Dockerfile, diags: Vec<Diagnostic>, config: &Con
                 d.severity = Severity::Error;
             }
         }
+        // A rule that is off by default reports only when the configuration gives it a severity.
+        if rule.is_some_and(|r| r.off_by_default) && !config.severity.iter().any(|(e, _)| names(e, d.code, rule)) {
+            continue;
+        }
         let ignored = |e: &&str| names(e, d.code, rule);
         if global.iter().any(ignored)
             || local.ignore.iter().any(ignored)
+            || stage
+                .iter()
+                .any(|(from, to, codes)| (*from..*to).contains(&d.span.start) && codes.iter().any(ignored))
             || config.ignore.iter().any(|e| names(e, d.code, rule))
         {
             continue;
@@ -400,6 +482,20 @@ pub fn apply(text: &str, file: &Dockerfile, diags: Vec<Diagnostic>, config: &Con
         out.push(d);
     }
     out
+}
+
+/// Whether the comment at `at` sits directly above a FROM (then a stage pragma covers that
+/// stage, up to the FROM after it).
+fn stage_pragma_above_from(text: &str, file: &Dockerfile, at: usize) -> bool {
+    let next = file.instructions.partition_point(|i| i.span.start <= at);
+    file.instructions.get(next).is_some_and(|i| {
+        i.keyword == Some(crate::syntax::Keyword::From)
+            && text.get(at..i.span.start).is_some_and(|gap| {
+                gap.lines()
+                    .skip(1)
+                    .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+            })
+    })
 }
 
 /// Names in `skip=`/`experimental=` that are no BuildKit rule: BuildKit ignores
@@ -673,16 +769,23 @@ mod tests {
     fn pragmas_parse_like_hadolint() {
         assert_eq!(
             pragma("hadolint ignore=DL3008,DL3009"),
-            Some((false, vec!["DL3008", "DL3009"]))
+            Some((Scope::Inline, true, vec!["DL3008", "DL3009"]))
         );
         assert_eq!(
             pragma("hadolint ignore = DL3008 , SC2086 because"),
-            Some((false, vec!["DL3008", "SC2086"]))
+            Some((Scope::Inline, true, vec!["DL3008", "SC2086"]))
         );
-        assert_eq!(pragma("hadolint global ignore=DL3008"), Some((true, vec!["DL3008"])));
+        assert_eq!(
+            pragma("hadolint global ignore=DL3008"),
+            Some((Scope::Global, true, vec!["DL3008"]))
+        );
+        assert_eq!(
+            pragma("hadolint stage ignore=DL3008"),
+            Some((Scope::Stage, true, vec!["DL3008"]))
+        );
         assert_eq!(
             pragma("slipway ignore=slipway::flag::unknown"),
-            Some((false, vec!["slipway::flag::unknown"]))
+            Some((Scope::Inline, false, vec!["slipway::flag::unknown"]))
         );
         assert_eq!(pragma("hadolint ignore="), None);
         assert_eq!(pragma("hadolintignore=DL3008"), None);

@@ -334,6 +334,42 @@ fn dl3026_trusted_registries() {
 }
 
 #[test]
+fn dl3026_run_mount_from_an_image_is_checked() {
+    // Regression: `RUN --mount=from=<image>` pulls an image and was not checked.
+    let options = CheckOptions {
+        config: Config {
+            trusted_registries: vec!["docker.io".into()],
+            ..Config::default()
+        },
+        ..CheckOptions::default()
+    };
+    rule_fires_with(
+        "DL3026",
+        "FROM alpine:3\nRUN --mount=type=bind,from=quay.io/x/tools:1,target=/t /t/run\n",
+        (2, "quay.io/x/tools:1"),
+        "FROM alpine:3 AS tools\nFROM alpine:3\nRUN --mount=type=bind,from=tools,target=/t /t/run\nRUN --mount=from=busybox:1,target=/b /b/sh\n",
+        &options,
+    );
+}
+
+#[test]
+fn copy_from_the_index_of_the_current_or_a_later_stage_is_a_build_error() {
+    // Regression: `COPY --from=<index>` of the current or a later stage raised nothing.
+    let order = |src: &str| {
+        run(src, &CheckOptions::default())
+            .iter()
+            .filter(|d| d.code == slipway_parser::diagnostics::codes::STAGE_ORDER)
+            .map(|d| src[d.span.clone()].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order("FROM alpine:3\nCOPY --from=0 /x /y\n"), ["0"]);
+    assert_eq!(order("FROM alpine:3\nCOPY --from=1 /x /y\nFROM alpine:3\n"), ["1"]);
+    assert!(order("FROM alpine:3\nFROM alpine:3\nCOPY --from=0 /x /y\n").is_empty());
+    // A stage named like a number is found by its name first.
+    assert!(order("FROM alpine:3 AS 1\nFROM alpine:3\nCOPY --from=1 /x /y\n").is_empty());
+}
+
+#[test]
 fn dl3044_env_self_reference() {
     rule_fires(
         "DL3044",
@@ -494,7 +530,7 @@ fn dl3013_pip_pins() {
         "DL3013",
         "FROM python:3\nRUN /venv/bin/pip install --no-cache-dir six\n",
         (2, "six"),
-        "FROM python:3\nRUN pipx install six\n",
+        "FROM python:3\nRUN pipx install six==1\n",
     );
 }
 
@@ -585,6 +621,16 @@ fn dl3027_apt() {
 }
 
 #[test]
+fn dl3013_pipx_install_needs_a_pin() {
+    rule_fires(
+        "DL3013",
+        "FROM python:3\nRUN pipx install black\n",
+        (2, "black"),
+        "FROM python:3\nRUN pipx install --python \"$(which python)\" \"poetry==1.8.5\"\nRUN pipx install black==24.1.0\nRUN pipx install --suffix=@1 ./tool\n",
+    );
+}
+
+#[test]
 fn dl3028_gem_pins() {
     rule_fires(
         "DL3028",
@@ -592,6 +638,43 @@ fn dl3028_gem_pins() {
         (2, "bundler"),
         "FROM ruby:3\nRUN gem install bundler -v 2.5\nRUN gem install --no-document rails:7\n",
     );
+}
+
+#[test]
+fn dl3028_words_after_double_dash_are_build_options_not_gems() {
+    // Regression: `gem install NAME:VER -- --build-flag` reported the build flag as a gem.
+    rule_fires(
+        "DL3028",
+        "FROM ruby:3\nRUN gem install mysql2 -- --with-mysql-dir=/usr\n",
+        (2, "mysql2"),
+        "FROM ruby:3\nRUN gem install mysql2:0.5.6 -- --with-mysql-config=/usr/bin/mysql_config extra\n",
+    );
+}
+
+#[test]
+fn package_words_after_double_dash_are_still_packages_elsewhere() {
+    // apt-get, apk, pip, yum, npm: `--` only ends the options; what follows are packages.
+    for (dl, src, at) in [
+        ("DL3008", "FROM debian:12\nRUN apt-get install -y -- curl\n", "curl"),
+        ("DL3018", "FROM alpine:3\nRUN apk add --no-cache -- curl\n", "curl"),
+        (
+            "DL3013",
+            "FROM python:3\nRUN pip install --no-cache-dir -- flask\n",
+            "flask",
+        ),
+        (
+            "DL3033",
+            "FROM centos:7\nRUN yum install -y -- httpd && yum clean all\n",
+            "httpd",
+        ),
+        ("DL3016", "FROM node:20\nRUN npm install -- left-pad\n", "left-pad"),
+    ] {
+        assert_eq!(
+            hits(src, dl, &CheckOptions::default()),
+            [(2, at.to_string())],
+            "{dl}: {src}"
+        );
+    }
 }
 
 #[test]
@@ -692,6 +775,39 @@ fn dl3040_dnf_clean() {
         "FROM fedora:40\nRUN dnf install -y a-1.0\n",
         (2, "dnf install"),
         "FROM fedora:40\nRUN dnf install -y a-1.0 && dnf clean all\nRUN --mount=type=cache,target=/var/cache/libdnf5 dnf install -y b-1.0\n",
+    );
+}
+
+#[test]
+fn dl3040_clean_up_by_another_tool_is_not_dnfs() {
+    // Regression: `microdnf clean all` was taken as the clean-up of `dnf install`.
+    rule_fires(
+        "DL3040",
+        "FROM fedora:40\nRUN dnf install -y a-1.0 && microdnf clean all\n",
+        (2, "dnf install"),
+        "FROM fedora:40\nRUN microdnf install -y a-1.0 && microdnf clean all\nRUN dnf install -y a-1.0 && rm -rf /var/cache/dnf\n",
+    );
+    // Both tools install: each needs its own clean-up.
+    assert_eq!(
+        hits(
+            "FROM fedora:40\nRUN dnf install -y a-1.0 && microdnf install -y b-1.0 && dnf clean all\n",
+            "DL3040",
+            &CheckOptions::default()
+        ),
+        [(2, "microdnf install".to_string())]
+    );
+    // yum's cache is not zypper's, and `dnf clean all` is not yum's clean-up.
+    rule_fires(
+        "DL3032",
+        "FROM centos:7\nRUN yum install -y a-1.0 && dnf clean all\n",
+        (2, "yum install"),
+        "FROM centos:7\nRUN yum install -y a-1.0 && rm -rf /var/cache/yum\n",
+    );
+    rule_fires(
+        "DL3036",
+        "FROM opensuse/leap:15\nRUN zypper install -y a=1.0 && rm -rf /var/cache/yum\n",
+        (2, "zypper install"),
+        "FROM opensuse/leap:15\nRUN zypper install -y a=1.0 && zypper clean\n",
     );
 }
 
@@ -959,4 +1075,185 @@ fn lint_spans_are_valid_on_odd_inputs() {
             }
         }
     }
+}
+
+fn with_severity(code: &str, severity: Severity) -> CheckOptions {
+    CheckOptions {
+        config: Config {
+            severity: vec![(code.into(), severity)],
+            ..Config::default()
+        },
+        ..CheckOptions::default()
+    }
+}
+
+#[test]
+fn dl1001_inline_ignore_pragmas_when_enabled() {
+    let src = "FROM alpine:3\n# hadolint ignore=DL3003\nRUN cd /x\n";
+    // Off by default, as in hadolint.
+    quiet("DL1001", src);
+    let on = with_severity("DL1001", Severity::Warning);
+    rule_fires_with(
+        "DL1001",
+        src,
+        (2, "# hadolint ignore=DL3003"),
+        "FROM alpine:3\n# hadolint global ignore=DL3003\n# a comment\n# hadolint shell=powershell\nRUN cd /x\n",
+        &on,
+    );
+    assert!(run(src, &on)
+        .iter()
+        .any(|d| d.code == code("DL1001") && d.severity == Severity::Warning));
+}
+
+#[test]
+fn dl3010_copy_of_an_archive_extracted_in_run() {
+    rule_fires(
+        "DL3010",
+        "FROM alpine:3\nCOPY app.tar.gz /tmp/\nRUN tar -xzf /tmp/app.tar.gz -C /opt\n",
+        (2, "app.tar.gz"),
+        "FROM alpine:3\nCOPY app.tar.gz /srv/\nRUN ls /srv\nCOPY --from=builder /out/b.tar /tmp/\nRUN tar -xf /tmp/b.tar\nRUN tar -czf c.tar.gz /etc\n",
+    );
+    // The old `tar xzf` form, an unpacking tool, and the destination naming the archive.
+    for src in [
+        "FROM alpine:3\nCOPY a.tgz /tmp/\nRUN tar xzf /tmp/a.tgz\n",
+        "FROM alpine:3\nCOPY src/x.gz /tmp/\nRUN gunzip /tmp/x.gz\n",
+        "FROM alpine:3\nCOPY release /tmp/r.tar.xz\nRUN tar --extract -f /tmp/r.tar.xz\n",
+    ] {
+        assert_eq!(hits(src, "DL3010", &CheckOptions::default()).len(), 1, "{src}");
+    }
+    // Another stage's RUN does not extract this stage's archive.
+    quiet(
+        "DL3010",
+        "FROM alpine:3\nCOPY a.tgz /tmp/\nFROM alpine:3\nRUN tar xzf /tmp/a.tgz\n",
+    );
+}
+
+fn label_options(strict: bool) -> CheckOptions {
+    use slipway_parser::suppress::LabelType;
+    let schema = [
+        ("author", LabelType::Text),
+        ("url", LabelType::Url),
+        ("created", LabelType::Rfc3339),
+        ("license", LabelType::Spdx),
+        ("revision", LabelType::Hash),
+        ("version", LabelType::SemVer),
+        ("contact", LabelType::Email),
+    ];
+    CheckOptions {
+        config: Config {
+            label_schema: schema.iter().map(|(k, t)| (k.to_string(), *t)).collect(),
+            strict_labels: strict,
+            ..Config::default()
+        },
+        ..CheckOptions::default()
+    }
+}
+
+const GOOD_LABELS: &str = "FROM alpine:3\nLABEL author=me url=https://example.com/x created=2024-05-01T12:00:00Z \\\n  license=MIT revision=0123abc version=1.2.3 contact=me@example.com\n";
+
+#[test]
+fn dl3049_label_missing_from_an_image() {
+    let options = label_options(false);
+    rule_fires_with(
+        "DL3049",
+        "FROM alpine:3\nLABEL author=me\n",
+        (1, "alpine:3"),
+        GOOD_LABELS,
+        &options,
+    );
+    // Labels of the stage an image is built on count; a build stage only copied from is no image.
+    let inherited = format!("{GOOD_LABELS}FROM golang:1 AS build\nRUN true\nFROM 0\nCOPY --from=build /a /a\n");
+    quiet_for("DL3049", &inherited, &options);
+    assert_eq!(
+        hits("FROM alpine:3\nLABEL author=me\n", "DL3049", &options).len(),
+        6,
+        "one per missing label"
+    );
+    quiet("DL3049", "FROM alpine:3\n");
+}
+
+#[test]
+fn dl3050_superfluous_labels_with_strict_labels() {
+    rule_fires_with(
+        "DL3050",
+        "FROM alpine:3\nLABEL author=me extra=1\n",
+        (2, "extra"),
+        GOOD_LABELS,
+        &label_options(true),
+    );
+    quiet_for(
+        "DL3050",
+        "FROM alpine:3\nLABEL author=me extra=1\n",
+        &label_options(false),
+    );
+}
+
+#[test]
+fn label_values_follow_the_schema() {
+    let options = label_options(false);
+    for (dl, bad, good) in [
+        ("DL3051", "LABEL author=\"\"", "LABEL author=me"),
+        ("DL3052", "LABEL url=example.com", "LABEL url=https://example.com/x"),
+        (
+            "DL3053",
+            "LABEL created=2024-05-01",
+            "LABEL created=2024-05-01T12:00:00+02:00",
+        ),
+        ("DL3054", "LABEL license=\"MIT or GPL\"", "LABEL license=Apache-2.0"),
+        (
+            "DL3055",
+            "LABEL revision=main",
+            "LABEL revision=0123456789abcdef0123456789abcdef01234567",
+        ),
+        ("DL3056", "LABEL version=v1.2", "LABEL version=1.2.3-rc.1"),
+        ("DL3058", "LABEL contact=me", "LABEL contact=me@example.com"),
+    ] {
+        let fires = format!("FROM alpine:3\n{bad}\n");
+        let value = bad.split_once('=').unwrap().1;
+        rule_fires_with(dl, &fires, (2, value), &format!("FROM alpine:3\n{good}\n"), &options);
+        // Without a schema, labels are not judged.
+        quiet(dl, &fires);
+    }
+    // A value from an ARG is judged by its value; an unknown one is not judged.
+    rule_fires_with(
+        "DL3056",
+        "FROM alpine:3\nARG V=latest\nLABEL version=$V\n",
+        (3, "$V"),
+        "FROM alpine:3\nARG V\nLABEL version=$V\n",
+        &options,
+    );
+}
+
+#[test]
+fn dl3057_healthcheck_missing_when_enabled() {
+    let on = with_severity("DL3057", Severity::Advice);
+    quiet("DL3057", "FROM alpine:3\n");
+    rule_fires_with(
+        "DL3057",
+        "FROM alpine:3 AS base\nHEALTHCHECK CMD true\nFROM golang:1 AS build\nFROM alpine:3\nCOPY --from=build /a /a\n",
+        (4, "alpine:3"),
+        "FROM alpine:3 AS base\nHEALTHCHECK CMD true\nFROM golang:1 AS build\nFROM base\nCOPY --from=build /a /a\n",
+        &on,
+    );
+}
+
+#[test]
+fn stage_ignore_pragmas_cover_their_stage() {
+    // hadolint's `# hadolint stage ignore=…`: from the pragma to the next FROM.
+    let src = "# hadolint stage ignore=DL3003\nFROM alpine:3\nRUN cd /a\nRUN cd /b\nFROM alpine:3\nRUN cd /c\n";
+    assert_eq!(hits(src, "DL3003", &CheckOptions::default()), [(6, "cd".to_string())]);
+}
+
+#[test]
+fn disable_ignore_pragma_turns_hadolint_pragmas_off() {
+    let src = "FROM alpine:3\n# hadolint ignore=DL3003\nRUN cd /a\n# slipway ignore=DL3003\nRUN cd /b\n";
+    let options = CheckOptions {
+        config: Config {
+            disable_ignore_pragma: true,
+            ..Config::default()
+        },
+        ..CheckOptions::default()
+    };
+    assert_eq!(hits(src, "DL3003", &options), [(3, "cd".to_string())]);
+    assert!(hits(src, "DL3003", &CheckOptions::default()).is_empty());
 }

@@ -560,35 +560,33 @@ impl Rules<'_> {
             return;
         }
         let cmds = &run.script.commands;
-        let Some((at, c, sub)) = cmds.iter().enumerate().find_map(|(k, c)| {
-            tools
-                .contains(&c.name())
-                .then(|| {
-                    first_operand(c)
-                        .filter(|w| installs.contains(&w.text.as_str()))
-                        .map(|w| (k, c, w))
-                })
-                .flatten()
-        }) else {
-            return;
-        };
-        let cleaned = cmds[at + 1..].iter().any(|c| {
-            (tools.contains(&c.name()) && first_operand(c).is_some_and(|w| matches!(w.text.as_str(), "clean" | "cc")))
-                || (c.name() == "rm"
-                    && c.operands(&[]).iter().any(|w| {
-                        [
-                            "/var/cache/yum",
-                            "/var/cache/dnf",
-                            "/var/cache/libdnf5",
-                            "/var/cache/zypp",
-                        ]
-                        .iter()
-                        .any(|p| w.text.starts_with(p))
-                    }))
-        });
-        if cleaned {
-            return;
+        // Each tool's first install (`dnf install … && microdnf install …` are two), and the
+        // clean-up by that same tool after it: `microdnf clean all` does not clean dnf's cache.
+        let mut seen: Vec<&str> = Vec::new();
+        for (at, c) in cmds.iter().enumerate() {
+            let tool = c.name();
+            if !tools.contains(&tool) || seen.contains(&tool) {
+                continue;
+            }
+            let Some(sub) = first_operand(c).filter(|w| installs.contains(&w.text.as_str())) else {
+                continue;
+            };
+            seen.push(tool);
+            let cleaned = cmds[at + 1..].iter().any(|c| {
+                (c.name() == tool && first_operand(c).is_some_and(|w| matches!(w.text.as_str(), "clean" | "cc")))
+                    || (c.name() == "rm"
+                        && c.operands(&[])
+                            .iter()
+                            .any(|w| cache_dirs(tool).iter().any(|p| w.text.starts_with(p))))
+            });
+            if !cleaned {
+                self.missing_clean(dl, c, sub, clean, out);
+            }
         }
+    }
+
+    fn missing_clean(&self, dl: &str, c: &Command, sub: &Word, clean: &str, out: &mut Vec<Diagnostic>) {
+        let run = self.run;
         let clean = format!("{} {clean}", c.name());
         let mut d = finding(
             dl,
@@ -689,7 +687,11 @@ impl Rules<'_> {
     }
 
     fn pip(&self, c: &Command, install: &Word, out: &mut Vec<Diagnostic>) {
-        const WITH_VALUE: [&str; 26] = [
+        const WITH_VALUE: [&str; 29] = [
+            // pipx's
+            "suffix",
+            "pip-args",
+            "preinstall",
             "abi",
             "b",
             "build",
@@ -717,7 +719,8 @@ impl Rules<'_> {
             "trusted-host",
             "upgrade-strategy",
         ];
-        let requirements = c.has_flag(&["r", "requirement", "c", "constraint"]) || c.has_arg(".");
+        // (`pipx install --spec <spec> <app>`, older pipx: the spec is the package.)
+        let requirements = c.has_flag(&["r", "requirement", "c", "constraint", "spec"]) || c.has_arg(".");
         if !requirements {
             let operands = c.operands(&WITH_VALUE);
             let after: Vec<&Word> = operands
@@ -806,7 +809,18 @@ impl Rules<'_> {
         if !operands.first().is_some_and(|w| w.text == "install" || w.text == "i") || c.has_flag(&["v", "version"]) {
             return;
         }
-        let gems: Vec<&Word> = operands[1..].to_vec();
+        // `gem install NAME -- --with-opt-dir=…`: the words after `--` are options for the
+        // gem's native extension build, not gems.
+        let end = c
+            .args()
+            .iter()
+            .position(|w| w.text == "--")
+            .map(|k| c.args()[k].range.start);
+        let gems: Vec<&Word> = operands[1..]
+            .iter()
+            .copied()
+            .filter(|w| end.is_none_or(|e| w.range.start < e))
+            .collect();
         self.pins(
             "DL3028",
             "gem install",
@@ -1075,6 +1089,99 @@ pub(crate) fn wget_and_curl(run: &Run, tools: &mut [Option<Span>; 2], out: &mut 
     }
 }
 
+/// DL3010: local archives a stage COPYs in (their file names), to catch a RUN that then
+/// extracts them, which `ADD` does by itself.
+#[derive(Default)]
+pub(crate) struct Archives {
+    copied: Vec<(String, Span)>,
+    reported: Vec<Span>,
+}
+
+impl Archives {
+    /// The archives among a COPY's sources, or its destination when that names an archive.
+    pub(crate) fn remember(&mut self, args: &Args) {
+        let words = args.words();
+        let Some((dest, sources)) = words.split_last() else {
+            return;
+        };
+        if is_archive(&dest.text) {
+            self.copied.push((file_name(&dest.text).to_string(), dest.span.clone()));
+        } else {
+            for w in sources.iter().filter(|w| is_archive(&w.text)) {
+                self.copied.push((file_name(&w.text).to_string(), w.span.clone()));
+            }
+        }
+    }
+
+    /// Reports each copied archive a command of `run` extracts (`tar -x`, `unzip`, …), once.
+    pub(crate) fn extracted_by(&mut self, run: &Run, out: &mut Vec<Diagnostic>) {
+        if self.copied.is_empty() {
+            return;
+        }
+        for c in &run.script.commands {
+            if !extracts(c) {
+                continue;
+            }
+            let names: Vec<&str> = c.operands(&[]).iter().map(|w| file_name(&w.text)).collect();
+            for (name, span) in &self.copied {
+                if names.contains(&name.as_str()) && !self.reported.contains(span) {
+                    self.reported.push(span.clone());
+                    out.push(
+                        finding("DL3010", span.clone(), "Use `ADD` for extracting archives into an image")
+                            .with_label(format!("`{name}` is extracted in a RUN later"))
+                            .with_related(run.word(&c.words[0]), "extracted here")
+                            .with_help(format!(
+                                "`ADD {name} <dir>` extracts a local archive itself, without keeping the archive in a layer"
+                            )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// hadolint's archive extensions.
+fn is_archive(path: &str) -> bool {
+    const EXT: [&str; 15] = [
+        ".tar", ".Z", ".bz2", ".gz", ".lz", ".lzma", ".tZ", ".tb2", ".tbz", ".tbz2", ".tgz", ".tlz", ".tpz", ".txz",
+        ".xz",
+    ];
+    let p = path.trim_matches(['"', '\'']);
+    EXT.iter().any(|e| p.ends_with(e))
+}
+
+fn file_name(path: &str) -> &str {
+    let p = path.trim_matches(['"', '\'']);
+    p.rsplit(['/', '\\']).next().unwrap_or(p)
+}
+
+/// `tar -x`/`--extract`/`--get` (also the old `tar xzf` form), or an unpacking tool.
+fn extracts(c: &Command) -> bool {
+    match c.basename() {
+        "tar" => {
+            let args = c.args();
+            let old_style = args.first().is_some_and(|w| {
+                !w.text.starts_with('-') && w.text.contains('x') && w.text.chars().all(|ch| ch.is_ascii_alphabetic())
+            });
+            old_style || c.has_flag(&["x", "extract", "get"])
+        }
+        "unzip" | "gunzip" | "bunzip2" | "unlzma" | "unxz" | "zgz" | "uncompress" | "zcat" | "gzcat" => true,
+        _ => false,
+    }
+}
+
+/// The package caches of a tool that `rm` can delete instead of its `clean`.
+fn cache_dirs(tool: &str) -> &'static [&'static str] {
+    match tool {
+        "yum" => &["/var/cache/yum"],
+        "dnf" => &["/var/cache/dnf", "/var/cache/libdnf5"],
+        // microdnf (ubi-minimal) keeps its metadata in yum's directory, libdnf5's in dnf5.
+        "microdnf" => &["/var/cache/yum", "/var/cache/dnf", "/var/cache/libdnf5"],
+        "zypper" => &["/var/cache/zypp"],
+        _ => &[],
+    }
+}
+
 /// The first argument that is not an option.
 fn first_operand(c: &Command) -> Option<&Word> {
     c.args().iter().find(|w| !w.text.starts_with('-'))
@@ -1094,7 +1201,8 @@ fn var_reference(text: &str) -> Option<&str> {
 fn pip_install(c: &Command) -> Option<&Word> {
     let base = c.basename();
     let args = c.args();
-    if base.starts_with("pip") && !base.starts_with("pipenv") && !base.starts_with("pipx") {
+    // pipx too (hadolint: any `pip*` name but pipenv): `pipx install black` is unpinned.
+    if base.starts_with("pip") && !base.starts_with("pipenv") {
         return c.find_arg(&["install"]);
     }
     if base.starts_with("python") {
