@@ -192,6 +192,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             Err(code) => return Ok(code),
         };
     }
+    crate::registry::fetch_reused(&store, &planned, silent)?;
     let progress = match opts.progress {
         _ if opts.quiet => Mode::Quiet,
         Progress::Plain => Mode::Plain,

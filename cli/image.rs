@@ -34,15 +34,20 @@ pub enum Command {
         /// The new NAME[:TAG].
         target: String,
     },
-    /// Remove image names (the blobs stay until a prune).
+    /// Remove images: a name untags (the image goes with its last name), an ID removes
+    /// the image (`-f` also when several names point at it). Blobs stay until a prune.
     #[command(alias = "remove")]
     Rm {
+        /// Remove an image given by ID even when several names point at it.
+        #[arg(long, short)]
+        force: bool,
+        /// Names, IDs or unique ID prefixes.
         #[arg(required = true)]
         names: Vec<String>,
     },
-    /// List the images in the store.
+    /// List the images in the store (untagged ones as `<none>`).
     #[command(alias = "list")]
-    Ls,
+    Ls(ListOptions),
     /// Write images to a tar (or an OCI layout directory), like `docker save`.
     ///
     /// `--format docker` (the default) writes a docker archive that `docker load`,
@@ -67,6 +72,171 @@ pub enum Command {
         #[arg(conflicts_with = "input")]
         source: Option<PathBuf>,
     },
+}
+
+/// `slipway images` / `slipway image ls`, with `docker images`' flags.
+#[derive(clap::Args, Default)]
+pub struct ListOptions {
+    /// Show all images (slipway keeps no intermediate images, so the same as without).
+    #[arg(long, short)]
+    pub all: bool,
+    /// Only image IDs (each once).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Full image IDs.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// `dangling=true|false` (untagged images or not), `reference=PATTERN` (`*` wildcards);
+    /// repeatable.
+    #[arg(long, short, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+}
+
+/// A parsed `--filter`.
+enum Filter {
+    Dangling(bool),
+    Reference(String),
+}
+
+fn filters(specs: &[String]) -> Result<Vec<Filter>, String> {
+    specs
+        .iter()
+        .map(|f| match f.split_once('=') {
+            Some(("dangling", v)) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Filter::Dangling(true)),
+                "false" | "0" => Ok(Filter::Dangling(false)),
+                _ => Err(format!("invalid filter {f}: dangling is true or false")),
+            },
+            Some(("reference", v)) => Ok(Filter::Reference(v.to_string())),
+            _ => Err(format!(
+                "invalid filter {f:?} (supported: dangling=true|false, reference=PATTERN)"
+            )),
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters, as Docker's reference filter (which also matches
+/// the name without its tag).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(tail) = text.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// How long ago, in Docker's words (`2 minutes ago`, `About an hour ago`).
+fn ago(created: Option<&str>) -> String {
+    let Some(secs) = created.and_then(parse_rfc3339) else {
+        return "N/A".into();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let s = (now - secs).max(0);
+    let text = match s {
+        0 => "Less than a second".to_string(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3_599 => format!("{} minutes", s / 60),
+        3_600..=7_199 => "About an hour".into(),
+        7_200..=172_799 => format!("{} hours", s / 3_600),
+        172_800..=1_209_599 => format!("{} days", s / 86_400),
+        1_209_600..=5_183_999 => format!("{} weeks", s / 604_800),
+        5_184_000..=63_071_999 => format!("{} months", s / 2_592_000),
+        _ => format!("{} years", s / 31_536_000),
+    };
+    format!("{text} ago")
+}
+
+/// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn parse_rfc3339(t: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let rest = t.get(19..)?;
+    let rest = rest
+        .strip_prefix('.')
+        .map_or(rest, |f| f.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let offset = match rest {
+        "Z" | "z" | "" => 0,
+        o => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (o.get(1..3)?.parse::<i64>().ok()? * 3600 + o.get(4..6)?.parse::<i64>().ok()? * 60)
+        }
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
+/// `slipway images`.
+pub fn list(options: &ListOptions) -> io::Result<ExitCode> {
+    let filters = match filters(&options.filter) {
+        Ok(f) => f,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = store()?;
+    let images: Vec<image::Image> = image::list(&store)?
+        .into_iter()
+        .filter(|i| {
+            filters.iter().all(|f| match f {
+                Filter::Dangling(d) => i.name.is_none() == *d,
+                Filter::Reference(p) => i
+                    .name
+                    .as_deref()
+                    .map(familiar_name)
+                    .is_some_and(|n| glob(p, n) || n.rsplit_once(':').is_some_and(|(repo, _)| glob(p, repo))),
+            })
+        })
+        .collect();
+    let id = |i: &image::Image| {
+        if options.no_trunc {
+            i.id().to_string()
+        } else {
+            i.id().hex()[..12].to_string()
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if options.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in &images {
+            if seen.insert(i.id().clone()) {
+                writeln!(out, "{}", id(i))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 5]> = images
+        .iter()
+        .map(|i| {
+            let (repo, tag) = match i.name.as_deref().map(familiar_name) {
+                Some(n) => match n.rsplit_once(':').filter(|(r, _)| !r.is_empty()) {
+                    Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+                    _ => (n.to_string(), "<none>".to_string()),
+                },
+                None => ("<none>".into(), "<none>".into()),
+            };
+            [repo, tag, id(i), ago(i.config.created.as_deref()), human_size(i.size())]
+        })
+        .collect();
+    let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"].map(String::from);
+    write_table(&mut out, &header, &rows)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -163,11 +333,17 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
         Command::Tag { source, target } => {
             image::tag(&store, &source, &target)?;
         }
-        Command::Rm { names } => {
+        Command::Rm { force, names } => {
             let mut code = ExitCode::SUCCESS;
             for name in &names {
-                match image::remove(&store, name) {
-                    Ok(full) => writeln!(out, "Untagged: {}", familiar_name(&full))?,
+                match image::remove(&store, name, force) {
+                    Ok(image::Removed::Untagged(full)) => writeln!(out, "Untagged: {}", familiar_name(&full))?,
+                    Ok(image::Removed::Deleted { id, names }) => {
+                        for n in names {
+                            writeln!(out, "Untagged: {}", familiar_name(&n))?;
+                        }
+                        writeln!(out, "Deleted: {id}")?;
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         code = ExitCode::from(2);
@@ -176,40 +352,9 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
             }
             return Ok(code);
         }
-        Command::Ls => {
-            let rows: Vec<[String; 4]> = image::list(&store)?
-                .iter()
-                .map(|i| {
-                    [
-                        familiar_name(i.name.as_deref().unwrap_or("<none>")).to_string(),
-                        i.id().hex()[..12].to_string(),
-                        i.config.created.as_deref().map_or("-".into(), |c| {
-                            c.replacen('T', " ", 1).trim_end_matches('Z').to_string()
-                        }),
-                        human_size(i.size()),
-                    ]
-                })
-                .collect();
-            let header = ["NAME", "ID", "CREATED", "SIZE"].map(String::from);
-            let mut widths = [0usize; 4];
-            for row in std::iter::once(&header).chain(&rows) {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.len());
-                }
-            }
-            for row in std::iter::once(&header).chain(&rows) {
-                let line = format!(
-                    "{:w0$}   {:w1$}   {:w2$}   {}",
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    w0 = widths[0],
-                    w1 = widths[1],
-                    w2 = widths[2]
-                );
-                writeln!(out, "{}", line.trim_end())?;
-            }
+        Command::Ls(options) => {
+            drop(out);
+            return list(&options);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -222,6 +367,20 @@ pub fn prune(all: bool) -> io::Result<ExitCode> {
     let p = slipway_runner::prune::prune(&store, options, || {
         eprintln!("waiting for running builds, loads and containers to finish…")
     })?;
+    if !p.containers.is_empty() {
+        println!("Deleted Containers:");
+        for c in &p.containers {
+            println!("{c}");
+        }
+        println!();
+    }
+    if !p.images.is_empty() {
+        println!("Deleted Images:");
+        for i in &p.images {
+            println!("deleted: {i}");
+        }
+        println!();
+    }
     let mut parts = vec![
         format!("{} blobs ({})", p.blobs, human_size(p.blob_bytes)),
         format!("{} unpacked layers ({})", p.layer_dirs, human_size(p.layer_bytes)),
@@ -276,4 +435,88 @@ pub(crate) fn human_size(bytes: u64) -> String {
         };
         format!("{v:.digits$}{}", units[u])
     }
+}
+
+/// `slipway ps [-a] [-q]`.
+pub fn ps(all: bool, quiet: bool) -> io::Result<ExitCode> {
+    let store = store()?;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let containers: Vec<_> = slipway_runner::run::containers(&store)?
+        .into_iter()
+        .filter(|c| all || c.running())
+        .collect();
+    if quiet {
+        for c in &containers {
+            writeln!(out, "{}", &c.id[..12])?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 5]> = containers
+        .iter()
+        .rev()
+        .map(|c| {
+            let image = if c.image_name.starts_with("sha256:") {
+                c.image_name["sha256:".len()..].chars().take(12).collect()
+            } else {
+                familiar_name(&c.image_name).to_string()
+            };
+            let mut command = c.command.join(" ");
+            if command.chars().count() > 20 {
+                command = command.chars().take(19).collect::<String>() + "…";
+            }
+            let status = match c.exit_code {
+                _ if c.running() => "Up".to_string(),
+                Some(code) => format!("Exited ({code})"),
+                None => "Dead".to_string(),
+            };
+            [
+                c.id[..12].to_string(),
+                image,
+                format!("\"{command}\""),
+                ago(Some(&c.created)),
+                status,
+            ]
+        })
+        .collect();
+    let header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"].map(String::from);
+    write_table(&mut out, &header, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slipway rm CONTAINER...`.
+pub fn rm_containers(ids: &[String]) -> io::Result<ExitCode> {
+    let store = store()?;
+    let mut code = ExitCode::SUCCESS;
+    for id in ids {
+        match slipway_runner::run::remove_container(&store, id) {
+            Ok(full) => println!("{}", &full[..12]),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Columns padded to their widest cell, three spaces apart, as Docker's tables.
+fn write_table<const N: usize>(out: &mut impl Write, header: &[String; N], rows: &[[String; N]]) -> io::Result<()> {
+    let mut widths = [0usize; N];
+    for row in std::iter::once(header).chain(rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header).chain(rows) {
+        let mut line = String::new();
+        for (k, (cell, w)) in row.iter().zip(widths).enumerate() {
+            line.push_str(cell);
+            if k + 1 < N {
+                line.push_str(&" ".repeat(w - cell.chars().count() + 3));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
 }

@@ -127,6 +127,10 @@ enum Command {
         /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
         #[arg(long, value_name = "type=registry,ref=REF")]
         cache_from: Vec<String>,
+        /// Compare with the git revision REV instead of the store (a pull request's merge
+        /// base): which steps this change rebuilds, and why. Needs only git.
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -233,7 +237,16 @@ enum Command {
         command: image::Command,
     },
     /// List the images in the store (the same as `slipway image ls`).
-    Images,
+    Images(image::ListOptions),
+    /// Remove images (the same as `slipway image rm`).
+    Rmi {
+        /// Remove an image given by ID even when several names point at it.
+        #[arg(long, short)]
+        force: bool,
+        /// Names, IDs or unique ID prefixes.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Free the store: blobs and unpacked layers no image or cache record needs, and what
     /// finished builds left behind; waits for running builds and containers.
     Prune {
@@ -275,6 +288,20 @@ enum Command {
         /// The command and its arguments (replaces the image's Cmd).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
+    },
+    /// List the containers `slipway run` kept (without `--rm`), like `docker ps -a`.
+    Ps {
+        /// Also stopped containers (the default shows running ones only, as Docker).
+        #[arg(long, short)]
+        all: bool,
+        /// Only container IDs.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Remove stopped containers kept by `slipway run` (IDs or unique prefixes).
+    Rm {
+        #[arg(required = true)]
+        containers: Vec<String>,
     },
     /// Serve the Dockerfile language server over standard input and output.
     Lsp {
@@ -336,6 +363,7 @@ fn main() -> ExitCode {
             no_cache_filter,
             fail_on_miss,
             cache_from,
+            base,
             context,
         } => plan::run(&plan::Options {
             request: slipway_planner::request::Request {
@@ -350,6 +378,7 @@ fn main() -> ExitCode {
             fail_on_miss,
             color: color(std::io::stderr().is_terminal()),
             cache_from,
+            base,
         }),
         Command::Build {
             file,
@@ -401,7 +430,8 @@ fn main() -> ExitCode {
             server,
         } => registry::login(&server, username, password, password_stdin),
         Command::Image { command } => image::run(command),
-        Command::Images => image::run(image::Command::Ls),
+        Command::Images(options) => image::list(&options),
+        Command::Rmi { force, names } => image::run(image::Command::Rm { force, names }),
         Command::Prune { all } => image::prune(all),
         Command::Verify => image::verify(),
         Command::Run {
@@ -424,7 +454,16 @@ fn main() -> ExitCode {
             network_none: network == "none",
             remove: rm,
             hostname,
+            announce: Some(|id| {
+                eprintln!(
+                    "slipway: container {} (kept after it exits; `slipway rm {}` or `slipway prune` removes it)",
+                    &id[..12],
+                    &id[..12]
+                )
+            }),
         }),
+        Command::Ps { all, quiet } => image::ps(all, quiet),
+        Command::Rm { containers } => image::rm_containers(&containers),
         Command::Lsp { stdio: _ } => slipway_lsp::run_stdio().map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -500,10 +539,44 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
 /// `slipway run`: the container's exit code becomes ours.
 fn run_container(options: slipway_runner::run::RunOptions) -> std::io::Result<ExitCode> {
     use std::os::unix::process::ExitStatusExt;
+    if !nix_is_root() {
+        eprintln!("error: running containers needs root (rootless mode is not available yet)");
+        return Ok(ExitCode::from(125));
+    }
     let store = slipway_store::Store::open(slipway_store::default_root())?;
-    let status = slipway_runner::run::run(&store, &options)?;
+    let status = match slipway_runner::run::run(&store, &options) {
+        Ok(s) => s,
+        Err(e) => {
+            // Docker's codes: 127 no such command, 126 not executable, 125 anything else.
+            let exec = e
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<slipway_runner::container::ExecFailed>());
+            return Ok(match exec {
+                Some(f) => {
+                    eprintln!("error: cannot start the container's command: {}", f.message);
+                    ExitCode::from(u8::try_from(f.code).unwrap_or(127))
+                }
+                None => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(125)
+                }
+            });
+        }
+    };
     let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Whether this process runs as root (containers need it today).
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct Options {
     pub color: bool,
     /// `--cache-from` specs.
     pub cache_from: Vec<String>,
+    /// `--base REV`: compare with a git revision instead of the store.
+    pub base: Option<String>,
 }
 
 /// Opens the store and plans `request`; renders a failure (Dockerfile errors → exit 1)
@@ -48,7 +50,64 @@ pub fn plan_or_report(
     Ok(Ok((store, planned)))
 }
 
+/// `slipway plan --base REV`: the working tree against a git revision.
+fn run_against(opts: &Options, rev: &str) -> io::Result<ExitCode> {
+    use slipway_planner::request::Failure;
+    let store = slipway_store::Store::open(slipway_store::default_root()).ok();
+    let based = match slipway_planner::gitbase::plan_against(&opts.request, rev, store.as_ref()) {
+        Ok(b) => b,
+        Err(Failure::Io(e)) => return Err(e),
+        Err(Failure::Invalid {
+            name,
+            text,
+            diagnostics,
+        }) => {
+            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, opts.color));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let p = &based.plan;
+    let out = match opts.format {
+        Format::Human => {
+            let mut o =
+                format!("Compared with {rev}: \"cached\" is unchanged, \"rebuild\" is what this change rebuilds\n\n");
+            o.push_str(&report::human(p));
+            for n in &based.notes {
+                o.push_str(&format!("note: {n}\n"));
+            }
+            o
+        }
+        Format::Json => {
+            let mut v = serde_json::to_value(p).map_err(io::Error::other)?;
+            v["base"] = serde_json::Value::String(rev.to_string());
+            v["notes"] = serde_json::json!(based.notes);
+            serde_json::to_string_pretty(&v).map_err(io::Error::other)? + "\n"
+        }
+        Format::Markdown => {
+            let mut o = format!("Compared with `{rev}`:\n\n");
+            o.push_str(&report::markdown(p));
+            for n in &based.notes {
+                o.push_str(&format!("\n_note: {n}_\n"));
+            }
+            o
+        }
+        Format::Dot => report::dot(p),
+    };
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    lock.write_all(out.as_bytes())?;
+    lock.flush()?;
+    Ok(if opts.fail_on_miss && p.summary.misses > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    if let Some(rev) = &opts.base {
+        return run_against(opts, rev);
+    }
     match crate::registry::cache_refs(&opts.cache_from) {
         Ok(refs) => crate::registry::import_caches(&refs, false)?,
         Err(m) => {
@@ -71,9 +130,55 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let mut lock = stdout.lock();
     lock.write_all(out.as_bytes())?;
     lock.flush()?;
+    // Sources that cannot be selected: the report is out, then the plan fails.
+    let unselectable = source_errors(&planned, opts.request.context.as_path());
+    if !unselectable.is_empty() {
+        let name = planned.dockerfile.display().to_string();
+        eprint!(
+            "{}",
+            crate::render::diagnostics(&name, &planned.text, &unselectable, opts.color)
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(if opts.fail_on_miss && p.summary.misses > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
+
+/// A diagnostic at the source (else the instruction) of every step whose sources cannot
+/// be selected.
+fn source_errors(
+    planned: &slipway_planner::request::Planned,
+    context: &std::path::Path,
+) -> Vec<slipway_parser::Diagnostic> {
+    let mut out = Vec::new();
+    for step in &planned.plan.steps {
+        let Some(inst) = planned.file.instructions.iter().find(|i| i.start_line == step.line) else {
+            continue;
+        };
+        // The instruction's first line: a heredoc body is no part of what is wrong.
+        let first_line = planned.text[inst.span.clone()].find('\n').unwrap_or(inst.span.len());
+        for e in &step.errors {
+            // The error names the path as BuildKit looks it up: `"/dir/file"`.
+            let path = e.split('"').nth(1).map(|p| p.trim_start_matches('/'));
+            let word = inst.args.words().into_iter().find(|w| {
+                path.is_some_and(|p| !p.is_empty() && w.text.trim_start_matches("./").trim_start_matches('/') == p)
+            });
+            let span = word.map_or(inst.span.start..inst.span.start + first_line, |w| w.span.clone());
+            out.push(
+                slipway_parser::Diagnostic::error(SOURCES, slipway_parser::Phase::Build, span, e.clone()).with_help(
+                    format!(
+                        "source paths are relative to the build context {}; check the path and .dockerignore",
+                        context.display()
+                    ),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// A COPY/ADD source or bind mount source the build context does not have.
+const SOURCES: &str = "slipway::plan::missing-source";

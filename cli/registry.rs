@@ -251,6 +251,40 @@ pub fn needed_images(planned: &slipway_planner::request::Planned) -> Vec<(String
     out
 }
 
+/// Fetches the layers a build will reuse that the store has only as "held by a registry"
+/// (a cache imported lazily): the result of every cached step, and the layers of the
+/// base images. Layers of steps that rebuild are never fetched.
+pub fn fetch_reused(store: &Store, planned: &slipway_planner::request::Planned, quiet: bool) -> io::Result<()> {
+    use slipway_planner::plan::Status;
+    let mut wanted: Vec<slipway_store::Descriptor> = Vec::new();
+    for step in planned.plan.steps.iter().filter(|s| s.status == Status::Hit) {
+        if let Some(d) = store.get_cache(&step.cache_key)?.and_then(|r| r.result) {
+            wanted.push(d);
+        }
+    }
+    for (name, _) in needed_images(planned) {
+        if let Ok(image) = slipway_runner::image::resolve(store, &name) {
+            wanted.extend(image.manifest.layers);
+        }
+    }
+    wanted.retain(|d| store.is_remote(&d.digest));
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let client = client()?;
+    let bars = Bars::new(quiet);
+    match slipway_registry::cache::fetch_remote(&client, store, &wanted, 4, &bars) {
+        Ok((n, bytes)) if !quiet => eprintln!(
+            "fetched {n} cached layer(s) ({}) that this build reuses",
+            crate::image::human_size(bytes)
+        ),
+        Ok(_) => {}
+        // A layer that cannot be fetched makes its step run again: a warning.
+        Err(e) => eprintln!("warning: cannot fetch cached layers: {e}"),
+    }
+    Ok(())
+}
+
 /// Pulls the images a build needs that the store lacks (all of them with `refresh`).
 /// Returns whether anything was pulled (the plan must then be made again).
 pub fn pull_needed(
@@ -363,14 +397,15 @@ pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
     let client = client()?;
     for r in refs {
         let bars = Bars::new(quiet);
-        match slipway_registry::cache::import(&client, &store, r, 4, &bars) {
+        // Records and base manifests only: a plan needs no layer, and a build fetches
+        // the layers of the steps it reuses (`fetch_reused`), none of those it runs.
+        match slipway_registry::cache::import(&client, &store, r, 4, true, &bars) {
             Ok(i) => {
                 if !quiet {
                     eprintln!(
-                        "imported cache {r}: {} records ({} new), {} layers fetched{}",
+                        "imported cache {r}: {} records ({} new), layers fetched when a build reuses them{}",
                         i.records,
                         i.new_records,
-                        i.fetched,
                         if i.bases.is_empty() {
                             String::new()
                         } else {

@@ -22,12 +22,66 @@ pub fn diagnostics(name: &str, text: &str, diags: &[Diagnostic], color: bool) ->
     let mut out = String::new();
     let source = std::sync::Arc::new(Source::new(name, text));
     for d in diags {
-        let report = miette::Report::new(d.clone()).with_source_code(Shared(std::sync::Arc::clone(&source)));
+        let shown = Shown {
+            code: shown_code(d.code),
+            diagnostic: d.clone(),
+        };
+        let report = miette::Report::new(shown).with_source_code(Shared(std::sync::Arc::clone(&source)));
         if handler.render_report(&mut out, report.as_ref()).is_err() {
-            out.push_str(&format!("{}: {}\n", d.code, d.message));
+            out.push_str(&format!("{}: {}\n", shown_code(d.code), d.message));
         }
     }
     out
+}
+
+/// A code as people read it: with the hadolint rule(s) it corresponds to,
+/// `slipway::lint::apt-pin (DL3008)`.
+fn shown_code(code: &str) -> String {
+    match slipway_parser::rules::hadolint_codes(code).as_slice() {
+        [] => code.to_string(),
+        h => format!("{code} ({})", h.join(", ")),
+    }
+}
+
+/// A diagnostic rendered under its [`shown_code`]; everything else is the diagnostic's.
+#[derive(Debug)]
+struct Shown {
+    code: String,
+    diagnostic: Diagnostic,
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.diagnostic, f)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl miette::Diagnostic for Shown {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(&self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        miette::Diagnostic::severity(&self.diagnostic)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        miette::Diagnostic::help(&self.diagnostic)
+    }
+
+    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        miette::Diagnostic::url(&self.diagnostic)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        miette::Diagnostic::labels(&self.diagnostic)
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        miette::Diagnostic::related(&self.diagnostic)
+    }
 }
 
 /// The text being reported on, with where its lines start, shared by every diagnostic.

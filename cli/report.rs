@@ -142,6 +142,8 @@ struct JsonReport<'a> {
 struct JsonDiagnostic<'a> {
     file: &'a str,
     code: &'a str,
+    /// The hadolint rule(s) the code corresponds to (`DL3008`, comma-separated), if any.
+    hadolint: Option<String>,
     severity: &'static str,
     message: &'a str,
     line: usize,
@@ -197,6 +199,7 @@ fn json_report(files: &[FileReport]) -> JsonReport<'_> {
             diagnostics.push(JsonDiagnostic {
                 file: &f.name,
                 code: d.code,
+                hadolint: hadolint(d.code),
                 severity: severity_name(d.severity),
                 message: &d.message,
                 line: start.line,
@@ -209,6 +212,12 @@ fn json_report(files: &[FileReport]) -> JsonReport<'_> {
         }
     }
     JsonReport { diagnostics }
+}
+
+/// The hadolint rule(s) a code corresponds to, comma-separated (`DL3012,DL4003,DL4004`).
+fn hadolint(code: &str) -> Option<String> {
+    let codes = rules::hadolint_codes(code);
+    (!codes.is_empty()).then(|| codes.join(","))
 }
 
 fn sarif_level(s: Severity) -> &'static str {
@@ -255,18 +264,8 @@ pub fn sarif(files: &[FileReport], cwd: &Option<std::path::PathBuf>) -> Value {
     for r in rules::all() {
         let mut props = serde_json::Map::new();
         // The hadolint rule(s) this one corresponds to.
-        let hadolint: Vec<&str> = r
-            .hadolint
-            .into_iter()
-            .chain(
-                slipway_parser::lint::HADOLINT_ALIASES
-                    .iter()
-                    .filter(|(_, code)| *code == r.code)
-                    .map(|(h, _)| *h),
-            )
-            .collect();
-        if !hadolint.is_empty() {
-            props.insert("hadolint".into(), json!(hadolint.join(",")));
+        if let Some(h) = hadolint(r.code) {
+            props.insert("hadolint".into(), json!(h));
         }
         let mut tags = Vec::new();
         if r.buildkit {
@@ -295,10 +294,14 @@ pub fn sarif(files: &[FileReport], cwd: &Option<std::path::PathBuf>) -> Value {
         if !index_of.contains_key(d.code) {
             index_of.insert(d.code, rule_ids.len());
             rule_ids.push(d.code);
-            rule_values.push(json!({
+            let mut rule = json!({
                 "id": d.code,
                 "shortDescription": { "text": d.message },
-            }));
+            });
+            if let Some(h) = hadolint(d.code) {
+                rule["properties"] = json!({ "hadolint": h });
+            }
+            rule_values.push(rule);
         }
     }
 
@@ -347,8 +350,15 @@ pub fn sarif(files: &[FileReport], cwd: &Option<std::path::PathBuf>) -> Value {
                     })
                     .collect();
             }
+            let mut props = serde_json::Map::new();
             if let Some(help) = &d.help {
-                result["properties"] = json!({ "help": help });
+                props.insert("help".into(), json!(help));
+            }
+            if let Some(h) = hadolint(d.code) {
+                props.insert("hadolint".into(), json!(h));
+            }
+            if !props.is_empty() {
+                result["properties"] = Value::Object(props);
             }
             results.push(result);
         }

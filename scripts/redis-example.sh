@@ -2,13 +2,15 @@
 # The mission's example end to end, like `docker build` then `docker run`, with no daemon:
 #   1. a Debian base image: `debootstrap --variant=minbase bookworm`, imported into the store
 #      as debian:bookworm-slim (the root filesystem is cached under $SLIPWAY_DEBIAN_CACHE);
-#   2. `slipway build -t redis-example examples/redis`;
-#   3. `slipway run --network host redis-example`: waits for "Ready to accept connections",
-#      then `redis-cli ping` (from the same image) must answer PONG; then the server is stopped.
+#   2. `slipway build .` in examples/redis, with no tag, as the seeds' tutorial does
+#      `docker build .`: it prints "Successfully built <id>";
+#   3. `slipway run --network host <id>`: waits for "Ready to accept connections", then
+#      `redis-cli ping` (from the same image, by its full ID) must answer PONG; then Ctrl-C's
+#      SIGINT is relayed and redis-server must save and exit 0.
 # Needs root (namespaces, overlayfs) and the Debian mirror (debootstrap, apt-get in the RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-slipway=${SLIPWAY:-${CARGO_TARGET_DIR:-target}/release/slipway}
+slipway=$(realpath "${SLIPWAY:-${CARGO_TARGET_DIR:-target}/release/slipway}")
 cache=${SLIPWAY_DEBIAN_CACHE:-/var/cache/slipway}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log=$(mktemp)
@@ -43,16 +45,21 @@ if ! "$slipway" image inspect debian:bookworm-slim >/dev/null 2>&1; then
     "$slipway" image import "$cache/bookworm-minbase.tar" --tag debian:bookworm-slim
 fi
 
-echo "==> slipway build -t redis-example examples/redis"
-"$slipway" build -t redis-example examples/redis
+echo "==> cd examples/redis && slipway build ."
+out=$(cd examples/redis && "$slipway" build .)
+echo "$out"
+built=$(echo "$out" | sed -n 's/^Successfully built \([0-9a-f]\{12\}\)$/\1/p')
+[ -n "$built" ] || { echo "redis-example: no \"Successfully built <id>\" line" >&2; exit 1; }
+full=$("$slipway" image inspect "$built" | sed -n 's/^ *"Id": "\(sha256:[0-9a-f]*\)",$/\1/p' | head -n1)
+[ -n "$full" ] || { echo "redis-example: image $built is not in the store" >&2; exit 1; }
 
 port=6379
 if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
     port=16379 # something already listens on redis's port: use another one
     set -- redis-server --port $port
 fi
-echo "==> slipway run --rm --network host redis-example $*"
-"$slipway" run --rm --network host redis-example "$@" >"$log" 2>&1 &
+echo "==> slipway run --rm --network host $built $*"
+"$slipway" run --rm --network host "$built" "$@" >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
     grep -q "Ready to accept connections" "$log" && break
@@ -61,11 +68,16 @@ for _ in $(seq 1 100); do
 done
 cat "$log"
 grep -q "Ready to accept connections" "$log" || { echo "redis-example: the server did not start" >&2; exit 1; }
-echo "==> slipway run --rm --network host redis-example redis-cli -p $port ping"
-answer=$("$slipway" run --rm --network host redis-example redis-cli -p "$port" ping)
+echo "==> slipway run --rm --network host $full redis-cli -p $port ping"
+answer=$("$slipway" run --rm --network host "$full" redis-cli -p "$port" ping)
 echo "$answer"
 [ "$answer" = PONG ] || { echo "redis-example: expected PONG, got: $answer" >&2; exit 1; }
-kill -TERM "$server"
-wait "$server" || true
+echo "==> kill -INT (Ctrl-C) the slipway run of redis-server: relayed once, redis saves and exits 0"
+kill -INT "$server"
+code=0
+wait "$server" || code=$?
 server=""
-echo "==> ok: built, ran, answered PONG"
+cat "$log"
+[ "$code" = 0 ] || { echo "redis-example: slipway run exited $code after SIGINT (want 0)" >&2; exit 1; }
+grep -q "DB saved on disk" "$log" || { echo "redis-example: redis-server did not save on SIGINT" >&2; exit 1; }
+echo "==> ok: built, ran by ID, answered PONG, shut down cleanly on Ctrl-C"

@@ -7,7 +7,8 @@ sudo=""
 if command -v apt-get >/dev/null 2>&1; then
     $sudo apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        build-essential ca-certificates curl git python3 python3-venv shellcheck debootstrap >/dev/null
+        build-essential ca-certificates curl git python3 python3-venv shellcheck debootstrap \
+        libseccomp-dev passt >/dev/null
 fi
 if ! command -v cargo >/dev/null 2>&1; then
     curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
@@ -15,3 +16,6 @@ if ! command -v cargo >/dev/null 2>&1; then
     . "$HOME/.cargo/env"
 fi
 cargo build --release --locked
+# `slipway` on PATH, as `docker` would be.
+$sudo install -m 0755 "${CARGO_TARGET_DIR:-target}/release/slipway" /usr/local/bin/slipway
+echo "installed /usr/local/bin/slipway ($(/usr/local/bin/slipway --version))"

@@ -3,11 +3,11 @@
 
 use crate::{root, slipway};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 /// Runs `slipway` in `dir` with stable rendering.
 fn slipway_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    crate::bin()
         .args(args)
         .env("COLUMNS", "100")
         .env("NO_COLOR", "1")
@@ -76,6 +76,7 @@ fn json_has_exactly_the_documented_fields_with_character_columns() {
             "end_line",
             "file",
             "fixes",
+            "hadolint",
             "help",
             "line",
             "message",
@@ -89,6 +90,7 @@ fn json_has_exactly_the_documented_fields_with_character_columns() {
     assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(3), Some(22)));
     assert_eq!(d["help"], "did you mean --from?");
     assert_eq!(d["fixes"], serde_json::json!([]));
+    assert_eq!(d["hadolint"], serde_json::Value::Null);
 }
 
 #[test]
@@ -526,4 +528,39 @@ fn hadolint_codes_suppress_the_rules_they_map_to() {
     };
     assert_eq!(rule("slipway::lint::apt-pin")["properties"]["hadolint"], "DL3008");
     assert_eq!(rule("MaintainerDeprecated")["properties"]["hadolint"], "DL4000");
+}
+
+/// Issue 20: a rule that corresponds to a hadolint rule shows its code, in every
+/// format people and tools read it in.
+#[test]
+fn check_shows_the_hadolint_code_of_a_rule() {
+    let text = "FROM debian:12\nRUN apt-get update && apt-get install -y --no-install-recommends curl \\\n && rm -rf /var/lib/apt/lists/*\nMAINTAINER me\n";
+    let human = stdout(&slipway(&["check", "-"], Some(text)));
+    assert!(human.contains("slipway::lint::apt-pin (DL3008)"), "{human}");
+    assert!(human.contains("MaintainerDeprecated (DL4000)"), "{human}");
+
+    let out = slipway(&["check", "-f", "json", "-"], Some(text));
+    let v = json(&out);
+    let by_code = |code: &str| {
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {code} in {v}"))
+    };
+    assert_eq!(by_code("slipway::lint::apt-pin")["hadolint"], "DL3008");
+    assert_eq!(by_code("MaintainerDeprecated")["hadolint"], "DL4000");
+
+    let out = slipway(&["check", "-f", "sarif", "-"], Some(text));
+    let sarif = json(&out);
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "slipway::lint::apt-pin")
+        .cloned()
+        .unwrap();
+    assert_eq!(result["properties"]["hadolint"], "DL3008");
 }

@@ -523,7 +523,7 @@ fn run_case(daemon: &Daemon, store: &Path, work: &Path, i: usize, case: &Case) -
         daemon.docker(&argv)
     };
     let archive = work.join(format!("{tag}.tar"));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    let mut cmd = crate::bin();
     cmd.args(["build", "--network", "none", "--no-cache", "-q", "-t"])
         .arg(format!("slipway-{tag}"))
         .arg("--output")
@@ -634,7 +634,7 @@ fn slipway_builds_what_docker_builds() {
         "docker import: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let o = crate::bin()
         .args(["image", "import"])
         .arg(&rootfs)
         .args(["--tag", "bb"])
@@ -658,7 +658,7 @@ fn slipway_builds_what_docker_builds() {
         )
         .unwrap();
         let archive = work.path().join("run.tar");
-        let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let o = crate::bin()
             .args(["build", "-q", "-t", "runme", "--output"])
             .arg(format!("type=docker,dest={}", archive.display()))
             .arg(&ctx)

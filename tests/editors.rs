@@ -274,7 +274,7 @@ fn neovim_slipway_plan_command_shows_the_plan() {
     std::fs::write(project.join("a.txt"), "hi\n").unwrap();
     // `slipway plan` creates the store the server plans against.
     let store = dir.path().join("store");
-    let made = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let made = crate::bin()
         .arg("plan")
         .arg(&project)
         .env("SLIPWAY_ROOT", &store)

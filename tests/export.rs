@@ -240,7 +240,7 @@ fn save_rm_load_run_and_oci_layout_bases() {
     let piped = dir.join("piped.tar");
     std::fs::write(&piped, &o.stdout).unwrap();
     ok(slipway_in(&store, dir, &["image", "rm", "app:v1"]), "rm");
-    let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let o = crate::bin()
         .args(["image", "load"])
         .stdin(std::fs::File::open(&piped).unwrap())
         .env("SLIPWAY_ROOT", &store)
@@ -349,7 +349,7 @@ fn save_rm_load_run_and_oci_layout_bases() {
     )
     .unwrap();
     let plan = ok(slipway_in(&fresh, &ctx, &["plan", "."]), "plan");
-    assert!(plan.lines().next().unwrap().starts_with("cached"), "{plan}");
+    assert!(plan.lines().nth(1).unwrap().starts_with("cached"), "{plan}");
     ok(
         slipway_in(&fresh, &ctx, &["build", "-t", "again", "."]),
         "build FROM oci-layout",

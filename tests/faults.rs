@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn slipway(store: &Path, cwd: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    let mut c = crate::bin();
     c.current_dir(cwd)
         .env("SLIPWAY_ROOT", store)
         .env("NO_COLOR", "1")

@@ -56,7 +56,7 @@ fn build(name: &str, dockerfile: &str, files: &[(&str, &str)], args: &[&str]) ->
         .unwrap();
     assert!(o.status.success());
     let archive = d.path().join("image.tar");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    let mut cmd = crate::bin();
     cmd.args(["build", "-q", "--output"])
         .arg(format!("type=docker,dest={}", archive.display()));
     for a in args {

@@ -4,17 +4,13 @@
 #[path = "../lsp/tests/support/client.rs"]
 mod client;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn spawn() -> (client::Client, std::process::Child) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let mut child = crate::bin()
         .args(["lsp", "--stdio"])
-        // No store: code lenses and image facts must degrade, not fail.
-        .env(
-            "SLIPWAY_ROOT",
-            std::env::temp_dir().join(format!("slipway-lsp-no-store-{}", std::process::id())),
-        )
+        // No store (`crate::NO_STORE`): code lenses and image facts must degrade, not fail.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -89,18 +85,14 @@ fn lsp_shows_image_facts_and_cache_status_from_the_store() {
     let dockerfile = ctx.join("Dockerfile");
     std::fs::write(&dockerfile, "FROM hello\nCOPY a /a\n").unwrap();
     let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(args)
-            .env("SLIPWAY_ROOT", &store)
-            .output()
-            .unwrap();
+        let o = crate::bin().args(args).env("SLIPWAY_ROOT", &store).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     let image_id = run(&["image", "import", rootfs.to_str().unwrap(), "--tag", "hello"]);
     assert!(image_id.starts_with("sha256:"));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let mut child = crate::bin()
         .arg("lsp")
         .env("SLIPWAY_ROOT", &store)
         .stdin(Stdio::piped())

@@ -3,10 +3,9 @@
 
 use crate::root;
 use std::path::Path;
-use std::process::Command;
 
 fn plan_json(store: &Path, context: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
+    let out = crate::bin()
         .args(["plan", "--format", "json"])
         .args(extra)
         .arg(context)
@@ -124,15 +123,7 @@ fn plan_reports_render() {
     )
     .unwrap();
     std::fs::write(ctx.join("x"), "x").unwrap();
-    let run = |format: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_slipway"))
-            .args(["plan", "--format", format])
-            .arg(&ctx)
-            .env("SLIPWAY_ROOT", &store)
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |format: &str| plan_in(&store, &ctx, format).1;
     let md = run("markdown");
     assert!(
         md.contains("| 🔁 | `a` | 2 | `COPY x /x` | never built before |"),
@@ -148,4 +139,96 @@ fn plan_reports_render() {
         human.contains("rebuild") && human.contains("↳ never built before"),
         "{human}"
     );
+    // Issue 20: the human report has a header row.
+    assert!(
+        human.starts_with("STATUS   STAGE  LINE  CACHE KEY     INSTRUCTION\n"),
+        "{human}"
+    );
+}
+
+/// Runs `slipway plan` in a format against a store; the exit code, stdout and stderr.
+fn plan_in(store: &Path, context: &Path, format: &str) -> (Option<i32>, String, String) {
+    let out = crate::bin()
+        .args(["plan", "--format", format])
+        .arg(context)
+        .env("SLIPWAY_ROOT", store)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = crate::text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+/// Issue 20: a cut instruction hid the change a reviewer needed. JSON has every
+/// instruction whole; a human or Markdown row cuts one only around what changed.
+#[test]
+fn plan_rows_cut_an_instruction_only_around_its_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = (dir.path().join("store"), dir.path().join("ctx"));
+    std::fs::create_dir_all(&ctx).unwrap();
+    let packages = "build-essential ca-certificates curl git libssl-dev pkg-config zlib1g-dev";
+    let dockerfile = |version: &str| {
+        format!(
+            "FROM scratch\nRUN apt-get update && apt-get install -y --no-install-recommends \\\n    {packages} \\\n    && curl -fsSL https://example.com/tool-{version}.tar.gz | tar -xz\n"
+        )
+    };
+    std::fs::write(ctx.join("Dockerfile"), dockerfile("1.2.3")).unwrap();
+    record(&store, &ctx, &[]);
+    std::fs::write(ctx.join("Dockerfile"), dockerfile("1.2.4")).unwrap();
+
+    let (code, _) = plan_json(&store, &ctx, &[]);
+    assert_eq!(code, 0);
+    let (_, json, _) = plan_in(&store, &ctx, "json");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let run = v["steps"][1]["instruction"].as_str().unwrap();
+    assert!(
+        run.ends_with("https://example.com/tool-1.2.4.tar.gz | tar -xz"),
+        "{run}"
+    );
+    assert!(run.contains(packages), "{run}");
+    assert_eq!(
+        v["steps"][1]["reasons"],
+        serde_json::json!(["instruction text changed"])
+    );
+
+    let (_, human, _) = plan_in(&store, &ctx, "human");
+    let row = human.lines().find(|l| l.starts_with("rebuild")).unwrap();
+    assert!(row.contains("RUN …") && row.contains("tool-1.2.4.tar.gz"), "{human}");
+    let (_, markdown, _) = plan_in(&store, &ctx, "markdown");
+    let row = markdown.lines().find(|l| l.contains("🔁 | `0`")).unwrap();
+    assert!(
+        row.contains("`RUN …") && row.contains("tool-1.2.4.tar.gz"),
+        "{markdown}"
+    );
+}
+
+/// Issue 20: a COPY source missing from the context was only a miss reason and the plan
+/// exited 0. The report is still printed, then a diagnostic names the file: exit 1.
+#[test]
+fn plan_with_a_missing_copy_source_reports_it_then_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = (dir.path().join("store"), dir.path().join("ctx"));
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY here.txt missing.txt /app/\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("here.txt"), "x").unwrap();
+
+    let (code, human, stderr) = plan_in(&store, &ctx, "human");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(human.contains("COPY here.txt missing.txt /app/"), "{human}");
+    assert!(human.contains("cannot select sources"), "{human}");
+    assert!(stderr.contains("\"/missing.txt\": not found"), "{stderr}");
+    assert!(stderr.contains(".dockerignore"), "{stderr}");
+    assert!(stderr.contains("Dockerfile:2:"), "points at the source: {stderr}");
+
+    let (code, json, _) = plan_in(&store, &ctx, "json");
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let errors = &v["steps"][1]["errors"];
+    assert_eq!(errors.as_array().map(Vec::len), Some(1), "{v}");
+    assert!(errors[0].as_str().unwrap().contains("missing.txt"), "{v}");
+    assert_eq!(v["steps"][0]["errors"], serde_json::json!([]));
 }

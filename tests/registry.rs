@@ -439,7 +439,7 @@ impl Machine {
     }
 
     pub fn run(&self, cwd: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slipway"))
+        let mut child = crate::bin()
             .args(args)
             .current_dir(cwd)
             .env("SLIPWAY_ROOT", self.store())
@@ -471,7 +471,7 @@ impl Machine {
 
     /// Starts slipway without waiting for it.
     pub fn spawn(&self, cwd: &Path, args: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_slipway"))
+        crate::bin()
             .args(args)
             .current_dir(cwd)
             .env("SLIPWAY_ROOT", self.store())
@@ -1080,10 +1080,25 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     assert!(err.contains("exported cache") && err.contains("5 records"), "{err}");
     let stamp_a = a.ok(&a.dir, &["run", "--rm", "app"]);
 
-    // Machine B (empty store, another checkout path) plans: every step hits.
+    // Machine B (empty store, another checkout path) plans: every step hits, and only the
+    // cache's manifest and config are fetched (through a counting proxy): no layer.
+    let proxy = Proxy::start(reg.port, Mode::Pass);
+    let cache = format!("type=registry,ref={}/cache/app:main", proxy.host());
+    let blob_gets = |p: &Proxy| {
+        let log = p.log.lock().unwrap();
+        let n = log
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("GET ") && r.contains("/blobs/"))
+            .count();
+        drop(log);
+        p.log.lock().unwrap().requests.clear();
+        n
+    };
     let b = Machine::new(d.path(), "b");
     let ctx_b = context(&b);
     let o = b.run(&ctx_b, &["plan", "--format", "json", "--cache-from", &cache, "."], None);
+    assert_eq!(blob_gets(&proxy), 1, "a plan fetches the cache config and no layer");
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(
@@ -1099,8 +1114,16 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     assert!(o.status.success(), "{err}");
     assert_eq!(err.matches("---> Using cache").count(), 5, "{err}");
     assert!(!err.contains("Running in"), "no step ran: {err}");
+    // The build fetched the layers it reuses: the base's and the five steps' (the config
+    // is in the store since the plan).
+    let all_layers = blob_gets(&proxy);
+    assert!(
+        err.contains(&format!("fetched {all_layers} cached layer(s)")),
+        "{all_layers}: {err}"
+    );
     assert_eq!(b.ok(&b.dir, &["run", "--rm", "app"]), stamp_a);
     b.assert_store_clean();
+    assert_eq!(b.ok(&b.dir, &["verify"]).lines().count(), 1);
 
     // A changed source misses from there on only, with its reason.
     std::fs::write(ctx_b.join("src/main.txt"), "changed\n").unwrap();
@@ -1111,6 +1134,14 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     assert!(o.status.success(), "{err}");
     let misses = out.lines().filter(|l| l.contains("MISS") || l.contains("miss")).count();
     assert!(misses >= 1 && out.contains("src/main.txt"), "{out}");
+    // Its build fetches none of the layers of the two steps that rebuild.
+    blob_gets(&proxy);
+    let o = c.run(&ctx_b, &["build", "--cache-from", &cache, "."], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(err.matches("---> Using cache").count(), 3, "{err}");
+    assert_eq!(blob_gets(&proxy), all_layers - 2, "{err}");
+    c.assert_store_clean();
 
     // Not a cache, or no registry at all: a warning, and the plan goes on without it.
     let e = Machine::new(d.path(), "e");

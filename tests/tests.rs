@@ -10,10 +10,13 @@ mod export;
 mod faults;
 mod features;
 mod fidelity;
+mod isolation;
 mod lsp;
 mod plan;
+mod plan_base;
 mod registry;
 mod runner;
+mod seeds;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,10 +26,23 @@ pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Where the binary's store is when a test gives it none: under `/dev/null`, where
+/// nothing can be created (not even by root), so a test that forgets its store fails
+/// instead of writing into the user's (`~/.local/share/slipway`, issue 20).
+pub const NO_STORE: &str = "/dev/null/slipway-test-without-a-store";
+
+/// The `slipway` binary, the one way tests spawn it: with [`NO_STORE`] as its store
+/// until the test sets `SLIPWAY_ROOT` to a temporary one.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    cmd.env("SLIPWAY_ROOT", NO_STORE);
+    cmd
+}
+
 /// Runs `slipway` with stable rendering (no colour, 100 columns).
 pub fn slipway(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    let mut cmd = bin();
     cmd.args(args)
         .env("COLUMNS", "100")
         .env("NO_COLOR", "1")
@@ -47,7 +63,7 @@ pub fn slipway(args: &[&str], stdin: Option<&str>) -> Output {
 
 /// Runs `slipway` in `cwd` against the store `store`, with stable layer dates and no colour.
 pub fn slipway_in(store: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slipway"))
+    bin()
         .args(args)
         .current_dir(cwd)
         .env("SLIPWAY_ROOT", store)

@@ -9,6 +9,7 @@ use support::client::{self, Client};
 
 /// Starts the server on its own runtime thread; returns a client connected to it.
 fn start() -> (Client, std::thread::JoinHandle<()>) {
+    no_store();
     let (ours, theirs) = UnixStream::pair().unwrap();
     let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -25,6 +26,14 @@ fn start() -> (Client, std::thread::JoinHandle<()>) {
     });
     let reader = ours.try_clone().unwrap();
     (Client::new(reader, ours), handle)
+}
+
+/// The server reads its store from `SLIPWAY_ROOT` (else the user's, `~/.local/share/slipway`):
+/// in these tests it has none, under `/dev/null` where nothing can be created, so a plan
+/// neither reads nor writes the user's store (issue 20). Set once, before any server runs.
+fn no_store() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| std::env::set_var("SLIPWAY_ROOT", "/dev/null/slipway-test-without-a-store"));
 }
 
 fn stop(mut c: Client, handle: std::thread::JoinHandle<()>) {

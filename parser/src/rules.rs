@@ -157,8 +157,36 @@ pub fn find(name: &str) -> Option<&'static Rule> {
         })
 }
 
+/// The hadolint rules a diagnostic code corresponds to, for showing next to it
+/// (`slipway::lint::apt-pin` → `DL3008`): a rule's own, those a BuildKit check covers
+/// ([`crate::lint::HADOLINT_ALIASES`]: `MultipleInstructionsDisallowed` is three) and
+/// those a build error covers ([`crate::lint::HADOLINT_ERRORS`]). Empty for none.
+pub fn hadolint_codes(code: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = all().filter(|r| r.code == code).filter_map(|r| r.hadolint).collect();
+    for (h, c) in crate::lint::HADOLINT_ALIASES.iter().chain(crate::lint::HADOLINT_ERRORS) {
+        if *c == code && !out.contains(h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hadolint_codes_of_a_diagnostic() {
+        use super::hadolint_codes;
+        assert_eq!(hadolint_codes("slipway::lint::apt-pin"), ["DL3008"]);
+        assert_eq!(hadolint_codes("MaintainerDeprecated"), ["DL4000"]);
+        assert_eq!(
+            hadolint_codes("MultipleInstructionsDisallowed"),
+            ["DL3012", "DL4003", "DL4004"]
+        );
+        assert_eq!(hadolint_codes(crate::diagnostics::codes::STAGE_ORDER), ["DL3023"]);
+        assert!(hadolint_codes("StageNameCasing").is_empty());
+        assert!(hadolint_codes("slipway::syntax::unknown-instruction").is_empty());
+    }
+
     #[test]
     fn hadolint_codes_find_our_rule_or_buildkits() {
         assert_eq!(super::find("DL3025").map(|r| r.code), Some("JSONArgsRecommended"));

@@ -120,13 +120,15 @@ pub struct ScanOptions {
 }
 
 impl ScanOptions {
-    /// The stat cache file for a context in the default store
-    /// (`<store root>/context-cache/<sha256 of the canonical context path>`).
-    pub fn default_stat_cache(context: &Path) -> io::Result<PathBuf> {
+    /// The stat cache file for a context in the store at `store_root`
+    /// (`<store root>/context-cache/<sha256 of the canonical context path>`): the
+    /// store planned against, never an implicit default, so a plan against a
+    /// temporary store (a test's) writes nothing into the user's.
+    pub fn stat_cache_in(store_root: &Path, context: &Path) -> io::Result<PathBuf> {
         use sha2::{Digest as _, Sha256};
         let root = fs::canonicalize(context)?;
         let key = slipway_store::hex(&Sha256::digest(root.as_os_str().as_bytes()));
-        Ok(slipway_store::default_root().join("context-cache").join(&key[..32]))
+        Ok(store_root.join("context-cache").join(&key[..32]))
     }
 }
 
@@ -264,6 +266,19 @@ impl Context {
             bytes_hashed,
             warnings,
         })
+    }
+
+    /// A context made of entries read elsewhere (a git tree: see [`crate::gitbase`]),
+    /// `.dockerignore` already applied; `root` is where it would be on disk.
+    pub fn from_entries(root: PathBuf, mut entries: Vec<FileEntry>) -> Context {
+        entries.sort_by(|a, b| cmp_paths(&a.path, &b.path));
+        Context {
+            root,
+            entries,
+            files_hashed: 0,
+            bytes_hashed: 0,
+            warnings: Vec::new(),
+        }
     }
 
     /// The canonical context directory.

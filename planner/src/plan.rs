@@ -59,17 +59,40 @@ pub struct PlannedStep {
     pub id: usize,
     pub stage: String,
     pub line: usize,
+    /// The instruction, never cut: its logical line (continuations joined), then the
+    /// body and terminator of each heredoc.
     pub instruction: String,
     pub cache_key: String,
     pub status: Status,
     pub reasons: Vec<String>,
+    /// Why the step's sources cannot be selected (a COPY source not in the context):
+    /// such a plan is reported, and fails.
+    pub errors: Vec<String>,
     pub depends_on: Vec<usize>,
+    /// The logical line with whitespace squeezed, for one row of a table.
+    #[serde(skip)]
+    pub summary: String,
+    /// Where `summary` differs from the instruction of the step's last build.
+    #[serde(skip)]
+    pub change: TextChange,
     #[serde(skip)]
     pub kind: Option<StepKind>,
     #[serde(skip)]
     pub inputs: CacheInputs,
     #[serde(skip)]
     pub step_identity: String,
+}
+
+/// Whether, and where, a step's instruction differs from the one its last build ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TextChange {
+    /// The same text, or no earlier build to compare with.
+    #[default]
+    Same,
+    /// Changed; the first changed word is at these bytes of the step's `summary`.
+    At(std::ops::Range<usize>),
+    /// Changed where `summary` does not show it (a heredoc body, an expanded variable, `--link`).
+    Elsewhere,
 }
 
 /// Counts over the plan.
@@ -113,7 +136,21 @@ fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
             .and_then(|r| slipway_store::layout::resolve(&r).ok());
     }
     let full = slipway_store::image::normalize_name(name).unwrap_or_else(|_| name.to_string());
-    store.get_ref(&full).ok().flatten()
+    if let Some(d) = store.get_ref(&full).ok().flatten() {
+        return Some(d);
+    }
+    // `FROM <image ID>` (or a unique prefix of one, as Docker accepts): an image of the
+    // store, named or not, whose config digest starts so.
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    if hex.len() < 12 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let mut found = store.images().ok()?.into_iter().filter_map(|(_, d)| {
+        let manifest: slipway_store::image::Manifest = serde_json::from_slice(&store.get_blob(&d.digest).ok()?).ok()?;
+        manifest.config.digest.hex().starts_with(hex).then_some(d)
+    });
+    let first = found.next()?;
+    found.all(|d| d.digest == first.digest).then_some(first)
 }
 
 /// The key of a set of inputs.
@@ -251,6 +288,7 @@ pub fn plan(
             ..CacheInputs::default()
         };
         let mut reasons_extra = Vec::new();
+        let mut errors = Vec::new();
         match step.kind {
             StepKind::Base => {
                 inputs.parent = Some(match &model.stages[step.stage].base {
@@ -298,7 +336,10 @@ pub fn plan(
                     Ok(files) => inputs
                         .files
                         .extend(files.into_iter().map(|(p, d)| (format!("mount:{p}"), d))),
-                    Err(e) => reasons_extra.push(format!("cannot read bind mount source: {e}")),
+                    Err(e) => {
+                        reasons_extra.push(format!("cannot read bind mount source: {e}"));
+                        errors.push(format!("bind mount source: {e}"));
+                    }
                 }
             }
         }
@@ -326,7 +367,10 @@ pub fn plan(
                     if !local.is_empty() {
                         match sources.select(&local, &c.exclude, c.parents) {
                             Ok(files) => inputs.files.extend(files),
-                            Err(e) => reasons_extra.push(format!("cannot select sources: {e}")),
+                            Err(e) => {
+                                reasons_extra.push(format!("cannot select sources: {e}"));
+                                errors.push(e);
+                            }
                         }
                     }
                     for url in c.sources.iter().filter(|s| s.contains("://") || s.starts_with("git@")) {
@@ -369,6 +413,14 @@ pub fn plan(
         } else {
             status
         };
+        let summary = squeeze(&inst.original);
+        let previous = match status {
+            Status::Miss => store.and_then(|s| s.last_for_step(&identity).ok().flatten()),
+            Status::Hit => None,
+        };
+        let change = previous.as_ref().map_or(TextChange::Same, |p| {
+            text_change(&p.inputs.instruction, &inputs.instruction, &summary)
+        });
         let mut reasons = Vec::new();
         if status == Status::Miss {
             if forced {
@@ -410,7 +462,6 @@ pub fn plan(
                     }
                 }
                 if !parent_missed {
-                    let previous = store.and_then(|s| s.last_for_step(&identity).ok().flatten());
                     reasons.extend(explain(previous.as_ref(), &inputs));
                 }
                 reasons.extend(reasons_extra);
@@ -434,11 +485,14 @@ pub fn plan(
             id: node.index(),
             stage: stage_name(step.stage),
             line: inst.start_line,
-            instruction: first_line(&inst.original),
+            instruction: whole(inst),
             cache_key: key,
             status,
             reasons,
+            errors,
             depends_on: needs.iter().map(|(n, _)| n.index()).collect(),
+            summary,
+            change,
             kind: Some(step.kind),
             inputs,
             step_identity: identity,
@@ -456,13 +510,74 @@ pub fn plan(
     Plan { steps, summary }
 }
 
-fn first_line(original: &str) -> String {
-    let line = original.lines().next().unwrap_or("");
-    let squeezed: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if squeezed.chars().count() > 80 {
-        format!("{}…", squeezed.chars().take(79).collect::<String>())
-    } else {
-        squeezed
+/// An instruction as the plan shows it in JSON: the logical line, then every heredoc's
+/// body and terminator, as written.
+fn whole(inst: &Instruction) -> String {
+    let mut out = inst.original.trim_end().to_string();
+    for h in &inst.heredocs {
+        out.push('\n');
+        out.push_str(&h.content);
+        out.push_str(&h.name);
+    }
+    out
+}
+
+/// One line with runs of whitespace made one space.
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The words of a canonical instruction ([`canonical`]): its JSON's string values split
+/// on whitespace, in order, and its other values; a plain one split on whitespace.
+fn canonical_words(canonical: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => out.extend(s.split_whitespace().map(String::from)),
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            Value::Object(m) => m.values().for_each(|x| walk(x, out)),
+            Value::Null => {}
+            other => out.push(other.to_string()),
+        }
+    }
+    match serde_json::from_str::<serde_json::Value>(canonical) {
+        Ok(v @ serde_json::Value::Object(_)) => {
+            let mut out = Vec::new();
+            walk(&v, &mut out);
+            out
+        }
+        _ => canonical.split_whitespace().map(String::from).collect(),
+    }
+}
+
+/// Where `summary` (the instruction now) shows the first word in which canonical
+/// instruction `now` differs from `old`.
+fn text_change(old: &str, now: &str, summary: &str) -> TextChange {
+    if old == now {
+        return TextChange::Same;
+    }
+    let (old, now) = (canonical_words(old), canonical_words(now));
+    let Some(first) = (0..now.len().max(old.len())).find(|&i| old.get(i) != now.get(i)) else {
+        return TextChange::Elsewhere;
+    };
+    let Some(word) = now.get(first) else {
+        // Words were removed at the end: the end of the text is what changed.
+        return TextChange::At(summary.len()..summary.len());
+    };
+    // Past the words before it that the text shows, so a repeated word is found in its place.
+    let mut from = 0;
+    for w in &now[..first] {
+        if let Some(at) = summary[from..].find(w.as_str()) {
+            from += at + w.len();
+        }
+    }
+    match summary[from..]
+        .find(word.as_str())
+        .map(|at| at + from)
+        .or_else(|| summary.find(word.as_str()))
+    {
+        Some(at) => TextChange::At(at..at + word.len()),
+        None => TextChange::Elsewhere,
     }
 }
 

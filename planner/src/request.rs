@@ -73,12 +73,64 @@ pub fn find_dockerignore(dockerfile: &Path, context: &Path) -> io::Result<Option
     Ok(None)
 }
 
+/// The Dockerfile a request builds: `-f FILE`, else `CONTEXT/Dockerfile`, else
+/// `CONTEXT/dockerfile` (as the docker CLI looks for it). A context that is not a
+/// directory, or a context without either file, is an error that says so.
+pub fn dockerfile_path(request: &Request) -> io::Result<PathBuf> {
+    let context = &request.context;
+    match std::fs::metadata(context) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the build context {} is not a directory (give the directory that holds the Dockerfile, and -f FILE for another Dockerfile)",
+                    context.display()
+                ),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("the build context {} does not exist", context.display()),
+            ))
+        }
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot read the build context {}: {e}", context.display()),
+            ))
+        }
+    }
+    if let Some(f) = &request.dockerfile {
+        if f.as_os_str() != "-" && !f.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the Dockerfile {} does not exist", f.display()),
+            ));
+        }
+        return Ok(f.clone());
+    }
+    let upper = context.join("Dockerfile");
+    if upper.exists() {
+        return Ok(upper);
+    }
+    let lower = context.join("dockerfile");
+    if lower.exists() {
+        return Ok(lower);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "no Dockerfile in the build context {} (write one there, or give -f FILE)",
+            context.display()
+        ),
+    ))
+}
+
 /// Plans a build of `request` against `store`.
 pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure> {
-    let dockerfile = request
-        .dockerfile
-        .clone()
-        .unwrap_or_else(|| request.context.join("Dockerfile"));
+    let dockerfile = dockerfile_path(request)?;
     let bytes = std::fs::read(&dockerfile)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", dockerfile.display())))?;
     let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -111,7 +163,7 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
     })?;
     let scan = ScanOptions {
         dockerignore: find_dockerignore(&dockerfile, &request.context)?,
-        stat_cache: ScanOptions::default_stat_cache(&request.context).ok(),
+        stat_cache: ScanOptions::stat_cache_in(store.root(), &request.context).ok(),
         threads: 0,
     };
     let context = Context::scan(&request.context, &scan).map_err(|e| {

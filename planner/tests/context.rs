@@ -724,15 +724,38 @@ fn stat_cache_of_another_context_or_corrupt_is_ignored() {
     assert_eq!(scan_with(two.path(), "", Some(&cache)).files_hashed(), 0);
 }
 
-/// The default cache location is under the store root, one file per context.
+/// The cache location is under the given store's root, one file per context.
 #[test]
-fn default_stat_cache_is_per_context() {
+fn stat_cache_is_per_context_under_the_store() {
     let one = tree(&["a"]);
     let two = tree(&["a"]);
-    let a = ScanOptions::default_stat_cache(one.path()).unwrap();
-    let b = ScanOptions::default_stat_cache(two.path()).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let a = ScanOptions::stat_cache_in(store.path(), one.path()).unwrap();
+    let b = ScanOptions::stat_cache_in(store.path(), two.path()).unwrap();
     assert_ne!(a, b);
-    assert!(a.starts_with(slipway_store::default_root()));
+    assert!(a.starts_with(store.path().join("context-cache")));
+}
+
+/// Regression (issue 20): a plan against a temporary store wrote its stat cache into
+/// the user's store (`~/.local/share/slipway/context-cache/`); it goes to the store planned against.
+#[test]
+fn a_plan_writes_its_stat_cache_into_its_own_store_only() {
+    let ctx = tree(&["a"]);
+    fs::write(ctx.path().join("Dockerfile"), "FROM scratch\nCOPY a /a\n").unwrap();
+    // The stat cache does not keep a file changed just now.
+    std::thread::sleep(Duration::from_millis(120));
+    let dir = tempfile::tempdir().unwrap();
+    let store = slipway_store::Store::open(dir.path().join("store")).unwrap();
+    let request = slipway_planner::request::Request {
+        context: ctx.path().to_path_buf(),
+        ..Default::default()
+    };
+    assert!(slipway_planner::request::plan_request(&request, &store).is_ok());
+    let ours = ScanOptions::stat_cache_in(store.root(), ctx.path()).unwrap();
+    assert!(ours.is_file(), "no stat cache at {}", ours.display());
+    // The file this context would have under the default root was not written.
+    let default = ScanOptions::stat_cache_in(&slipway_store::default_root(), ctx.path()).unwrap();
+    assert!(!default.exists(), "{} written", default.display());
 }
 
 // ---------------------------------------------------------------- scale

@@ -243,3 +243,52 @@ fn files_read_through_a_context_bind_mount_are_inputs() {
     let p = run(src, &files(&[("data/x", "1"), ("other", "2")]), &store, &[]);
     assert_eq!(p.summary.misses, 0);
 }
+
+/// Issue 20: a plan row may cut a long instruction, so the plan says where the text
+/// changed since the last build (the first changed word), and keeps the whole text.
+#[test]
+fn a_changed_instruction_says_where_it_changed() {
+    use slipway_planner::plan::TextChange;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let ctx = files(&[("a", "1")]);
+    let changed = |before: &str, after: &str| {
+        record(&run(before, &ctx, &store, &[]), &store, 1).unwrap();
+        let p = run(after, &ctx, &store, &[]);
+        let step = p.steps.last().unwrap().clone();
+        match &step.change {
+            TextChange::At(r) => (step.summary[r.clone()].to_string(), step),
+            other => (format!("{other:?}"), step),
+        }
+    };
+    let (word, step) = changed(
+        "FROM scratch\nRUN make \\\n    CFLAGS=-O2 \\\n    install\n",
+        "FROM scratch\nRUN make \\\n    CFLAGS=-O3 \\\n    install\n",
+    );
+    assert_eq!(word, "CFLAGS=-O3");
+    assert_eq!(step.summary, "RUN make CFLAGS=-O3 install");
+    // A repeated word is found where it changed, not at its first appearance.
+    let (word, step) = changed(
+        "FROM scratch\nRUN echo a && echo b\n",
+        "FROM scratch\nRUN echo a && echo c\n",
+    );
+    assert_eq!((word.as_str(), &step.summary[..]), ("c", "RUN echo a && echo c"));
+    assert_eq!(step.change, TextChange::At(19..20));
+    // COPY's canonical form is JSON: the changed value is found in the text.
+    let (word, _) = changed("FROM scratch\nCOPY a /srv/\n", "FROM scratch\nCOPY a /opt/\n");
+    assert_eq!(word, "/opt/");
+    // Removed words: the change is at the end.
+    let (_, step) = changed("FROM scratch\nRUN make all check\n", "FROM scratch\nRUN make all\n");
+    assert_eq!(step.change, TextChange::At(12..12));
+    // A heredoc body is not on the row: changed elsewhere; the JSON text has the body.
+    let (word, step) = changed(
+        "FROM scratch\nRUN <<EOF\necho one\nEOF\n",
+        "FROM scratch\nRUN <<EOF\necho two\nEOF\n",
+    );
+    assert_eq!(word, "Elsewhere");
+    assert_eq!(step.instruction, "RUN <<EOF\necho two\nEOF");
+    // Unchanged text (a file changed): the same.
+    record(&run("FROM scratch\nCOPY a /a\n", &ctx, &store, &[]), &store, 1).unwrap();
+    let p = run("FROM scratch\nCOPY a /a\n", &files(&[("a", "2")]), &store, &[]);
+    assert_eq!(p.steps.last().unwrap().change, TextChange::Same);
+}

@@ -195,12 +195,17 @@ pub struct Imported {
     pub bases: Vec<String>,
 }
 
-/// Imports the cache at `source` into the store.
+/// Imports the cache at `source` into the store. With `lazy`, only the manifest and the
+/// cache config (the records, the base images' manifests and configs: kilobytes) are
+/// fetched; every layer stays in the registry, recorded as held there
+/// ([`Store::record_origin`], [`Store::mark_remote`]), until a build fetches the ones it
+/// reuses ([`fetch_remote`]). A plan needs nothing more.
 pub fn import(
     client: &Client,
     store: &Store,
     source: &str,
     jobs: usize,
+    lazy: bool,
     progress: &dyn Progress,
 ) -> Result<Imported, Error> {
     // Blobs land before a cache record names them: no prune meanwhile.
@@ -237,7 +242,18 @@ pub fn import(
             config.version
         )));
     }
-    let (fetched, _) = fetch_blobs(client, store, &ep, repo, &manifest.layers, jobs, progress)?;
+    let fetched = if lazy {
+        for l in &manifest.layers {
+            store.record_origin(&l.digest, &ep.host, repo);
+            if !store.has_blob(&l.digest) {
+                store.mark_remote(&l.digest)?;
+            }
+        }
+        0
+    } else {
+        fetch_blobs(client, store, &ep, repo, &manifest.layers, jobs, progress)?.0
+    };
+    let listed = |d: &Digest| store.has_blob(d) || manifest.layers.iter().any(|l| &l.digest == d);
     let mut imported = Imported {
         records: config.records.len(),
         fetched,
@@ -259,7 +275,7 @@ pub fn import(
                 base.name
             )));
         }
-        if parsed.layers.iter().any(|l| !store.has_blob(&l.digest)) {
+        if parsed.layers.iter().any(|l| !listed(&l.digest)) {
             return Err(Error::Invalid(format!(
                 "{source}: a layer of base image {} is missing from the cache",
                 base.name
@@ -277,7 +293,7 @@ pub fn import(
             return Err(Error::Invalid(format!("{source}: invalid cache key {:?}", rec.key)));
         }
         if let Some(d) = &rec.result {
-            if !store.has_blob(&d.digest) {
+            if !listed(&d.digest) {
                 return Err(Error::Invalid(format!(
                     "{source}: layer {} of a cache record is missing from the cache",
                     d.digest
@@ -290,6 +306,43 @@ pub fn import(
         }
     }
     Ok(imported)
+}
+
+/// Fetches the blobs of `blobs` the store lacks from the registry repositories known to
+/// hold them (see [`import`] with `lazy`); returns how many were fetched and their bytes.
+/// A blob no registry is known to hold is left out: the build then runs its step again.
+pub fn fetch_remote(
+    client: &Client,
+    store: &Store,
+    blobs: &[Descriptor],
+    jobs: usize,
+    progress: &dyn Progress,
+) -> Result<(usize, u64), Error> {
+    let _in_use = store.lock_in_use()?;
+    let mut by_repo: BTreeMap<String, Vec<Descriptor>> = BTreeMap::new();
+    for b in blobs {
+        if store.has_blob(&b.digest) {
+            continue;
+        }
+        if let Some(origin) = store.origins(&b.digest).into_iter().next() {
+            let list = by_repo.entry(origin).or_default();
+            if !list.iter().any(|d| d.digest == b.digest) {
+                list.push(b.clone());
+            }
+        }
+    }
+    let (mut count, mut bytes) = (0, 0);
+    for (origin, list) in by_repo {
+        // `host/repo`, where host may carry a port but never a `/`.
+        let Some((host, repo)) = origin.split_once('/') else {
+            continue;
+        };
+        let ep = client.registries().endpoint(host);
+        let (c, b) = fetch_blobs(client, store, &ep, repo, &list, jobs, progress)?;
+        count += c;
+        bytes += b;
+    }
+    Ok((count, bytes))
 }
 
 #[cfg(test)]

@@ -116,28 +116,14 @@ pub(crate) fn parallel<T: Sync>(
 /// Records that a blob is in `host/repository`, so a later push to another repository of
 /// the same registry can mount it instead of uploading it.
 pub(crate) fn record_origin(store: &slipway_store::Store, digest: &slipway_store::Digest, host: &str, repo: &str) {
-    let dir = store.root().join("registry/origins");
-    let path = dir.join(digest.hex());
-    let line = format!("{host}/{repo}");
-    let mut lines: Vec<String> = std::fs::read_to_string(&path)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect();
-    if lines.contains(&line) {
-        return;
-    }
-    lines.push(line);
-    // Best effort: a lost origin only costs an upload.
-    let _ = slipway_store::write_atomic(&path, (lines.join("\n") + "\n").as_bytes());
+    store.record_origin(digest, host, repo);
 }
 
 /// Repositories of `host` known to hold a blob.
 pub(crate) fn origins(store: &slipway_store::Store, digest: &slipway_store::Digest, host: &str) -> Vec<String> {
-    let path = store.root().join("registry/origins").join(digest.hex());
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
+    store
+        .origins(digest)
+        .iter()
         .filter_map(|l| l.strip_prefix(host).and_then(|r| r.strip_prefix('/')).map(String::from))
         .collect()
 }

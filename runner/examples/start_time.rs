@@ -19,8 +19,9 @@ fn main() {
         gid: 0,
         groups: vec![],
         hostname: "bench".into(),
-        network,
+        network: network.clone(),
         mounts: vec![],
+        security: Default::default(),
     };
     let time = |label: &str, make: &dyn Fn(u32) -> ContainerSpec| {
         let start = Instant::now();

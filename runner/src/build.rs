@@ -20,7 +20,7 @@ use slipway_planner::plan::Status;
 use slipway_planner::request::Planned;
 use slipway_store::image::{normalize_name, History, ImageConfig, RootFs, RunConfig};
 use slipway_store::{CacheRecord, Descriptor, Digest, Store};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -270,9 +270,13 @@ struct Ctx<'a> {
     options: &'a BuildOptions,
     progress: &'a Progress,
     by_id: BTreeMap<usize, &'a slipway_planner::plan::PlannedStep>,
-    /// Step numbers (1-based, in the order steps are announced).
-    numbers: BTreeMap<NodeIndex, usize>,
+    /// Step numbers (1-based) of every instruction the build dispatches, by instruction
+    /// index: the ARGs before the first FROM, then each built stage's FROM and every
+    /// instruction after it, in file order, as Docker's classic builder counts them.
+    numbers: BTreeMap<usize, usize>,
     work: PathBuf,
+    /// Some step ran (a miss, or an ONBUILD trigger) rather than coming from the cache.
+    ran: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the plan of `planned`: builds the target stage and names it. Steps of one level
@@ -282,8 +286,13 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
     let _in_use = store.lock_in_use()?;
     let graph = &planned.graph;
     let levels = graph.levels();
-    let numbers: BTreeMap<NodeIndex, usize> = levels.iter().flatten().enumerate().map(|(i, &n)| (n, i + 1)).collect();
+    let numbers = step_numbers(planned);
     let progress = Progress::new(options.progress, numbers.len());
+    for (&i, &n) in numbers.range(..planned.model.stages.first().map_or(0, |s| s.from)) {
+        // The ARGs before the first FROM: numbered, and only said.
+        progress.start(n, "global", &first_line(&planned.file.instructions[i].original));
+        progress.done(n);
+    }
     let work = store
         .root()
         .join("builds")
@@ -298,6 +307,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
         by_id: planned.plan.steps.iter().map(|s| (s.id, s)).collect(),
         numbers,
         work: work.clone(),
+        ran: std::sync::atomic::AtomicBool::new(false),
     };
     let result = (|| -> Result<Built, BuildError> {
         let mut states: BTreeMap<usize, StageState> = BTreeMap::new(); // stages under way
@@ -334,8 +344,10 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
                 let mut state = result?;
                 let step = &graph.graph[node];
                 if graph.stage_last[step.stage] == Some(node) {
+                    let label = stage_label(&planned.model, step.stage);
                     for &ci in &graph.stage_tail[step.stage] {
                         apply_config(&mut state, &planned.model, ci, &planned.file.instructions[ci].original);
+                        config_step(&ctx, &label, ci, &state);
                     }
                     finished.insert(step.stage, state);
                 } else {
@@ -346,10 +358,67 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
         let target = finished
             .remove(&graph.target)
             .ok_or_else(|| io::Error::other("the target stage was not built"))?;
-        write_image(store, target, &options.tags)
+        let all_cached = !ctx.ran.load(std::sync::atomic::Ordering::Relaxed);
+        write_image(store, target, &options.tags, all_cached)
     })();
     let _ = crate::tree::remove(&work);
     result
+}
+
+/// The number of every instruction the build dispatches (see [`Ctx::numbers`]).
+fn step_numbers(planned: &Planned) -> BTreeMap<usize, usize> {
+    let model = &planned.model;
+    let built: BTreeSet<usize> = planned.graph.graph.node_weights().map(|s| s.stage).collect();
+    let first_from = model.stages.first().map_or(usize::MAX, |s| s.from);
+    let mut dispatched: Vec<usize> = planned
+        .file
+        .instructions
+        .iter()
+        .enumerate()
+        .take_while(|(i, _)| *i < first_from)
+        .filter(|(_, inst)| inst.name.eq_ignore_ascii_case("arg"))
+        .map(|(i, _)| i)
+        .collect();
+    for stage in built.iter().filter_map(|&s| model.stages.get(s)) {
+        dispatched.push(stage.from);
+        dispatched.extend(&stage.instructions);
+    }
+    dispatched.sort_unstable();
+    dispatched.dedup();
+    dispatched.into_iter().enumerate().map(|(k, i)| (i, k + 1)).collect()
+}
+
+/// Narrates a config-only instruction as a step of its own (`Step 3/3 : CMD […]`),
+/// after it is applied: it makes no layer, only a new config.
+fn config_step(ctx: &Ctx<'_>, stage: &str, instruction: usize, state: &StageState) {
+    let Some(&n) = ctx.numbers.get(&instruction) else {
+        return;
+    };
+    let progress = ctx.progress;
+    progress.start(
+        n,
+        stage,
+        &first_line(&ctx.planned.file.instructions[instruction].original),
+    );
+    if progress.mode() != progress::Mode::Quiet {
+        let image = Digest::of(&serde_json::to_vec(&state.config).unwrap_or_default());
+        progress.note(
+            n,
+            &format!(
+                "Image {} (a config change: no new layer, still {} layer(s))",
+                progress::short_id(image.as_str()),
+                state.layers.len()
+            ),
+        );
+    }
+    progress.done(n);
+}
+
+fn stage_label(model: &slipway_parser::model::Model, stage: usize) -> String {
+    model.stages[stage]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("stage-{stage}"))
 }
 
 /// One step of the graph: FROM (with the base's ONBUILD triggers), or a RUN/COPY/ADD/
@@ -363,17 +432,17 @@ fn do_step(
     let (planned, store, progress) = (ctx.planned, ctx.store, ctx.progress);
     let (model, graph, file) = (&planned.model, &planned.graph, &planned.file);
     let step = &graph.graph[node];
-    let n = ctx.numbers[&node];
+    let n = ctx.numbers.get(&step.instruction).copied().unwrap_or(0);
     let inst = &file.instructions[step.instruction];
     let planned_step = ctx
         .by_id
         .get(&node.index())
         .ok_or_else(|| io::Error::other(format!("no planned step {}", node.index())))?;
-    let stage_label = model.stages[step.stage]
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("stage-{}", step.stage));
-    progress.start(n, &stage_label, &first_line(&inst.original));
+    let stage_label = stage_label(model, step.stage);
+    let is_base = step.kind == StepKind::Base;
+    if is_base {
+        progress.start(n, &stage_label, &first_line(&inst.original));
+    }
     let fail = |e: BuildError| -> BuildError {
         let message = match e {
             BuildError::Step(m) => m,
@@ -413,6 +482,7 @@ fn do_step(
             }
             // The base image's ONBUILD triggers run first; the new image does not keep them.
             if let Some(triggers) = state.config.config.on_build.take().filter(|t| !t.is_empty()) {
+                ctx.ran.store(true, std::sync::atomic::Ordering::Relaxed);
                 let dir = ctx.work.join(format!("step-{n}-onbuild"));
                 run_triggers(ctx, &dir, &mut state, &triggers, finished, n)
                     .map_err(|e| fail(e.context("the base image's ONBUILD".into())))?;
@@ -424,13 +494,16 @@ fn do_step(
             state
         }
     };
+    // The config-only instructions before this step, each narrated as a step of its own.
     for &ci in &step.config {
         apply_config(&mut state, model, ci, &file.instructions[ci].original);
+        config_step(ctx, &stage_label, ci, &state);
     }
-    if step.kind == StepKind::Base {
+    if is_base {
         progress.done(n);
         return Ok(state);
     }
+    progress.start(n, &stage_label, &first_line(&inst.original));
     let command = model.commands.get(step.instruction).and_then(Option::as_ref);
     // A hit whose layer is still in the store is reused.
     let cached = (planned_step.status == Status::Hit)
@@ -444,6 +517,7 @@ fn do_step(
             d
         }
         None => {
+            ctx.ran.store(true, std::sync::atomic::Ordering::Relaxed);
             let dir = ctx.work.join(format!("step-{n}"));
             let layer = run_step(
                 store,
@@ -781,6 +855,11 @@ fn run_step(
     n: usize,
 ) -> Result<Descriptor, BuildError> {
     let _ = crate::tree::remove(dir);
+    if matches!(command, Some(Command::Run { .. })) && !nix::unistd::geteuid().is_root() {
+        return Err(BuildError::Step(
+            "building RUN steps needs root (rootless mode is not available yet): run slipway build as root, or `slipway plan` to see what would run".into(),
+        ));
+    }
     // The steps so far, unpacked: RUN mounts them, COPY and WORKDIR look at them.
     let lowers = state.dirs(store)?;
     let (upper, workd, merged, empty) = (
@@ -902,6 +981,7 @@ fn run_step(
                 hostname: "slipway-build".into(),
                 network,
                 mounts: prepared.mounts.clone(),
+                security: crate::security::Security::default(),
             };
             let container = format!(
                 "slipway-{}",
@@ -1738,10 +1818,13 @@ fn plan_copy(
             temps.push(TempDir(tmp));
         }
         None => {
-            let sel = planned
-                .context
-                .select(&local, &c.exclude, c.parents)
-                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
+            let sel = planned.context.select(&local, &c.exclude, c.parents).map_err(|e| {
+                // The message with its hint: check the path and `.dockerignore`.
+                let help = miette::Diagnostic::help(&e)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                io::Error::new(io::ErrorKind::NotFound, format!("{e}{help}"))
+            })?;
             let kinds: BTreeMap<&str, EntryKind> = sel.files.iter().map(|f| (f.path.as_str(), f.kind)).collect();
             let root = planned.context.root();
             // `--parents`: the destination keeps each path below the pivot (the part
@@ -2180,12 +2263,62 @@ fn copy_entry(
     set_mtime(dst, meta.mtime(), meta.mtime_nsec(), false)
 }
 
-/// Writes the config and manifest blobs of a finished stage and names it.
-fn write_image(store: &Store, state: StageState, tags: &[String]) -> Result<Built, BuildError> {
+/// The key under which a build's image config is remembered: the config without its
+/// times, and the layers. An all-cached rebuild of the same steps finds the config of the
+/// build before and reuses its bytes, times included, so it gives the same image ID (as
+/// Docker's classic builder and BuildKit do); a build that ran any step gets new times.
+fn image_key(config: &ImageConfig, layers: &[Descriptor]) -> String {
+    let mut timeless = config.clone();
+    timeless.created = None;
+    for h in &mut timeless.history {
+        h.created = None;
+    }
+    let mut bytes = b"slipway image config\0".to_vec();
+    bytes.extend(serde_json::to_vec(&timeless).unwrap_or_default());
+    for l in layers {
+        bytes.push(0);
+        bytes.extend(l.digest.as_str().as_bytes());
+    }
+    Digest::of(&bytes).hex().to_string()
+}
+
+/// The config an earlier all-cached build of the same image wrote, when its blob is still
+/// in the store.
+fn earlier_config(store: &Store, key: &str) -> Option<Vec<u8>> {
+    let record = store.get_cache(key).ok().flatten()?;
+    store.get_blob(&record.result?.digest).ok()
+}
+
+/// Writes the config and manifest blobs of a finished stage and names it (or, with no
+/// tags, records it as an untagged image).
+fn write_image(store: &Store, state: StageState, tags: &[String], all_cached: bool) -> Result<Built, BuildError> {
     let mut config = state.config;
-    config.created = Some(created());
-    let config_bytes = serde_json::to_vec(&config).map_err(io::Error::other)?;
+    let key = image_key(&config, &state.layers);
+    let config_bytes = match all_cached.then(|| earlier_config(store, &key)).flatten() {
+        Some(bytes) => bytes,
+        None => {
+            let stamp = created();
+            config.created = Some(stamp.clone());
+            for h in &mut config.history {
+                h.created.get_or_insert_with(|| stamp.clone());
+            }
+            serde_json::to_vec(&config).map_err(io::Error::other)?
+        }
+    };
     let (config_digest, _, descriptor) = image::put_manifest(store, &config_bytes, state.layers)?;
+    store.put_cache(&CacheRecord {
+        key: key.clone(),
+        step: format!("image config {key}"),
+        inputs: slipway_store::CacheInputs::default(),
+        result: Some(Descriptor {
+            media_type: slipway_store::MEDIA_CONFIG.into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        }),
+        created: now(),
+    })?;
+    store.add_image(descriptor.clone())?;
     let mut names = Vec::new();
     for t in tags {
         let full = normalize_name(t).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

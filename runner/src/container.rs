@@ -9,6 +9,7 @@
 //! errors travel back on an O_CLOEXEC pipe: it reaches EOF without a message exactly when
 //! execve succeeded (the pattern of posix_spawn and Rust's `Command`).
 
+use crate::security::Security;
 use crate::sys::{self, Forked, Kind, Linux, Sys};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
@@ -37,6 +38,8 @@ pub struct ContainerSpec {
     pub network: Network,
     /// Extra mounts, applied in order after the standard ones.
     pub mounts: Vec<Mount>,
+    /// Capabilities, seccomp, masked paths.
+    pub security: Security,
 }
 
 /// The container's root filesystem.
@@ -66,12 +69,15 @@ pub enum Rootfs {
 const SCRATCH_OPTIONS: &str = "mode=755";
 
 /// The container's network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Network {
-    /// The host's network namespace (BuildKit's default for RUN).
+    /// The host's network namespace (`--network=host`, an entitlement for RUN).
     Host,
     /// A new network namespace with only `lo`, up.
     None,
+    /// An existing network namespace: one with outbound access through pasta
+    /// ([`crate::net::Namespace`]), the default.
+    Join(std::sync::Arc<crate::net::Namespace>),
 }
 
 /// An extra mount; `target` is absolute inside the container.
@@ -99,7 +105,7 @@ const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 pub fn namespaces(spec: &ContainerSpec) -> CloneFlags {
     let mut flags =
         CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
-    if spec.network == Network::None {
+    if matches!(spec.network, Network::None) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     flags
@@ -137,6 +143,15 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> String {
 pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result<()> {
     let root = &root_path(spec);
     let bind = MsFlags::MS_BIND;
+    // Device nodes are usable only where bound into /dev on purpose: the root filesystem
+    // and every other mount are nodev, so a node made with CAP_MKNOD (mknod /tmp/sda b 8 0)
+    // or brought in by an image, a cache or a bind mount cannot be opened. (Docker gets the
+    // same from the device cgroup; nodev needs no cgroup and holds on every host.)
+    let nodev = if spec.security.privileged {
+        MsFlags::empty()
+    } else {
+        MsFlags::MS_NODEV
+    };
     let none: Option<&Path> = None;
     // Mounts made in the new namespace must not propagate back to the host (a shared "/"
     // would), and pivot_root(2) refuses a new root whose parent mount is shared.
@@ -144,7 +159,12 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
     sys.mount(none, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     match &spec.rootfs {
         // pivot_root(2) needs the new root to be a mount point: bind the directory on itself.
-        Rootfs::Dir(dir) => sys.mount(Some(dir), dir, None, bind | MsFlags::MS_REC, None)?,
+        Rootfs::Dir(dir) => {
+            sys.mount(Some(dir), dir, None, bind | MsFlags::MS_REC, None)?;
+            if !nodev.is_empty() {
+                sys.mount(none, dir, None, bind | MsFlags::MS_REMOUNT | nodev, None)?;
+            }
+        }
         Rootfs::Overlay {
             lower,
             upper,
@@ -162,7 +182,7 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
                 Some(Path::new("overlay")),
                 merged,
                 Some("overlay"),
-                MsFlags::empty(),
+                nodev,
                 Some(&options),
             )?;
         }
@@ -188,7 +208,7 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
                 Some(Path::new("overlay")),
                 root,
                 Some("overlay"),
-                MsFlags::empty(),
+                nodev,
                 Some(&overlay_options(lower, &upper, &work)),
             )?;
         }
@@ -207,7 +227,7 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
         Some(Path::new("tmpfs")),
         &dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME | nodev,
         Some("mode=755,size=65536k"),
     )?;
     for name in DEVICES {
@@ -257,6 +277,10 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
         None,
     )?;
 
+    if !spec.security.privileged {
+        mask_paths(sys, root, host)?;
+    }
+
     for rel in HOST_FILES {
         let source = host.join(rel);
         if sys.kind(&source).is_none() {
@@ -290,10 +314,21 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
                 } else {
                     sys.create_file(&t)?;
                 }
-                if *readonly {
-                    bind_readonly(sys, source, &t, true)?;
+                let ro = if *readonly {
+                    MsFlags::MS_RDONLY
                 } else {
-                    sys.mount(Some(source), &t, None, bind | MsFlags::MS_REC, None)?;
+                    MsFlags::empty()
+                };
+                sys.mount(Some(source), &t, None, bind | MsFlags::MS_REC, None)?;
+                if !(ro | nodev).is_empty() {
+                    // Flags of a bind mount take a remount (mount(2), "Creating a bind mount").
+                    sys.mount(
+                        none,
+                        &t,
+                        None,
+                        bind | MsFlags::MS_REMOUNT | MsFlags::MS_REC | ro | nodev,
+                        None,
+                    )?;
                 }
             }
             Mount::Tmpfs { target, options } => {
@@ -312,7 +347,7 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
     }
 
     sys.sethostname(&spec.hostname)?;
-    if spec.network == Network::None {
+    if matches!(spec.network, Network::None) {
         sys.loopback_up()?;
     }
 
@@ -322,6 +357,50 @@ pub fn setup(sys: &mut dyn Sys, spec: &ContainerSpec, host: &Path) -> io::Result
     sys.pivot_root(Path::new("."), Path::new("."))?;
     sys.umount(Path::new("."), MntFlags::MNT_DETACH)?;
     sys.chdir(Path::new("/"))
+}
+
+/// runc's masked paths (a directory under an empty read-only tmpfs, a file under
+/// /dev/null) and read-only paths (bound on themselves, remounted read-only), for those
+/// this kernel has. /proc/sys read-only is what keeps `kernel/core_pattern` (a program the
+/// kernel runs as host root on a crash) and the other kernel knobs out of reach.
+fn mask_paths(sys: &mut dyn Sys, root: &Path, host: &Path) -> io::Result<()> {
+    let none: Option<&Path> = None;
+    let null = host.join("dev/null");
+    for rel in crate::security::masked_paths(host) {
+        let target = root.join(&rel);
+        match sys.kind(&target) {
+            None | Some(Kind::Symlink) => {}
+            Some(Kind::Dir) => sys.mount(
+                Some(Path::new("tmpfs")),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )?,
+            Some(Kind::Other) => sys.mount(Some(&null), &target, None, MsFlags::MS_BIND, None)?,
+        }
+    }
+    for rel in crate::security::READONLY_PATHS {
+        let target = root.join(rel);
+        if matches!(sys.kind(&target), None | Some(Kind::Symlink)) {
+            continue;
+        }
+        sys.mount(Some(&target), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        sys.mount(
+            none,
+            &target,
+            None,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC
+                | MsFlags::MS_REC,
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 /// A bind mount made read-only: MS_RDONLY is ignored on the bind itself and needs a
@@ -342,9 +421,31 @@ fn bind_readonly(sys: &mut dyn Sys, source: &Path, target: &Path, recursive: boo
 /// The default `PATH` when the environment has none (Docker's).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// In the command's process, after pivot_root: user, workdir, execve. Returns only on failure.
-pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
+/// In the command's process, after pivot_root: descriptors, capabilities, seccomp, user,
+/// workdir, execve. Returns only on failure. The order is runc's: the bounding set first
+/// (that needs CAP_SETPCAP), the seccomp filter while CAP_SYS_ADMIN is still there (without
+/// no_new_privs the kernel asks for it), then the ids (setuid to a non-root user clears the
+/// permitted and effective sets) and what is left of the capabilities.
+pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec, seccomp: Option<&[u8]>) -> io::Error {
+    let security = &spec.security;
+    let confine = |sys: &mut dyn Sys| -> io::Result<()> {
+        sys.cloexec_from_3()?;
+        sys.bound_caps(&security.caps)?;
+        if security.no_new_privileges {
+            sys.no_new_privs()?;
+        }
+        if let Some(program) = seccomp {
+            sys.seccomp(program)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = confine(sys) {
+        return e;
+    }
     if let Err(e) = sys.set_ids(spec.uid, spec.gid, &spec.groups) {
+        return e;
+    }
+    if let Err(e) = sys.limit_caps(&security.caps) {
         return e;
     }
     if let Err(e) = sys.chdir(&spec.workdir) {
@@ -376,16 +477,38 @@ pub fn exec(sys: &mut dyn Sys, spec: &ContainerSpec) -> io::Error {
     })
 }
 
-/// Runs a container to its end; stdin, stdout and stderr are inherited (streamed live).
-/// The status is the command's (a signal N shows as exit code 128+N). Errors of the
-/// set-up say which syscall and path failed.
+/// The command could not be started: not found (exit code 127) or not executable (126),
+/// as Docker reports it. Carried inside the `io::Error` of [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecFailed {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
+
+/// Runs a container to its end; stdin, stdout and stderr are inherited (streamed live),
+/// and the signals this process gets are relayed to the container (see
+/// [`sys::relay_signals_to`]): the caller is `slipway run`, attached. The status is the
+/// command's (a signal N shows as exit code 128+N). Errors of the set-up say which
+/// syscall and path failed.
 pub fn run(spec: &ContainerSpec) -> io::Result<ExitStatus> {
-    run_with_output(spec, None)
+    launch(spec, None, true)
 }
 
 /// [`run`], with the command's stdout and stderr sent to `output` (and stdin from
-/// /dev/null) when given.
+/// /dev/null) when given, and no signal relay (a build step).
 pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
+    launch(spec, output, false)
+}
+
+fn launch(spec: &ContainerSpec, output: Option<&OwnedFd>, relay: bool) -> io::Result<ExitStatus> {
     if spec.argv.is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
     }
@@ -395,13 +518,20 @@ pub fn run_with_output(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Re
             format!("workdir {} is not absolute", spec.workdir.display()),
         ));
     }
+    // Compiled before forking (and once per capability set for the default profile).
+    let seccomp = spec.security.seccomp_program()?;
     let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec, output);
+    let result = run_forked(spec, output, relay, seccomp.as_deref().map(Vec::as_slice));
     cleanup.finish();
     result
 }
 
-fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<ExitStatus> {
+fn run_forked(
+    spec: &ContainerSpec,
+    output: Option<&OwnedFd>,
+    relay: bool,
+    seccomp: Option<&[u8]>,
+) -> io::Result<ExitStatus> {
     let me = nix::unistd::getpid();
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
@@ -420,17 +550,27 @@ fn run_forked(spec: &ContainerSpec, output: Option<&OwnedFd>) -> io::Result<Exit
             }
             // Never unwind out of a forked child into the caller's code (a test harness,
             // say): a panic anywhere below ends this process, or its own forked child.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w)));
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outside(spec, w, seccomp)));
             sys::exit_now(code.unwrap_or(125))
         }
         Forked::Parent(pid) => pid,
     };
     drop(w);
+    if relay {
+        sys::relay_signals_to(pid)?;
+    }
     let mut message = String::new();
     let read = std::fs::File::from(r).read_to_string(&mut message);
-    let code = wait_code(pid)?;
+    let code = wait_code(pid);
+    if relay {
+        sys::stop_relaying();
+    }
+    let code = code?;
     read?;
     if !message.is_empty() {
+        if code == 126 || code == 127 {
+            return Err(io::Error::other(ExecFailed { code, message }));
+        }
         return Err(io::Error::other(message));
     }
     Ok(ExitStatus::from_raw((code & 0xff) << 8))
@@ -453,8 +593,19 @@ fn report(w: &OwnedFd, e: &io::Error) {
     let _ = nix::unistd::write(w, e.to_string().as_bytes());
 }
 
-/// The first child: unshares, forks PID 1, passes its exit code on.
-fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
+/// The first child: a session of its own, joins or unshares the namespaces, forks PID 1,
+/// relays signals to it, passes its exit code on.
+fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>) -> i32 {
+    if let Err(e) = sys::new_session() {
+        report(&w, &e);
+        return 125;
+    }
+    if let Network::Join(ns) = &spec.network {
+        if let Err(e) = Linux.join_network(ns.fd()) {
+            report(&w, &e);
+            return 125;
+        }
+    }
     if let Err(e) = Linux.unshare(namespaces(spec)) {
         report(&w, &e);
         return 125;
@@ -470,19 +621,29 @@ fn outside(spec: &ContainerSpec, w: OwnedFd) -> i32 {
                 report(&w, &e);
                 sys::exit_now(125);
             }
-            sys::exit_now(init(spec, w))
+            sys::exit_now(init(spec, w, seccomp))
         }
         Ok(Forked::Parent(pid)) => {
             drop(w);
+            // PID 1 has handlers for these, so they reach it from outside its namespace.
+            if let Err(e) = sys::forward_signals_to(pid) {
+                eprintln!("slipway: {e}");
+            }
             wait_code(pid).unwrap_or(125)
         }
     }
 }
 
 /// PID 1 of the container.
-fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
+fn init(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>) -> i32 {
     let mut linux = Linux;
     if let Err(e) = setup(&mut linux, spec, Path::new("/")) {
+        report(&w, &e);
+        return 125;
+    }
+    // No host file open, nothing of the caller readable through /proc/1.
+    use std::os::fd::AsRawFd;
+    if let Err(e) = sys::hide_init(w.as_raw_fd(), "init") {
         report(&w, &e);
         return 125;
     }
@@ -496,9 +657,14 @@ fn init(spec: &ContainerSpec, w: OwnedFd) -> i32 {
                 report(&w, &e);
                 sys::exit_now(127)
             }
-            let e = exec(&mut linux, spec);
+            let e = exec(&mut linux, spec, seccomp);
             report(&w, &e);
-            sys::exit_now(127)
+            // Docker's codes: 126 for a command that cannot be executed, 127 for none found.
+            sys::exit_now(if e.kind() == io::ErrorKind::PermissionDenied {
+                126
+            } else {
+                127
+            })
         }
         Ok(Forked::Parent(pid)) => pid,
     };
@@ -601,6 +767,7 @@ mod tests {
                     options: "size=1m".into(),
                 },
             ],
+            security: Security::default(),
         }
     }
 
@@ -613,6 +780,10 @@ mod tests {
             r.present.push(PathBuf::from("/").join(f));
         }
         r.dirs.push("/src".into());
+        r.dirs.push("/c/merged/proc/acpi".into());
+        r.dirs.push("/c/merged/proc/sys".into());
+        r.present.push("/c/merged/proc/kcore".into());
+        r.present.push("/c/merged/proc/sysrq-trigger".into());
         r
     }
 
@@ -628,11 +799,11 @@ mod tests {
         setup(&mut r, &s, Path::new("/")).unwrap();
         expect_test::expect![[r#"
             mount none / none MS_REC | MS_PRIVATE
-            mount overlay /c/merged overlay 0x0 lowerdir=/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,index=off,metacopy=off
+            mount overlay /c/merged overlay MS_NODEV lowerdir=/l/mid:/l/base,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,index=off,metacopy=off
             mkdir /c/merged/proc
             mount proc /c/merged/proc proc MS_NOSUID | MS_NODEV | MS_NOEXEC
             mkdir /c/merged/dev
-            mount tmpfs /c/merged/dev tmpfs MS_NOSUID | MS_STRICTATIME mode=755,size=65536k
+            mount tmpfs /c/merged/dev tmpfs MS_NOSUID | MS_NODEV | MS_STRICTATIME mode=755,size=65536k
             touch /c/merged/dev/null
             mount /dev/null /c/merged/dev/null none MS_BIND
             touch /c/merged/dev/zero
@@ -656,6 +827,12 @@ mod tests {
             symlink /c/merged/dev/stderr -> /proc/self/fd/2
             mkdir /c/merged/sys
             mount sysfs /c/merged/sys sysfs MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            mount tmpfs /c/merged/proc/acpi tmpfs MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC size=0
+            mount /dev/null /c/merged/proc/kcore none MS_BIND
+            mount /c/merged/proc/sys /c/merged/proc/sys none MS_BIND | MS_REC
+            mount none /c/merged/proc/sys none MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND | MS_REC
+            mount /c/merged/proc/sysrq-trigger /c/merged/proc/sysrq-trigger none MS_BIND | MS_REC
+            mount none /c/merged/proc/sysrq-trigger none MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_REMOUNT | MS_BIND | MS_REC
             touch /c/merged/etc/resolv.conf
             mount /etc/resolv.conf /c/merged/etc/resolv.conf none MS_BIND
             mount none /c/merged/etc/resolv.conf none MS_RDONLY | MS_REMOUNT | MS_BIND
@@ -664,7 +841,7 @@ mod tests {
             mount none /c/merged/etc/hosts none MS_RDONLY | MS_REMOUNT | MS_BIND
             mkdir /c/merged/ctx
             mount /src /c/merged/ctx none MS_BIND | MS_REC
-            mount none /c/merged/ctx none MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC
+            mount none /c/merged/ctx none MS_RDONLY | MS_NODEV | MS_REMOUNT | MS_BIND | MS_REC
             mkdir /c/merged/tmp
             mount tmpfs /c/merged/tmp tmpfs MS_NOSUID | MS_NODEV size=1m
             sethostname box
@@ -724,7 +901,7 @@ mod tests {
                      mkdir /c/.scratch/upper\n\
                      mkdir /c/.scratch/work\n\
                      mkdir /c/.scratch/merged\n\
-                     mount overlay /c/.scratch/merged overlay 0x0 \
+                     mount overlay /c/.scratch/merged overlay MS_NODEV \
                      lowerdir=/l/base,upperdir=/c/.scratch/upper,workdir=/c/.scratch/work,redirect_dir=off,index=off,metacopy=off\n\
                      mkdir /c/.scratch/merged/proc\n";
         assert!(text.starts_with(start), "{text}");
@@ -747,19 +924,50 @@ mod tests {
         let mut r = Recorder::default();
         let mut s = spec(Rootfs::Dir("/r".into()));
         s.workdir = "/app".into();
-        let e = exec(&mut r, &s);
+        let e = exec(&mut r, &s, Some(&[0; 16]));
         assert_eq!(
             e.kind(),
             io::ErrorKind::Other,
             "the recorder's execve fails with Other: {e}"
         );
         expect_test::expect![[r#"
+            close_range 3.. CLOEXEC
+            bounding caps 0xa80425fb
+            seccomp 2 instructions
             setgroups [100]; setgid 100; setuid 1000
+            caps inheritable 0 ambient 0 permitted/effective within 0xa80425fb
             chdir /app
             execve /usr/bin/sh ["sh", "-c", "true"] ["PATH=/usr/bin:/bin"]
             execve /bin/sh ["sh", "-c", "true"] ["PATH=/usr/bin:/bin"]
         "#]]
         .assert_eq(&r.text());
+    }
+
+    #[test]
+    fn privileged_containers_keep_devices_and_paths() {
+        let mut r = host_has_everything();
+        let mut s = spec(Rootfs::Overlay {
+            lower: vec!["/l/base".into()],
+            upper: "/c/upper".into(),
+            work: "/c/work".into(),
+            merged: "/c/merged".into(),
+        });
+        s.security = Security::privileged();
+        setup(&mut r, &s, Path::new("/")).unwrap();
+        let text = r.text();
+        assert!(!text.contains("/c/merged/proc/kcore"), "no masks: {text}");
+        assert!(
+            text.contains("mount overlay /c/merged overlay 0x0 "),
+            "no nodev: {text}"
+        );
+        let mut r = Recorder::default();
+        s.security.no_new_privileges = true;
+        exec(&mut r, &s, None);
+        let text = r.text();
+        assert!(
+            text.contains("bounding caps 0x1ffffffffff\nno_new_privs\nsetgroups"),
+            "{text}"
+        );
     }
 
     #[test]

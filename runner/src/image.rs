@@ -187,12 +187,13 @@ pub fn load(store: &Store, name: Option<String>, descriptor: Descriptor) -> io::
     })
 }
 
-/// Every named image, sorted by name.
+/// Every image: one entry per name (sorted by name), then the untagged images
+/// (`name` None), in the order they were made.
 pub fn list(store: &Store) -> io::Result<Vec<Image>> {
     store
-        .refs()?
+        .images()?
         .into_iter()
-        .map(|(name, d)| load(store, Some(name), d))
+        .map(|(name, d)| load(store, name, d))
         .collect()
 }
 
@@ -253,17 +254,54 @@ pub fn tag(store: &Store, source: &str, target: &str) -> io::Result<String> {
     Ok(full)
 }
 
-/// Removes a name (blobs stay until a prune); returns the full name removed.
-pub fn remove(store: &Store, reference: &str) -> io::Result<String> {
-    let full = normalize_name(reference).map_err(invalid)?;
-    if store.remove_ref(&full)? {
-        Ok(full)
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("no image named {} in the store", familiar_name(&full)),
-        ))
+/// What [`remove`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// A name was removed (the image stays while it has another).
+    Untagged(String),
+    /// An image was removed by its ID, with the names it had.
+    Deleted { id: Digest, names: Vec<String> },
+}
+
+/// Removes a name, or an image given by its ID (with all its names when `force`, or
+/// when it has at most one), as `docker rmi`; blobs stay until a prune.
+pub fn remove(store: &Store, reference: &str, force: bool) -> io::Result<Removed> {
+    if let Ok(full) = normalize_name(reference) {
+        if store.remove_ref(&full)? {
+            return Ok(Removed::Untagged(full));
+        }
     }
+    let image = match resolve(store, reference) {
+        Ok(i) if i.name.is_none() => i,
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no such image: {reference}"),
+            ))
+        }
+    };
+    let digest = &image.manifest_descriptor.digest;
+    let names: Vec<String> = store
+        .refs()?
+        .into_iter()
+        .filter(|(_, d)| &d.digest == digest)
+        .map(|(n, _)| n)
+        .collect();
+    if names.len() > 1 && !force {
+        return Err(invalid(format!(
+            "unable to delete {} (must be forced): image is referenced in multiple names ({})",
+            &image.id().hex()[..12],
+            names.iter().map(|n| familiar_name(n)).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    for n in &names {
+        store.remove_ref(n)?;
+    }
+    store.remove_image(digest)?;
+    Ok(Removed::Deleted {
+        id: image.id().clone(),
+        names,
+    })
 }
 
 /// Writes a container's upper dir into the store as a layer blob.
@@ -584,10 +622,13 @@ mod tests {
             resolve(&store, "me/hello:v1").unwrap().manifest_descriptor.digest,
             image.manifest_descriptor.digest
         );
-        assert_eq!(remove(&store, "hello").unwrap(), "docker.io/library/hello:latest");
+        assert_eq!(
+            remove(&store, "hello", false).unwrap(),
+            Removed::Untagged("docker.io/library/hello:latest".into())
+        );
         let e = resolve(&store, "hello").unwrap_err();
         assert!(e.to_string().contains("slipway image import"), "{e}");
-        assert!(remove(&store, "hello").is_err());
+        assert!(remove(&store, "hello", false).is_err());
         assert!(
             !store.root().join("tmp").read_dir().unwrap().any(|_| true),
             "no temp file left"

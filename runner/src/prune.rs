@@ -1,4 +1,6 @@
-//! `slipway prune`: frees what nothing needs. Kept: every blob reachable from a ref
+//! `slipway prune`: frees what nothing needs. First the containers `slipway run` kept
+//! (none runs while a prune holds the store) and the dangling images (untagged, as
+//! `docker image prune` removes them). Then kept: every blob reachable from an image
 //! (manifests, indexes, configs, layers) or named by a cache record's result; the unpacked
 //! layer dirs of those images and records. Removed: other blobs and unpacked layers, build
 //! work dirs and temp files left by processes that are gone; with `all`, the cache records
@@ -34,6 +36,10 @@ pub struct Pruned {
     pub work: usize,
     pub work_bytes: u64,
     pub cache_records: usize,
+    /// IDs of the stopped containers removed.
+    pub containers: Vec<String>,
+    /// IDs of the dangling images removed.
+    pub images: Vec<Digest>,
 }
 
 impl Pruned {
@@ -128,7 +134,32 @@ pub fn prune(store: &Store, options: PruneOptions, waiting: impl FnOnce()) -> io
             }
         }
     }
-    let mut roots: Vec<Descriptor> = store.refs_locked(&index)?.into_iter().map(|(_, d)| d).collect();
+    // Containers kept by `slipway run` without `--rm`: none runs now (a running one holds
+    // the in-use lock), so every one is stopped.
+    if let Ok(rd) = fs::read_dir(store.root().join("containers")) {
+        let mut dirs: Vec<_> = rd.filter_map(Result::ok).collect();
+        dirs.sort_by_key(fs::DirEntry::file_name);
+        for e in dirs {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            out.work_bytes += remove(&e.path())?;
+            out.containers.push(name);
+        }
+    }
+    out.images = store
+        .remove_dangling_locked(&index, |_| false)?
+        .into_iter()
+        .map(|d| {
+            store
+                .get_blob(&d.digest)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+                .map_or(d.digest, |m| m.config.digest)
+        })
+        .collect();
+    let mut roots: Vec<Descriptor> = store.images_locked(&index)?;
     roots.extend(store.cache_records()?.into_iter().filter_map(|r| r.result));
     let (keep, diff_ids) = reachable(store, roots);
 
@@ -220,7 +251,7 @@ mod tests {
         };
         let kept = make("kept", "kept\n");
         let gone = make("gone", "gone\n");
-        image::remove(&store, "gone").unwrap();
+        image::remove(&store, "gone", false).unwrap();
         // A cache record whose layer no image uses.
         let upper = d.path().join("upper");
         fs::create_dir_all(&upper).unwrap();

@@ -26,6 +26,8 @@ pub struct RunOptions {
     /// under the store's `containers/` for inspection).
     pub remove: bool,
     pub hostname: Option<String>,
+    /// Called with the ID of a container that is kept (no `--rm`), before it starts.
+    pub announce: Option<fn(&str)>,
 }
 
 /// The argv a container runs: Entrypoint + Cmd, where a given command replaces Cmd
@@ -88,7 +90,7 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             ),
         ));
     }
-    let id = format!("{:016x}", rand_id());
+    let id = new_id();
     let dir = store.root().join("containers").join(&id);
     // `--rm`: the writable layer lives on a tmpfs in the container's own mount namespace
     // (one shared, empty mount point on disk), so nothing is written to or removed from
@@ -154,17 +156,122 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             Network::Host
         },
         mounts: Vec::new(),
+        security: crate::security::Security::default(),
     };
-    container::run(&spec)
+    let mut record = ContainerRecord {
+        id: id.clone(),
+        image: img.id().to_string(),
+        image_name: img.name.clone().unwrap_or_else(|| img.id().to_string()),
+        command: spec.argv.clone(),
+        created: crate::image::rfc3339(now_secs()),
+        pid: std::process::id(),
+        exit_code: None,
+    };
+    if !options.remove {
+        record.save(&dir)?;
+        if let Some(announce) = &options.announce {
+            announce(&id);
+        }
+    }
+    let status = container::run(&spec);
+    if !options.remove {
+        use std::os::unix::process::ExitStatusExt;
+        record.exit_code = Some(match &status {
+            Ok(s) => s.code().or_else(|| s.signal().map(|n| 128 + n)).unwrap_or(1),
+            Err(_) => 125,
+        });
+        let _ = record.save(&dir);
+    }
+    status
 }
 
-/// A random-enough container id: time and pid, no extra dependency.
-fn rand_id() -> u64 {
+/// What `slipway ps` shows of a container kept under `containers/<id>/container.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    /// The image ID (config digest).
+    pub image: String,
+    /// The name or ID the image was given by.
+    pub image_name: String,
+    pub command: Vec<String>,
+    /// RFC 3339.
+    pub created: String,
+    /// The `slipway run` process (running while it lives and `exit_code` is None).
+    pub pid: u32,
+    pub exit_code: Option<i32>,
+}
+
+impl ContainerRecord {
+    fn save(&self, dir: &std::path::Path) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        slipway_store::write_atomic(&dir.join("container.json"), &bytes)
+    }
+
+    /// Whether its `slipway run` still runs it.
+    pub fn running(&self) -> bool {
+        self.exit_code.is_none() && std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+/// The containers kept in the store, oldest first.
+pub fn containers(store: &Store) -> io::Result<Vec<ContainerRecord>> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(store.root().join("containers")) else {
+        return Ok(out);
+    };
+    for e in rd {
+        let e = e?;
+        if let Ok(bytes) = std::fs::read(e.path().join("container.json")) {
+            if let Ok(r) = serde_json::from_slice::<ContainerRecord>(&bytes) {
+                out.push(r);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+/// Removes stopped containers by ID or unique ID prefix; returns the full IDs removed.
+pub fn remove_container(store: &Store, reference: &str) -> io::Result<String> {
+    let found: Vec<ContainerRecord> = containers(store)?
+        .into_iter()
+        .filter(|c| c.id.starts_with(reference))
+        .collect();
+    match found.as_slice() {
+        [c] if c.running() => Err(io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!("container {} is running: stop it first", &c.id[..12]),
+        )),
+        [c] => {
+            crate::tree::remove(&store.root().join("containers").join(&c.id))?;
+            Ok(c.id.clone())
+        }
+        [] => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no such container: {reference}"),
+        )),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{reference} matches {} containers; give more of the ID", found.len()),
+        )),
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A container ID as Docker's: 64 hex digits (sha256 of the time, pid and a counter).
+fn new_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
+        .map_or(0, |d| d.as_nanos());
+    let seed = format!("{t}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    slipway_store::Digest::of(seed.as_bytes()).hex().to_string()
 }
 
 #[cfg(test)]

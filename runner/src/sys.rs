@@ -6,12 +6,14 @@
 //! functions: it is the only `unsafe` in the workspace.
 #![allow(unsafe_code)]
 
+use caps::{CapSet, CapsHashSet};
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::unistd::{Gid, Uid};
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -54,6 +56,28 @@ pub trait Sys {
     fn set_ids(&mut self, uid: u32, gid: u32, groups: &[u32]) -> io::Result<()>;
     /// execve(2); returns only on failure.
     fn exec(&mut self, path: &Path, argv: &[String], env: &[String]) -> io::Error;
+    /// setns(2) into the network namespace `fd` names.
+    /// <https://man7.org/linux/man-pages/man2/setns.2.html>
+    fn join_network(&mut self, fd: BorrowedFd<'_>) -> io::Result<()>;
+    /// Marks every descriptor from 3 up close-on-exec, so only stdio (and what was dup'ed
+    /// onto it) crosses execve: close_range(2) with CLOSE_RANGE_CLOEXEC
+    /// (<https://man7.org/linux/man-pages/man2/close_range.2.html>), or each fd of
+    /// /proc/self/fd where the kernel is older than 5.11.
+    fn cloexec_from_3(&mut self) -> io::Result<()>;
+    /// Drops every capability not in `keep` from the bounding set (prctl PR_CAPBSET_DROP,
+    /// needs CAP_SETPCAP): after execve no process of the container can hold more.
+    /// capabilities(7): <https://man7.org/linux/man-pages/man7/capabilities.7.html>
+    fn bound_caps(&mut self, keep: &CapsHashSet) -> io::Result<()>;
+    /// After [`Sys::set_ids`]: inheritable and ambient sets emptied, permitted and
+    /// effective cut down to `keep` (a non-root user has none left after setuid).
+    fn limit_caps(&mut self, keep: &CapsHashSet) -> io::Result<()>;
+    /// prctl(PR_SET_NO_NEW_PRIVS, 1).
+    fn no_new_privs(&mut self) -> io::Result<()>;
+    /// Loads a classic BPF program (an array of `struct sock_filter`) as this process's
+    /// seccomp filter: seccomp(2) SECCOMP_SET_MODE_FILTER, which needs no_new_privs or
+    /// CAP_SYS_ADMIN, so it comes before the capabilities are dropped (as in runc).
+    /// <https://man7.org/linux/man-pages/man2/seccomp.2.html>
+    fn seccomp(&mut self, program: &[u8]) -> io::Result<()>;
 }
 
 fn err(e: Errno, what: impl std::fmt::Display) -> io::Error {
@@ -210,6 +234,93 @@ impl Sys for Linux {
         };
         run().unwrap_err()
     }
+
+    fn join_network(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWNET).map_err(|e| err(e, "setns(CLONE_NEWNET)"))
+    }
+
+    fn cloexec_from_3(&mut self) -> io::Result<()> {
+        // SAFETY: close_range(2) takes no pointers; CLOSE_RANGE_CLOEXEC only sets a flag.
+        let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+        if r == 0 {
+            return Ok(());
+        }
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map_err(|e| io::Error::new(e.kind(), format!("read /proc/self/fd: {e}")))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_SETFD on a descriptor number; a closed one only fails with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        Ok(())
+    }
+
+    fn bound_caps(&mut self, keep: &CapsHashSet) -> io::Result<()> {
+        for cap in caps::all() {
+            // Capabilities this kernel does not know are in no set.
+            if keep.contains(&cap) || !caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+                continue;
+            }
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| io::Error::other(format!("prctl PR_CAPBSET_DROP {cap}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn limit_caps(&mut self, keep: &CapsHashSet) -> io::Result<()> {
+        let fail = |what: &'static str| move |e: caps::errors::CapsError| io::Error::other(format!("{what}: {e}"));
+        if caps::runtime::ambient_set_supported().is_ok() {
+            caps::clear(None, CapSet::Ambient).map_err(fail("clear ambient capabilities"))?;
+        }
+        caps::clear(None, CapSet::Inheritable).map_err(fail("clear inheritable capabilities"))?;
+        let permitted = caps::read(None, CapSet::Permitted).map_err(fail("capget"))?;
+        let kept: CapsHashSet = permitted.intersection(keep).copied().collect();
+        caps::set(None, CapSet::Effective, &kept).map_err(fail("capset effective"))?;
+        caps::set(None, CapSet::Permitted, &kept).map_err(fail("capset permitted"))
+    }
+
+    fn no_new_privs(&mut self) -> io::Result<()> {
+        nix::sys::prctl::set_no_new_privs().map_err(|e| err(e, "prctl PR_SET_NO_NEW_PRIVS"))
+    }
+
+    fn seccomp(&mut self, program: &[u8]) -> io::Result<()> {
+        if program.is_empty() || !program.len().is_multiple_of(std::mem::size_of::<libc::sock_filter>()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seccomp: not a BPF program",
+            ));
+        }
+        // Copied into properly aligned `sock_filter`s (the bytes are in that layout).
+        let filters: Vec<libc::sock_filter> = program
+            .chunks_exact(8)
+            .map(|c| libc::sock_filter {
+                code: u16::from_ne_bytes([c[0], c[1]]),
+                jt: c[2],
+                jf: c[3],
+                k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+            })
+            .collect();
+        let prog = libc::sock_fprog {
+            len: filters.len() as u16,
+            filter: filters.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `prog` points at `filters`, alive for the call; the kernel copies it.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0u32,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r != 0 {
+            return Err(err(Errno::last(), "seccomp(SECCOMP_SET_MODE_FILTER)"));
+        }
+        Ok(())
+    }
 }
 
 /// What a path is, for the set-up's decisions.
@@ -336,6 +447,34 @@ impl Sys for Recorder {
         self.calls.push(format!("execve {} {argv:?} {env:?}", path.display()));
         io::Error::other("recorded")
     }
+    fn join_network(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.calls.push(format!("setns {} CLONE_NEWNET", fd.as_raw_fd()));
+        Ok(())
+    }
+    fn cloexec_from_3(&mut self) -> io::Result<()> {
+        self.calls.push("close_range 3.. CLOEXEC".into());
+        Ok(())
+    }
+    fn bound_caps(&mut self, keep: &CapsHashSet) -> io::Result<()> {
+        self.calls
+            .push(format!("bounding caps {:#x}", crate::security::cap_bits(keep)));
+        Ok(())
+    }
+    fn limit_caps(&mut self, keep: &CapsHashSet) -> io::Result<()> {
+        self.calls.push(format!(
+            "caps inheritable 0 ambient 0 permitted/effective within {:#x}",
+            crate::security::cap_bits(keep)
+        ));
+        Ok(())
+    }
+    fn no_new_privs(&mut self) -> io::Result<()> {
+        self.calls.push("no_new_privs".into());
+        Ok(())
+    }
+    fn seccomp(&mut self, program: &[u8]) -> io::Result<()> {
+        self.calls.push(format!("seccomp {} instructions", program.len() / 8));
+        Ok(())
+    }
 }
 
 /// An overlayfs whiteout at `path`: a character device 0/0 (mknod(2) needs CAP_MKNOD).
@@ -417,14 +556,21 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// Restores the default disposition of SIGPIPE, which the Rust runtime ignores and
-/// execve(2) would pass on (ignored signals stay ignored across exec; signal(7)).
+/// Gives every signal its default disposition and unblocks them all before the
+/// container's command is executed, as runc does: execve(2) keeps ignored signals ignored
+/// and the mask as it was (signal(7)), and the Rust runtime ignores SIGPIPE, a shell that
+/// started slipway in the background ignores SIGINT and SIGQUIT; none of that may reach the
+/// container (a `trap` on an ignored-at-entry signal cannot even be set in sh).
 pub fn reset_signals_for_exec() -> io::Result<()> {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: installs the default disposition; no handler code runs.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-        .map(drop)
-        .map_err(|e| err(e, "signal SIGPIPE SIG_DFL"))
+    use nix::sys::signal::{signal, sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    for sig in Signal::iterator() {
+        if matches!(sig, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installs the default disposition; no handler code runs.
+        unsafe { signal(sig, SigHandler::SigDfl) }.map_err(|e| err(e, format_args!("signal {sig} SIG_DFL")))?;
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(|e| err(e, "sigprocmask"))
 }
 
 /// The child's pid that PID 1 forwards signals to (0: none yet).
@@ -459,4 +605,173 @@ pub fn forward_signals_to(pid: nix::unistd::Pid) -> io::Result<()> {
         unsafe { sigaction(sig, &action) }.map_err(|e| err(e, format_args!("sigaction {sig}")))?;
     }
     Ok(())
+}
+
+/// Where `slipway run` relays the signals it gets (0: nowhere), and when (CLOCK_MONOTONIC,
+/// milliseconds) it last relayed an interrupt.
+static RELAY_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static INTERRUPTED_AT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// A second SIGINT or SIGTERM this soon after the first kills the container.
+pub const FORCE_WINDOW_MS: i64 = 3_000;
+
+/// The signals `slipway run` passes on, as `docker run`'s signal proxy does.
+const RELAYED: [nix::sys::signal::Signal; 7] = {
+    use nix::sys::signal::Signal::*;
+    [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+};
+
+fn monotonic_ms() -> i64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime(2) writes the timespec it is given; it is async-signal-safe.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) } != 0 {
+        return 0;
+    }
+    t.tv_sec * 1000 + t.tv_nsec / 1_000_000
+}
+
+extern "C" fn relay(sig: libc::c_int) {
+    let pid = RELAY_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid <= 0 {
+        return;
+    }
+    let mut sig = sig;
+    if sig == libc::SIGINT || sig == libc::SIGTERM {
+        // clock_gettime(2) and kill(2) are async-signal-safe.
+        let now = monotonic_ms().max(1);
+        let last = INTERRUPTED_AT.swap(now, std::sync::atomic::Ordering::Relaxed);
+        if last != 0 && now - last < FORCE_WINDOW_MS {
+            sig = libc::SIGKILL;
+        }
+    }
+    // SAFETY: kill(2) is async-signal-safe.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// In `slipway run`'s own process while its container runs: the termination signals
+/// (a Ctrl-C on the terminal, a `kill`) go to `pid` once each instead of ending slipway,
+/// which then exits with the container's code; a second SIGINT/SIGTERM within
+/// [`FORCE_WINDOW_MS`] sends SIGKILL (the container dies with its init).
+pub fn relay_signals_to(pid: nix::unistd::Pid) -> io::Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet};
+    INTERRUPTED_AT.store(0, std::sync::atomic::Ordering::Relaxed);
+    RELAY_TO.store(pid.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    let action = SigAction::new(SigHandler::Handler(relay), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in RELAYED {
+        // SAFETY: the handler only reads atomics, reads the clock and calls kill(2).
+        unsafe { sigaction(sig, &action) }.map_err(|e| err(e, format_args!("sigaction {sig}")))?;
+    }
+    Ok(())
+}
+
+/// In a container's PID 1, once its mounts are made: closes every descriptor but stdio and
+/// `keep` (the set-up error pipe), so no host file (the store's locks, say) stays open in
+/// the container, and makes PID 1 non-dumpable and its arguments and environment blank.
+///
+/// PID 1 is a fork of `slipway`: its memory holds the caller's arguments and environment
+/// (build args, `--secret id=x,env=VAR` values), and /proc/1/exe is the host's binary.
+/// Non-dumpable (prctl PR_SET_DUMPABLE 0), /proc/1/{environ,exe,fd/*,mem,root,…} need
+/// CAP_SYS_PTRACE, which containers do not get (proc(5), ptrace(2) "Ptrace access mode
+/// checking"); /proc/1/cmdline stays world-readable, so the argument and environment areas
+/// are overwritten in place with `name` and NULs (the kernel reads cmdline from that memory).
+/// The command's own process is unaffected: execve gives it a new memory and dumpability.
+pub fn hide_init(keep: std::os::fd::RawFd, name: &str) -> io::Result<()> {
+    close_all_but(keep)?;
+    nix::sys::prctl::set_dumpable(false).map_err(|e| err(e, "prctl PR_SET_DUMPABLE 0"))?;
+    let _ = nix::sys::prctl::set_name(&cstring(name.as_bytes())?);
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name in parentheses (which may hold spaces): field 3 on.
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
+    let field = |n: usize| -> Option<usize> { rest.split(' ').nth(n - 3)?.trim().parse().ok() };
+    // proc(5): arg_start (48), arg_end (49), env_start (50), env_end (51).
+    let (Some(arg_start), Some(arg_end), Some(env_start), Some(env_end)) = (field(48), field(49), field(50), field(51))
+    else {
+        return Err(io::Error::other("cannot read the argument area from /proc/self/stat"));
+    };
+    let blank = |start: usize, end: usize, text: &[u8]| {
+        if start == 0 || end <= start {
+            return;
+        }
+        let len = end - start;
+        let n = text.len().min(len.saturating_sub(1));
+        // SAFETY: [start, end) is this process's own argument (or environment) area on the
+        // stack, writable and mapped for the process's life; the kernel reports it for
+        // exactly this use (setproctitle). Nothing here reads argv/environ afterwards.
+        unsafe {
+            let p = start as *mut u8;
+            std::ptr::copy_nonoverlapping(text.as_ptr(), p, n);
+            std::ptr::write_bytes(p.add(n), 0, len - n);
+        }
+    };
+    blank(arg_start, arg_end, name.as_bytes());
+    blank(env_start, env_end, b"");
+    Ok(())
+}
+
+/// Closes every descriptor above 2 except `keep` (close_range(2), or one by one).
+fn close_all_but(keep: std::os::fd::RawFd) -> io::Result<()> {
+    let keep = keep as u32;
+    let ranges = [(3u32, keep.saturating_sub(1)), (keep + 1, u32::MAX)];
+    for (first, last) in ranges {
+        if first > last {
+            continue;
+        }
+        // SAFETY: close_range(2) takes no pointers; nothing in this process uses these fds
+        // afterwards (the caller is PID 1 after its set-up, holding only `keep`).
+        let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if r != 0 {
+            let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&fd: &i32| fd as u32 >= first && fd as u32 <= last)
+                .collect();
+            for fd in fds {
+                // SAFETY: as above; a descriptor already closed (the directory's) is EBADF.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Ends [`relay_signals_to`]: the signals get their default dispositions back.
+pub fn stop_relaying() {
+    use nix::sys::signal::{signal, SigHandler};
+    RELAY_TO.store(0, std::sync::atomic::Ordering::Relaxed);
+    for sig in RELAYED {
+        // SAFETY: installs the default disposition; no handler code runs.
+        let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+    }
+}
+
+/// setsid(2): the calling process leads a new session with no controlling terminal, so
+/// the terminal's job-control signals (Ctrl-C's SIGINT to the foreground process group)
+/// reach slipway only, which relays them once; reads of an inherited terminal still work.
+pub fn new_session() -> io::Result<()> {
+    nix::unistd::setsid().map(drop).map_err(|e| err(e, "setsid"))
+}
+
+/// Spawns `cmd` with `fd` as its descriptor 3 and PR_SET_PDEATHSIG(SIGKILL), so it dies
+/// with the thread that spawned it (pasta, attached to a container's network namespace).
+pub fn spawn_with_fd3(cmd: &mut std::process::Command, fd: &std::os::fd::OwnedFd) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let raw = fd.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before execve and only makes
+    // async-signal-safe calls (dup2, fcntl, prctl) on plain integers.
+    unsafe {
+        cmd.pre_exec(move || {
+            if raw == 3 {
+                if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(raw, 3) != 3 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    cmd.spawn()
 }

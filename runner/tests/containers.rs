@@ -51,6 +51,7 @@ fn spec(rootfs: Rootfs, script: &str, out: &Path) -> ContainerSpec {
             target: "/out".into(),
             readonly: false,
         }],
+        security: Default::default(),
     }
 }
 

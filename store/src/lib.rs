@@ -110,6 +110,18 @@ struct Index {
     manifests: Vec<Descriptor>,
 }
 
+/// Names first, sorted; then untagged images in the order they were added.
+fn sort_index(index: &mut Index) {
+    index.manifests.sort_by(
+        |a, b| match (a.annotations.get(REF_NAME), b.annotations.get(REF_NAME)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        },
+    );
+}
+
 /// What produced a cached step: enough to explain a later miss.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheInputs {
@@ -470,20 +482,95 @@ impl Store {
         write_atomic(&self.root.join("index.json"), &bytes)
     }
 
-    /// Points `name` (e.g. `redis:latest`) at a manifest descriptor.
+    /// Points `name` (e.g. `redis:latest`) at a manifest descriptor. The image the name
+    /// pointed at before stays in the store as an untagged (dangling) image when no other
+    /// name points at it, as Docker keeps a re-tagged image as `<none>:<none>`.
     pub fn set_ref(&self, name: &str, descriptor: Descriptor) -> io::Result<()> {
         let _w = self.lock_exclusive()?;
         let mut index = self.read_index()?;
+        let old = index
+            .manifests
+            .iter()
+            .position(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
+            .map(|i| index.manifests.remove(i));
+        // An image with a name has no untagged entry.
         index
             .manifests
-            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+            .retain(|d| d.annotations.contains_key(REF_NAME) || d.digest != descriptor.digest);
         let mut d = descriptor;
         d.annotations.insert(REF_NAME.into(), name.into());
         index.manifests.push(d);
+        if let Some(mut old) = old {
+            if !index.manifests.iter().any(|d| d.digest == old.digest) {
+                old.annotations.remove(REF_NAME);
+                index.manifests.push(old);
+            }
+        }
+        sort_index(&mut index);
+        self.write_index(&index)
+    }
+
+    /// Records an image that has no name (an untagged build's result, a loaded image
+    /// without a name): listed as `<none>:<none>`, found by its ID, kept until a prune
+    /// removes dangling images. Nothing changes when the image is already in the index.
+    pub fn add_image(&self, descriptor: Descriptor) -> io::Result<()> {
+        let _w = self.lock_exclusive()?;
+        let mut index = self.read_index()?;
+        if index.manifests.iter().any(|d| d.digest == descriptor.digest) {
+            return Ok(());
+        }
+        let mut d = descriptor;
+        d.annotations.remove(REF_NAME);
+        index.manifests.push(d);
+        sort_index(&mut index);
+        self.write_index(&index)
+    }
+
+    /// Every image in the index, named or not: `(name, descriptor)`, the names first
+    /// (sorted), then the untagged images. An image with several names appears once per name.
+    pub fn images(&self) -> io::Result<Vec<(Option<String>, Descriptor)>> {
+        let _r = self.lock_shared()?;
+        Ok(self
+            .read_index()?
+            .manifests
+            .into_iter()
+            .map(|d| (d.annotations.get(REF_NAME).cloned(), d))
+            .collect())
+    }
+
+    /// Removes an untagged image's entry (its blobs stay until a prune); returns whether
+    /// it was there.
+    pub fn remove_image(&self, digest: &Digest) -> io::Result<bool> {
+        let _w = self.lock_exclusive()?;
+        let mut index = self.read_index()?;
+        let before = index.manifests.len();
         index
             .manifests
-            .sort_by(|a, b| a.annotations.get(REF_NAME).cmp(&b.annotations.get(REF_NAME)));
-        self.write_index(&index)
+            .retain(|d| d.annotations.contains_key(REF_NAME) || &d.digest != digest);
+        let removed = index.manifests.len() != before;
+        if removed {
+            self.write_index(&index)?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes untagged images for which `keep` says no, under a lock the caller holds;
+    /// returns the removed descriptors.
+    pub fn remove_dangling_locked(
+        &self,
+        _lock: &Lock,
+        keep: impl Fn(&Descriptor) -> bool,
+    ) -> io::Result<Vec<Descriptor>> {
+        let mut index = self.read_index()?;
+        let (dangling, rest): (Vec<Descriptor>, Vec<Descriptor>) = index
+            .manifests
+            .into_iter()
+            .partition(|d| !d.annotations.contains_key(REF_NAME) && !keep(d));
+        index.manifests = rest;
+        if !dangling.is_empty() {
+            self.write_index(&index)?;
+        }
+        Ok(dangling)
     }
 
     /// The descriptor a name points at.
@@ -507,7 +594,8 @@ impl Store {
             .collect())
     }
 
-    /// Removes a name; returns whether it existed. Blobs stay until `prune`.
+    /// Removes a name; returns whether it existed. Blobs stay until `prune`. The image
+    /// goes with its last name (as `docker rmi NAME` deletes an image it untags last).
     pub fn remove_ref(&self, name: &str) -> io::Result<bool> {
         let _w = self.lock_exclusive()?;
         let mut index = self.read_index()?;
@@ -520,6 +608,11 @@ impl Store {
             self.write_index(&index)?;
         }
         Ok(removed)
+    }
+
+    /// Every image in the index (named or not), read under a lock the caller already holds.
+    pub fn images_locked(&self, _lock: &Lock) -> io::Result<Vec<Descriptor>> {
+        Ok(self.read_index()?.manifests)
     }
 
     /// Every named manifest, read under a lock the caller already holds (so a prune can
@@ -624,16 +717,25 @@ impl Store {
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut todo: Vec<(String, Descriptor)> = self
-            .refs_locked(&_r)?
+            .read_index()?
+            .manifests
             .into_iter()
-            .map(|(n, d)| (format!("ref {n}"), d))
+            .map(|d| match d.annotations.get(REF_NAME) {
+                Some(n) => (format!("ref {n}"), d),
+                None => (format!("untagged image {}", d.digest), d),
+            })
             .collect();
+        // A blob not fetched yet but known to a registry (a layer of a cache imported for
+        // planning: fetched when a build reuses it) is not missing.
+        let remote = |d: &Digest| self.is_remote(d);
         while let Some((from, d)) = todo.pop() {
             if !seen.insert(d.digest.clone()) {
                 continue;
             }
             if !blobs.contains(&d.digest) {
-                problems.push(format!("{from}: blob {} is missing", d.digest));
+                if !remote(&d.digest) {
+                    problems.push(format!("{from}: blob {} is missing", d.digest));
+                }
                 continue;
             }
             let is_manifest = d.media_type.contains("manifest") || d.media_type.contains("image.index");
@@ -649,7 +751,10 @@ impl Store {
             let name = e?.file_name().to_string_lossy().into_owned();
             match self.get_cache(&name) {
                 Ok(Some(r)) => {
-                    if let Some(res) = r.result.filter(|res| !blobs.contains(&res.digest)) {
+                    if let Some(res) = r
+                        .result
+                        .filter(|res| !blobs.contains(&res.digest) && !remote(&res.digest))
+                    {
                         problems.push(format!("cache record {name}: result blob {} is missing", res.digest));
                     }
                 }
@@ -658,6 +763,47 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// Remembers that the registry repository `host/repo` holds a blob (pulled from it,
+    /// pushed to it, or listed by a cache there): a push can mount it from there, and a
+    /// blob the store does not have yet can be fetched from there. Best effort.
+    pub fn record_origin(&self, digest: &Digest, host: &str, repo: &str) {
+        let path = self.root.join("registry/origins").join(digest.hex());
+        let line = format!("{host}/{repo}");
+        let mut lines: Vec<String> = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if lines.contains(&line) {
+            return;
+        }
+        lines.push(line);
+        // A lost origin only costs an upload or a fetch from elsewhere.
+        let _ = write_atomic(&path, (lines.join("\n") + "\n").as_bytes());
+    }
+
+    /// Marks a blob the store does not have as held by a registry (see
+    /// [`Store::record_origin`]): named by a cache record or an image, but fetched only
+    /// when a build needs it. `verify` does not count it as missing.
+    pub fn mark_remote(&self, digest: &Digest) -> io::Result<()> {
+        write_atomic(&self.root.join("registry/remote").join(digest.hex()), b"")
+    }
+
+    /// Whether a blob the store lacks was marked [`Store::mark_remote`].
+    pub fn is_remote(&self, digest: &Digest) -> bool {
+        !self.has_blob(digest) && self.root.join("registry/remote").join(digest.hex()).exists()
+    }
+
+    /// The `host/repo` registry repositories known to hold a blob.
+    pub fn origins(&self, digest: &Digest) -> Vec<String> {
+        fs::read_to_string(self.root.join("registry/origins").join(digest.hex()))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
     }
 
     fn step_path(&self, step: &str) -> PathBuf {
