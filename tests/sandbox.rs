@@ -481,3 +481,83 @@ fn published_ports_reach_the_container() {
     let _ = server.wait();
     assert_eq!(answer, "hello\n");
 }
+
+/// A Docker daemon to compare with: `$DOCKER_HOST` when it answers (CI or a developer may
+/// start one: `dockerd --iptables=false --bridge=none --data-root D -H unix://SOCK`).
+fn docker_host() -> Option<String> {
+    let host = std::env::var("DOCKER_HOST").ok().or_else(|| {
+        Path::new("/var/run/docker.sock")
+            .exists()
+            .then(|| "unix:///var/run/docker.sock".to_string())
+    })?;
+    let ok = std::process::Command::new("docker")
+        .args(["-H", &host, "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(host)
+}
+
+#[test]
+fn slipway_refuses_all_that_dockers_default_container_refuses() {
+    if !can_run_containers("slipway_refuses_all_that_dockers_default_container_refuses") {
+        return;
+    }
+    let Some(host) = docker_host() else {
+        eprintln!("note: no Docker daemon (set DOCKER_HOST): not compared with docker run");
+        return;
+    };
+    let (d, store, ctx) = setup();
+    let tar = d.path().join("probe.tar");
+    let packed = std::process::Command::new("tar")
+        .args([
+            "-C",
+            d.path().join("rootfs").to_str().unwrap(),
+            "-cf",
+            tar.to_str().unwrap(),
+            ".",
+        ])
+        .status()
+        .unwrap();
+    assert!(packed.success());
+    let tag = format!("slipway-probe:{}", std::process::id());
+    let docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(["-H", &host])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = docker(&["import", tar.to_str().unwrap(), &tag]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let services = host_services();
+    let port = format!("PORT={}", services.port);
+    let script = std::fs::read_to_string(ctx.join("probes.sh")).unwrap();
+    let o = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        &port,
+        &tag,
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let _ = docker(&["rmi", &tag]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let theirs = probes_of(&text(&o).0);
+    let ours = probes_of(&run_probes(&store, &ctx, &["--network", "none"]));
+    for (k, v) in &theirs {
+        if v == "refused" {
+            assert_eq!(
+                ours.get(k).map(String::as_str),
+                Some("refused"),
+                "docker refuses {k}, slipway must too: {ours:?}"
+            );
+        }
+        if k.starts_with("Cap") || k == "Seccomp" || k == "NoNewPrivs" {
+            assert_eq!(ours.get(k), Some(v), "{k} as docker: {ours:?}");
+        }
+    }
+}
