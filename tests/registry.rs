@@ -974,7 +974,9 @@ fn an_interrupted_pull_continues_where_it_stopped() {
         .filter_map(|r| r.split("[bytes=").nth(1))
         .map(|r| r.trim_end_matches("-]").parse().unwrap())
         .collect();
-    assert_eq!(from.len(), 2, "{:?}", log.requests);
+    // Regression: this said exactly 2, which fails whenever the config had not reached the
+    // disk before the kill (seen on a loaded machine): the layer's range request is the point.
+    assert!((1..=2).contains(&from.len()), "{:?}", log.requests);
     assert!(
         from.iter().all(|f| *f > 0) && from.iter().any(|f| *f >= 100_000),
         "{from:?}"
