@@ -10,6 +10,7 @@
 pub mod config;
 pub mod context;
 pub mod dockerignore;
+pub mod hadolint;
 pub mod plan;
 pub mod report;
 pub mod request;
