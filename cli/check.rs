@@ -40,7 +40,10 @@ impl FailLevel {
 pub struct Options {
     pub paths: Vec<PathBuf>,
     pub format: Format,
-    pub fail_level: FailLevel,
+    /// `--fail-level`; without it hadolint's `failure-threshold`, else `error`.
+    pub fail_level: Option<FailLevel>,
+    /// `--no-fail` (or hadolint's `no-fail`): findings never make the exit code 1.
+    pub no_fail: bool,
     /// `NAME=value`, or `NAME` to take the value from the environment.
     pub build_args: Vec<String>,
     pub ignore: Vec<String>,
@@ -52,6 +55,24 @@ pub struct Options {
     pub color: bool,
     /// Run shellcheck on RUN scripts when it is installed.
     pub shellcheck: bool,
+}
+
+impl FailLevel {
+    /// hadolint's `failure-threshold` as a fail level.
+    fn from_threshold(t: slipway_planner::hadolint::Threshold) -> FailLevel {
+        use slipway_planner::hadolint::Threshold;
+        match t {
+            Threshold::At(Severity::Error) => FailLevel::Error,
+            Threshold::At(Severity::Warning) => FailLevel::Warning,
+            Threshold::At(Severity::Advice) => FailLevel::Info,
+            Threshold::Never => FailLevel::None,
+        }
+    }
+}
+
+/// Whether `--config` names a hadolint configuration file rather than a `.slipway.toml`.
+fn is_hadolint_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
 /// `.slipway.toml` at `path`; an unknown severity makes the whole file invalid.
@@ -274,7 +295,24 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
 
-    let explicit_config = match &opts.config {
+    // hadolint's configuration: the environment once, files as found for each Dockerfile
+    // (`--config x.yaml` names the file instead).
+    let hadolint_env = slipway_planner::hadolint::from_env(&|k| std::env::var(k).ok());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let explicit_hadolint = match opts.config.as_deref().filter(|p| is_hadolint_file(p)) {
+        Some(p) => match slipway_planner::hadolint::read(p) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let mut hadolint_files: HashMap<PathBuf, Result<slipway_planner::hadolint::HadolintConfig, String>> =
+        HashMap::new();
+    let mut failing = false;
+    let explicit_config = match opts.config.as_deref().filter(|p| !is_hadolint_file(p)) {
         Some(p) => match load_config(p) {
             Ok(c) => Some(c),
             Err(e) => {
@@ -393,6 +431,39 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
                 None => Config::default(),
             },
         };
+        let hadolint_file = match &explicit_hadolint {
+            Some(h) => h.clone(),
+            None => match slipway_planner::hadolint::find(&cwd, Some(&context), &|k| std::env::var(k).ok()) {
+                Some(found) => {
+                    let first = !hadolint_files.contains_key(&found);
+                    match hadolint_files
+                        .entry(found.clone())
+                        .or_insert_with(|| slipway_planner::hadolint::read(&found))
+                    {
+                        Ok(h) => h.clone(),
+                        Err(e) => {
+                            if first {
+                                eprintln!("error: {e}");
+                            }
+                            errors += 1;
+                            continue;
+                        }
+                    }
+                }
+                None => Default::default(),
+            },
+        };
+        let hadolint = hadolint_file.with(hadolint_env.clone());
+        slipway_planner::hadolint::merge_under(&mut config, &hadolint);
+        // The command line first, then hadolint's `no-fail` and `failure-threshold`.
+        let fail_level = match (opts.no_fail, opts.fail_level) {
+            (true, _) => FailLevel::None,
+            (false, Some(level)) => level,
+            (false, None) if hadolint.no_fail == Some(true) => FailLevel::None,
+            (false, None) => hadolint
+                .failure_threshold
+                .map_or(FailLevel::Error, FailLevel::from_threshold),
+        };
         config.ignore.extend(opts.ignore.iter().cloned());
         if check_override.is_some() {
             config.check = check_override.clone();
@@ -430,6 +501,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         }
         let mut diagnostics = result.diagnostics;
         diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+        failing |= diagnostics.iter().any(|d| fail_level.fails(d.severity));
         reports.push(FileReport {
             name,
             text,
@@ -449,10 +521,6 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         );
     }
 
-    let failing = reports
-        .iter()
-        .flat_map(|r| &r.diagnostics)
-        .any(|d| opts.fail_level.fails(d.severity));
     Ok(if errors > 0 {
         ExitCode::from(2)
     } else if failing {

@@ -25,6 +25,7 @@ static MALLOC_CONF: &u8 = &b"dirty_decay_ms:200,muzzy_decay_ms:0\0"[0];
 
 mod build;
 mod check;
+mod hadolint_format;
 mod image;
 mod plan;
 mod registry;
@@ -69,15 +70,20 @@ enum Command {
     ///
     /// Directories are searched recursively for Dockerfile, Containerfile, *.Dockerfile,
     /// *.dockerfile, Dockerfile.* and Containerfile.*. Configuration comes from the nearest
-    /// `.slipway.toml` above each Dockerfile. Exits 1 when a finding is at or above
+    /// `.slipway.toml` above each Dockerfile, and from hadolint's `.hadolint.yaml` and
+    /// `HADOLINT_*` variables for what it does not set. Exits 1 when a finding is at or above
     /// --fail-level, 2 on a usage or I/O error.
     Check {
         /// Output format.
         #[arg(long, short, value_enum, default_value_t = report::Format::Human)]
         format: report::Format,
-        /// The lowest severity that makes the command exit 1.
-        #[arg(long, value_enum, default_value_t = check::FailLevel::Error)]
-        fail_level: check::FailLevel,
+        /// The lowest severity that makes the command exit 1 [default: error, or hadolint's
+        /// `failure-threshold`].
+        #[arg(long, value_enum)]
+        fail_level: Option<check::FailLevel>,
+        /// Exit 0 whatever the findings (hadolint's `--no-fail`).
+        #[arg(long)]
+        no_fail: bool,
         /// A build argument, `NAME=value` (or `NAME` to take it from the environment).
         #[arg(long = "build-arg", value_name = "NAME=VALUE")]
         build_args: Vec<String>,
@@ -377,6 +383,7 @@ fn main() -> ExitCode {
         Command::Check {
             format,
             fail_level,
+            no_fail,
             build_args,
             ignore,
             config,
@@ -388,6 +395,7 @@ fn main() -> ExitCode {
             paths,
             format,
             fail_level,
+            no_fail,
             build_args,
             ignore,
             config,

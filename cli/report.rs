@@ -33,6 +33,13 @@ pub enum Format {
     Checkstyle,
     /// `file:line.col-endline.endcol: severity: message [code]`.
     Gnu,
+    /// hadolint's `json`: `[{"code", "column", "file", "level", "line", "message"}]`.
+    HadolintJson,
+    /// Code Climate issues, each followed by a NUL byte (hadolint's `codeclimate`).
+    Codeclimate,
+    /// GitLab's code quality report (hadolint's `gitlab_codeclimate`).
+    #[value(name = "gitlab_codeclimate", alias = "gitlab-codeclimate")]
+    GitlabCodeclimate,
 }
 
 /// Writes every report in `format`.
@@ -50,6 +57,12 @@ pub fn write(out: &mut impl Write, format: Format, files: &[FileReport], color: 
         Format::Github => github(out, files),
         Format::Checkstyle => checkstyle(out, files),
         Format::Gnu => gnu(out, files),
+        Format::HadolintJson => {
+            serde_json::to_writer(&mut *out, &crate::hadolint_format::json_array(files))?;
+            writeln!(out)
+        }
+        Format::Codeclimate => crate::hadolint_format::codeclimate(out, files),
+        Format::GitlabCodeclimate => crate::hadolint_format::gitlab(out, files),
     }
 }
 

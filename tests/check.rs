@@ -564,3 +564,188 @@ fn check_shows_the_hadolint_code_of_a_rule() {
         .unwrap();
     assert_eq!(result["properties"]["hadolint"], "DL3008");
 }
+
+/// Runs `slipway` in `dir` with `HOME` there too (no user configuration) and `env` set.
+fn slipway_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = crate::bin();
+    cmd.args(args)
+        .env("COLUMNS", "100")
+        .env("NO_COLOR", "1")
+        .env("HOME", dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("HADOLINT_")) {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run slipway")
+}
+
+/// A team's `.hadolint.yaml` using every key slipway reads.
+const HADOLINT_YAML: &str = "\
+failure-threshold: warning
+no-fail: false
+format: tty
+ignored:
+  - DL3007
+override:
+  error:
+    - DL3003
+  warning:
+    - DL3059
+  info:
+    - DL3057
+  style:
+    - DL1001
+trustedRegistries:
+  - docker.io
+label-schema:
+  version: semver
+strict-labels: true
+disable-ignore-pragma: true
+";
+
+const HADOLINT_DOCKERFILE: &str = "\
+FROM alpine:latest AS base
+FROM quay.io/x/y:1
+LABEL version=v1 other=x
+# hadolint ignore=DL3003
+RUN cd /tmp
+";
+
+/// `(code, level)` of `--format hadolint-json` output.
+fn hadolint_findings(out: &Output) -> Vec<(String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            for key in ["code", "column", "file", "level", "line", "message"] {
+                assert!(d.get(key).is_some(), "{key} missing in {d}");
+            }
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["level"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_real_hadolint_yaml_is_read_with_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".hadolint.yaml"), HADOLINT_YAML).unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), HADOLINT_DOCKERFILE).unwrap();
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "-f", "hadolint-json", "Dockerfile"],
+        &[],
+    );
+    let got = hadolint_findings(&out);
+    let has = |code: &str, level: &str| got.iter().any(|(c, l)| c == code && l == level);
+    // ignored; trustedRegistries; label-schema + strict-labels; override + disable-ignore-pragma.
+    assert!(!got.iter().any(|(c, _)| c == "DL3007"), "{got:?}");
+    assert!(has("DL3026", "error"), "{got:?}");
+    assert!(
+        has("DL3056", "warning") && has("DL3050", "info") && has("DL3049", "info"),
+        "{got:?}"
+    );
+    assert!(
+        has("DL3003", "error") && has("DL1001", "info") && has("DL3057", "info"),
+        "{got:?}"
+    );
+    // failure-threshold: warning, so the warnings and errors fail the check.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+
+    // HADOLINT_* on top of the file; --fail-level and .slipway.toml win over both.
+    let env = [("HADOLINT_NOFAIL", "true"), ("HADOLINT_IGNORE", "DL3026")];
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "-f", "hadolint-json", "Dockerfile"],
+        &env,
+    );
+    assert!(!hadolint_findings(&out).iter().any(|(c, _)| c == "DL3026"));
+    assert_eq!(out.status.code(), Some(0));
+    let out = slipway_env(
+        dir.path(),
+        &[
+            "check",
+            "--no-shellcheck",
+            "--fail-level",
+            "error",
+            "-f",
+            "gnu",
+            "Dockerfile",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    std::fs::write(
+        dir.path().join(".slipway.toml"),
+        "[severity]\nDL3003 = \"info\"\nDL3007 = \"warning\"\n",
+    )
+    .unwrap();
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "-f", "hadolint-json", "Dockerfile"],
+        &[],
+    );
+    let got = hadolint_findings(&out);
+    assert!(got.contains(&("DL3003".into(), "info".into())), "{got:?}");
+    assert!(got.contains(&("DL3007".into(), "warning".into())), "{got:?}");
+
+    // An invalid file is a configuration error.
+    std::fs::write(dir.path().join(".hadolint.yaml"), "failure-threshold: loud\n").unwrap();
+    let out = slipway_env(dir.path(), &["check", "--no-shellcheck", "Dockerfile"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("failure-threshold"), "{}", stderr(&out));
+}
+
+#[test]
+fn hadolint_output_formats_have_hadolints_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), "FROM alpine\nRUN cd /x\nCMD echo hi\n").unwrap();
+    let args = |f: &'static str| ["check", "--no-shellcheck", "-f", f, "Dockerfile"];
+    let out = slipway_env(dir.path(), &args("hadolint-json"), &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &v[0];
+    assert_eq!(first["code"], "DL3006");
+    assert_eq!(
+        (first["file"].as_str(), first["line"].as_u64(), first["column"].as_u64()),
+        (Some("Dockerfile"), Some(1), Some(6))
+    );
+    assert_eq!(first["level"], "warning");
+    // A BuildKit check under the hadolint code that names it.
+    assert!(v.as_array().unwrap().iter().any(|d| d["code"] == "DL3025"), "{v}");
+
+    let out = slipway_env(dir.path(), &args("codeclimate"), &[]);
+    let issues: Vec<serde_json::Value> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| serde_json::from_slice(s).unwrap())
+        .collect();
+    assert_eq!(issues.len(), v.as_array().unwrap().len());
+    assert_eq!(issues[0]["type"], "issue");
+    assert_eq!(issues[0]["check_name"], "DL3006");
+    assert_eq!(issues[0]["severity"], "major");
+    assert_eq!(
+        issues[0]["location"],
+        serde_json::json!({"path": "Dockerfile", "lines": {"begin": 1, "end": 1}})
+    );
+
+    let out = slipway_env(dir.path(), &args("gitlab_codeclimate"), &[]);
+    let g: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = g.as_array().unwrap();
+    assert_eq!(g.len(), issues.len());
+    assert!(g
+        .iter()
+        .all(|i| i["fingerprint"].as_str().is_some_and(|f| f.len() == 64)));
+    let mut prints: Vec<&str> = g.iter().map(|i| i["fingerprint"].as_str().unwrap()).collect();
+    prints.dedup();
+    assert_eq!(prints.len(), g.len(), "fingerprints are distinct");
+}

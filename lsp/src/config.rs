@@ -81,6 +81,17 @@ pub fn check_config(path: Option<&Path>, settings: &Settings) -> (Config, Vec<St
             Err(e) => errors.push(e),
         }
     }
+    // hadolint's `.hadolint.yaml` and `HADOLINT_*`, under `.slipway.toml`.
+    let env = |k: &str| std::env::var(k).ok();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut hadolint = slipway_planner::hadolint::HadolintConfig::default();
+    if let Some(file) = slipway_planner::hadolint::find(&cwd, path.and_then(Path::parent), &env) {
+        match slipway_planner::hadolint::read(&file) {
+            Ok(h) => hadolint = h,
+            Err(e) => errors.push(e),
+        }
+    }
+    slipway_planner::hadolint::merge_under(&mut config, &hadolint.with(slipway_planner::hadolint::from_env(&env)));
     config.ignore.extend(settings.ignore.iter().cloned());
     config.experimental.extend(settings.experimental.iter().cloned());
     add_severities(&mut config, &settings.severity, &mut errors);

@@ -24,6 +24,13 @@ struct FileConfig {
     experimental: Vec<String>,
     #[serde(default, alias = "trusted-registries")]
     trusted_registries: Vec<String>,
+    /// hadolint's label schema: label → `text`, `url`, `semver`, `hash`, `rfc3339`, `spdx`
+    /// or `email`.
+    #[serde(default, alias = "label-schema")]
+    label_schema: BTreeMap<String, String>,
+    /// Labels outside the schema are findings (DL3050).
+    #[serde(default, alias = "strict-labels")]
+    strict_labels: bool,
 }
 
 /// A `[severity]` entry whose level is not one slipway knows.
@@ -80,10 +87,22 @@ pub fn add_severities(config: &mut Config, levels: &BTreeMap<String, String>) ->
 pub fn read(path: &Path) -> Result<(Config, Vec<BadSeverity>), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let file: FileConfig = toml::from_str(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
+    let mut label_schema = Vec::new();
+    for (name, kind) in file.label_schema {
+        let kind = slipway_parser::suppress::LabelType::parse(&kind).ok_or_else(|| {
+            format!(
+                "invalid {}: unknown label type {kind:?} for label {name:?} (expected text, url, semver, hash, rfc3339, spdx or email)",
+                path.display()
+            )
+        })?;
+        label_schema.push((name, kind));
+    }
     let mut config = Config {
         ignore: file.ignore,
         experimental: file.experimental,
         trusted_registries: file.trusted_registries,
+        label_schema,
+        strict_labels: file.strict_labels,
         ..Config::default()
     };
     let bad = add_severities(&mut config, &file.severity);

@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod dockerignore;
 pub mod gitbase;
+pub mod hadolint;
 pub mod plan;
 pub mod report;
 pub mod request;
