@@ -334,6 +334,10 @@ struct Ctx<'a> {
 /// Runs the plan of `planned`: builds the target stage and names it. Steps of one level
 /// of the step graph (independent stages) run in parallel threads.
 pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result<Built, BuildError> {
+    // RUN steps' seccomp filter, compiled once per store rather than once per build.
+    if let Err(e) = crate::security::Security::default().warm_seccomp_cache(&store.root().join("cache/seccomp")) {
+        eprintln!("warning: seccomp filter cache: {e}");
+    }
     // Layers are written before a cache record or ref names them: no prune meanwhile.
     let _in_use = store.lock_in_use()?;
     let graph = &planned.graph;

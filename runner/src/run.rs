@@ -98,7 +98,15 @@ pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
             ),
         ));
     }
+    // The seccomp filter from the store's cache (compiled once per store), meanwhile.
+    let warm = {
+        let (security, dir) = (options.security.clone(), store.root().join("cache/seccomp"));
+        std::thread::spawn(move || security.warm_seccomp_cache(&dir))
+    };
     let network = network(options)?;
+    if let Ok(Err(e)) = warm.join() {
+        eprintln!("warning: seccomp filter cache: {e}");
+    }
     let id = new_id();
     let dir = store.root().join("containers").join(&id);
     // `--rm`: the writable layer lives on a tmpfs in the container's own mount namespace

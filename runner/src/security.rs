@@ -168,9 +168,8 @@ impl Security {
             Seccomp::Unconfined => Ok(None),
             Seccomp::Profile(p) => Ok(Some(Arc::new(compile(p, &self.caps)?))),
             Seccomp::Default => {
-                static CACHE: Mutex<Vec<(u64, Arc<Vec<u8>>)>> = Mutex::new(Vec::new());
                 let key = cap_bits(&self.caps);
-                let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+                let mut cache = default_cache().lock().unwrap_or_else(|e| e.into_inner());
                 if let Some((_, p)) = cache.iter().find(|(k, _)| *k == key) {
                     return Ok(Some(p.clone()));
                 }
@@ -180,6 +179,65 @@ impl Security {
             }
         }
     }
+}
+
+impl Security {
+    /// Makes the default profile's program for these capabilities available to
+    /// [`Security::seccomp_program`] from a file under `dir` (the store's), compiling and
+    /// saving it the first time: libseccomp takes ~20 ms for Docker's profile on three
+    /// architectures, which a `slipway run` would otherwise pay at every start. The file's
+    /// name holds everything the program depends on (profile, capabilities, architecture,
+    /// kernel, libseccomp); it is written to a temp file and renamed, and trusted as much
+    /// as the store that holds it.
+    pub fn warm_seccomp_cache(&self, dir: &std::path::Path) -> io::Result<()> {
+        use sha2::Digest;
+        if !matches!(self.seccomp, Seccomp::Default) {
+            return Ok(());
+        }
+        let key = cap_bits(&self.caps);
+        if default_cache()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(k, _)| *k == key)
+        {
+            return Ok(());
+        }
+        let (major, minor) = kernel_version();
+        let lib = libseccomp::ScmpVersion::current()
+            .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+            .unwrap_or_default();
+        let profile = sha2::Sha256::digest(include_str!("seccomp-default.json").as_bytes());
+        let hex: String = profile.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let file = dir.join(format!(
+            "default-{hex}-{key:016x}-{}-{major}.{minor}-{lib}.bpf",
+            std::env::consts::ARCH
+        ));
+        let program = match std::fs::read(&file) {
+            Ok(p) if !p.is_empty() && p.len().is_multiple_of(8) => p,
+            _ => {
+                let p = compile(default_profile(), &self.caps)?;
+                std::fs::create_dir_all(dir)?;
+                let tmp = dir.join(format!(".tmp-{}-{key:016x}", std::process::id()));
+                std::fs::write(&tmp, &p)?;
+                std::fs::rename(&tmp, &file)?;
+                p
+            }
+        };
+        let mut cache = default_cache().lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.iter().any(|(k, _)| *k == key) {
+            cache.push((key, Arc::new(program)));
+        }
+        Ok(())
+    }
+}
+
+/// Compiled programs of the default profile, by capability mask.
+type Programs = Mutex<Vec<(u64, Arc<Vec<u8>>)>>;
+
+fn default_cache() -> &'static Programs {
+    static CACHE: Programs = Mutex::new(Vec::new());
+    &CACHE
 }
 
 /// The capabilities as a bit mask (bit N = capability N), as /proc/PID/status shows them.
