@@ -161,7 +161,7 @@ fn flatten(tar_bytes: &[u8]) -> Flat {
 }
 
 /// A running `dockerd` of the test's own; stopped (SIGTERM, then SIGKILL) on drop.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     sock: String,
     docker: String,
@@ -169,7 +169,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start() -> Result<Daemon, String> {
+    pub(crate) fn start() -> Result<Daemon, String> {
         let dockerd = ["/usr/sbin/dockerd", "/usr/bin/dockerd"]
             .into_iter()
             .find(|p| Path::new(p).is_file())
@@ -223,7 +223,7 @@ impl Daemon {
         }
     }
 
-    fn docker(&self, args: &[&str]) -> Output {
+    pub(crate) fn docker(&self, args: &[&str]) -> Output {
         Command::new(&self.docker)
             .arg("-H")
             .arg(format!("unix://{}", self.sock))
