@@ -482,6 +482,9 @@ fn published_ports_reach_the_container() {
     assert_eq!(answer, "hello\n");
 }
 
+/// Runs the docker client against the daemon being compared with.
+type DockerCli<'a> = dyn Fn(&[&str]) -> std::process::Output + 'a;
+
 /// A Docker daemon to compare with: `$DOCKER_HOST` when it answers (CI or a developer may
 /// start one: `dockerd --iptables=false --bridge=none --data-root D -H unix://SOCK`).
 fn docker_host() -> Option<String> {
@@ -505,7 +508,7 @@ fn slipway_refuses_all_that_dockers_default_container_refuses() {
     // `$DOCKER_HOST` when it answers, else a dockerd of the test's own (as the
     // differential suite starts one), so CI compares with a real daemon.
     let own;
-    let docker: Box<dyn Fn(&[&str]) -> std::process::Output> = match docker_host() {
+    let docker: Box<DockerCli<'_>> = match docker_host() {
         Some(host) => Box::new(move |args: &[&str]| {
             std::process::Command::new("docker")
                 .args(["-H", &host])
