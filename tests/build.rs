@@ -150,7 +150,7 @@ fn failing_run_names_the_line() {
 }
 
 /// A store with busybox imported as `bb` and a context dir with `dockerfile`.
-fn setup(dockerfile: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn setup(dockerfile: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let store = d.path().join("store");
     import_busybox(&store, d.path());

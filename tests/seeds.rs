@@ -2,7 +2,7 @@
 //! it printed; untagged images in `images`, `prune`, stable IDs, signals, Docker's exit
 //! codes and messages. Needs root and /bin/busybox; skips otherwise.
 
-use crate::build::{can_run_containers, import_busybox};
+use crate::build::{can_run_containers, setup};
 use crate::text;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -38,17 +38,6 @@ fn built_id(out: &str) -> String {
     assert_eq!(id.len(), 12, "{out}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{out}");
     id
-}
-
-/// A store with busybox as `bb` and an empty context dir `ctx` with this Dockerfile.
-fn setup(dockerfile: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let store = d.path().join("store");
-    import_busybox(&store, d.path());
-    let ctx = d.path().join("ctx");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
-    (d, store, ctx)
 }
 
 #[test]

@@ -17,7 +17,6 @@ use crate::context::{Context, EntryKind, FileEntry};
 use crate::dockerignore::DockerIgnore;
 use crate::plan::{explain, plan, Plan, PlanOptions, Sources, Status};
 use crate::request::{self, Failure, Request};
-use slipway_parser::{graph, model, CheckOptions, Severity};
 use slipway_store::{CacheRecord, Store};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -228,39 +227,14 @@ fn plan_text(
     store: Option<&Store>,
     dockerfile_id: &str,
 ) -> Result<Plan, Failure> {
-    let parsed = slipway_parser::parse(text);
-    let check = CheckOptions {
-        build_args: request.build_args.clone(),
-        target: request.target.clone(),
-        ..CheckOptions::default()
-    };
-    let model = model::analyze(text, &parsed.file, &check);
-    let errors: Vec<_> = parsed
-        .diagnostics
-        .iter()
-        .chain(&model.diagnostics)
-        .filter(|d| d.severity == Severity::Error)
-        .cloned()
-        .collect();
-    if !errors.is_empty() {
-        return Err(Failure::Invalid {
-            name: name.into(),
-            text: text.into(),
-            diagnostics: errors,
-        });
-    }
-    let graph = graph::build(&parsed.file, &model, request.target.as_deref(), 0..0).map_err(|d| Failure::Invalid {
-        name: name.into(),
-        text: text.into(),
-        diagnostics: vec![*d],
-    })?;
+    let (file, model, graph) = request::analyze(name, text, request)?;
     let options = PlanOptions {
         dockerfile_id: dockerfile_id.into(),
         no_cache: false,
         no_cache_filter: Vec::new(),
         build_args: request.build_args.iter().cloned().collect(),
     };
-    Ok(plan(&parsed.file, &model, &graph, sources, store, &options))
+    Ok(plan(&file, &model, &graph, sources, store, &options))
 }
 
 /// Plans the working tree of `request` against the commit `rev` of its repository.
@@ -301,23 +275,15 @@ pub fn plan_against(request: &Request, rev: &str, store: Option<&Store>) -> Resu
         Err(_) => None,
     };
     let mut entries: Vec<FileEntry> = Vec::new();
-    let mut ignore_text = None;
-    let specific = format!(
-        "{}.dockerignore",
-        dockerfile_rel.rsplit('/').next().unwrap_or(dockerfile_rel.as_str())
-    );
+    // `<Dockerfile>.dockerignore` beside the Dockerfile (when that is the context's top),
+    // else the context's `.dockerignore`, as `request::find_dockerignore` on disk.
     let listed = tree(&repo, &commit, &context_rel).unwrap_or_default();
-    for (e, content) in &listed {
-        if e.path == specific && dockerfile_rel.rsplit_once('/').map_or("", |(d, _)| d) == context_rel {
-            ignore_text = content.clone();
-        }
-    }
-    if ignore_text.is_none() {
-        ignore_text = listed
-            .iter()
-            .find(|(e, _)| e.path == ".dockerignore")
-            .and_then(|(_, c)| c.clone());
-    }
+    let (dockerfile_dir, dockerfile_base) = dockerfile_rel.rsplit_once('/').unwrap_or(("", &dockerfile_rel));
+    let specific = (dockerfile_dir == context_rel).then(|| format!("{dockerfile_base}.dockerignore"));
+    let ignore_text = [specific.as_deref(), Some(".dockerignore")]
+        .into_iter()
+        .flatten()
+        .find_map(|want| listed.iter().find(|(e, _)| e.path == want).and_then(|(_, c)| c.clone()));
     let ignore = match ignore_text {
         Some(t) => Some(DockerIgnore::parse(&String::from_utf8_lossy(&t)).map_err(|e| {
             io::Error::new(

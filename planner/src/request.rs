@@ -128,20 +128,25 @@ pub fn dockerfile_path(request: &Request) -> io::Result<PathBuf> {
     ))
 }
 
-/// Plans a build of `request` against `store`.
-pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure> {
-    let dockerfile = dockerfile_path(request)?;
-    let bytes = std::fs::read(&dockerfile)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", dockerfile.display())))?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let name = dockerfile.display().to_string();
-    let parsed = slipway_parser::parse(&text);
+/// Parses and analyses a Dockerfile's text for `request` (its build args and target) and
+/// builds the step graph; the errors a build would stop at are a [`Failure::Invalid`].
+pub(crate) fn analyze(
+    name: &str,
+    text: &str,
+    request: &Request,
+) -> Result<(slipway_parser::syntax::Dockerfile, model::Model, graph::StepGraph), Failure> {
+    let invalid = |diagnostics: Vec<Diagnostic>| Failure::Invalid {
+        name: name.to_string(),
+        text: text.to_string(),
+        diagnostics,
+    };
+    let parsed = slipway_parser::parse(text);
     let check = CheckOptions {
         build_args: request.build_args.clone(),
         target: request.target.clone(),
         ..CheckOptions::default()
     };
-    let model = model::analyze(&text, &parsed.file, &check);
+    let model = model::analyze(text, &parsed.file, &check);
     let errors: Vec<Diagnostic> = parsed
         .diagnostics
         .iter()
@@ -150,17 +155,20 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
         .cloned()
         .collect();
     if !errors.is_empty() {
-        return Err(Failure::Invalid {
-            name,
-            text,
-            diagnostics: errors,
-        });
+        return Err(invalid(errors));
     }
-    let graph = graph::build(&parsed.file, &model, request.target.as_deref(), 0..0).map_err(|d| Failure::Invalid {
-        name: name.clone(),
-        text: text.clone(),
-        diagnostics: vec![*d],
-    })?;
+    let graph = graph::build(&parsed.file, &model, request.target.as_deref(), 0..0).map_err(|d| invalid(vec![*d]))?;
+    Ok((parsed.file, model, graph))
+}
+
+/// Plans a build of `request` against `store`.
+pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure> {
+    let dockerfile = dockerfile_path(request)?;
+    let bytes = std::fs::read(&dockerfile)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", dockerfile.display())))?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let name = dockerfile.display().to_string();
+    let (file, model, graph) = analyze(&name, &text, request)?;
     let scan = ScanOptions {
         dockerignore: find_dockerignore(&dockerfile, &request.context)?,
         stat_cache: ScanOptions::stat_cache_in(store.root(), &request.context).ok(),
@@ -181,13 +189,13 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
         no_cache_filter: request.no_cache_filter.clone(),
         build_args: request.build_args.iter().cloned().collect(),
     };
-    let plan = plan(&parsed.file, &model, &graph, &context, Some(store), &options);
+    let plan = plan(&file, &model, &graph, &context, Some(store), &options);
     Ok(Planned {
         plan,
         dockerfile,
         text,
         warnings: context.warnings().to_vec(),
-        file: parsed.file,
+        file,
         model,
         graph,
         context,
