@@ -649,7 +649,7 @@ fn security(
 /// `slipway run`: the container's exit code becomes ours.
 fn run_container(options: slipway_runner::run::RunOptions) -> std::io::Result<ExitCode> {
     use std::os::unix::process::ExitStatusExt;
-    if !nix_is_root() {
+    if !slipway_runner::sys::is_root() {
         eprintln!("error: running containers needs root (rootless mode is not available yet)");
         return Ok(ExitCode::from(125));
     }
@@ -675,18 +675,6 @@ fn run_container(options: slipway_runner::run::RunOptions) -> std::io::Result<Ex
     };
     let code = status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-}
-
-/// Whether this process runs as root (containers need it today).
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -269,6 +269,11 @@ impl StageState {
         image::unpack_layers(store, &self.layers, &self.config.rootfs.diff_ids)
     }
 
+    /// The digest of the config so far: the intermediate image the narration names.
+    fn config_digest(&self) -> Digest {
+        Digest::of(&serde_json::to_vec(&self.config).unwrap_or_default())
+    }
+
     fn set_env(&mut self, key: &str, value: &str) {
         let env = &mut self.config.config.env;
         let entry = format!("{key}={value}");
@@ -457,7 +462,7 @@ fn config_step(ctx: &Ctx<'_>, stage: &str, instruction: usize, state: &StageStat
         &first_line(&ctx.planned.file.instructions[instruction].original),
     );
     if progress.mode() != progress::Mode::Quiet {
-        let image = Digest::of(&serde_json::to_vec(&state.config).unwrap_or_default());
+        let image = state.config_digest();
         progress.note(
             n,
             &format!(
@@ -603,7 +608,7 @@ fn do_step(
     };
     push_layer(&mut state, layer, command, &inst.original).map_err(fail)?;
     if progress.mode() != progress::Mode::Quiet {
-        let image = Digest::of(&serde_json::to_vec(&state.config).unwrap_or_default());
+        let image = state.config_digest();
         progress.note(
             n,
             &format!(
@@ -911,7 +916,7 @@ fn run_step(
     n: usize,
 ) -> Result<Descriptor, BuildError> {
     let _ = crate::tree::remove(dir);
-    if matches!(command, Some(Command::Run { .. })) && !nix::unistd::geteuid().is_root() {
+    if matches!(command, Some(Command::Run { .. })) && !crate::sys::is_root() {
         return Err(BuildError::Step(
             "building RUN steps needs root (rootless mode is not available yet): run slipway build as root, or `slipway plan` to see what would run".into(),
         ));

@@ -786,3 +786,8 @@ pub fn spawn_with_fd3(cmd: &mut std::process::Command, fd: &std::os::fd::OwnedFd
     };
     cmd.spawn()
 }
+
+/// Whether this process runs as root (containers need it: there is no rootless mode yet).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
