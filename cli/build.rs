@@ -61,12 +61,23 @@ pub fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>,
     Ok(out)
 }
 
-/// `--compression`.
+/// `--compression`: how layers leave the store (pushed, exported); the store keeps a
+/// build's layers uncompressed.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Compression {
     Gzip,
     Zstd,
     Uncompressed,
+}
+
+impl Compression {
+    pub fn layers(self) -> slipway_runner::layer::Compression {
+        match self {
+            Compression::Gzip => slipway_runner::layer::Compression::Gzip,
+            Compression::Zstd => slipway_runner::layer::Compression::Zstd,
+            Compression::Uncompressed => slipway_runner::layer::Compression::None,
+        }
+    }
 }
 
 /// `--progress`.
@@ -207,11 +218,9 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let options = BuildOptions {
         tags: opts.tags.clone(),
         progress,
-        compression: match opts.compression {
-            Compression::Gzip => slipway_runner::layer::Compression::Gzip,
-            Compression::Zstd => slipway_runner::layer::Compression::Zstd,
-            Compression::Uncompressed => slipway_runner::layer::Compression::None,
-        },
+        // Kept uncompressed in the store, compressed as `--compression` says when the image
+        // leaves it (push, cache export, OCI output): see slipway_runner::distribute.
+        compression: slipway_runner::layer::Compression::None,
         network_none: opts.network_none,
         network_host: opts.network_host,
         allow: slipway_runner::build::Entitlements::parse(&opts.allow)?,
@@ -221,13 +230,14 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         ssh,
         materialise_copies: false,
     };
+    let leaving = opts.compression.layers();
     match build(&store, &planned, &options) {
         Ok(built) => {
             for output in &outputs {
                 let image = slipway_runner::image::load(&store, None, built.manifest.clone())?;
                 let names = opts.tags.iter().chain(&output.names).cloned().collect();
                 let named = [export::Named { image: &image, names }];
-                export::export(&store, &named, output.format, &output.dest)?;
+                export::export(&store, &named, output.format, leaving, &output.dest)?;
                 match &output.dest {
                     Dest::Dir(p) | Dest::Tar(p) if !opts.quiet => {
                         eprintln!("exported {} to {}", &built.id.hex()[..12], p.display())
@@ -253,12 +263,12 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             } else {
                 print!("{report}");
             }
-            let code = crate::registry::export_caches(&store, &planned, &cache_to, silent)?;
+            let code = crate::registry::export_caches(&store, &planned, &cache_to, leaving, silent)?;
             if code != ExitCode::SUCCESS {
                 return Ok(code);
             }
             if opts.push {
-                return crate::registry::push_tags(&store, &built.manifest, &built.tags, silent);
+                return crate::registry::push_tags(&store, &built.manifest, &built.tags, leaving, silent);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -312,7 +312,7 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
                 Some(p) => export::Dest::Tar(p),
             };
             drop(out);
-            export::export(&store, &named, format, &dest)?;
+            export::export(&store, &named, format, slipway_runner::layer::Compression::Gzip, &dest)?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Load { input, source } => {

@@ -188,7 +188,9 @@ enum Command {
         /// How to show progress: a live tree on a terminal (auto), narrated lines (plain), JSON lines.
         #[arg(long, value_enum, default_value_t = build::Progress::Auto)]
         progress: build::Progress,
-        /// How new layers are compressed: gzip (default, as Docker), zstd (faster), uncompressed.
+        /// How layers are compressed when the image leaves the store (`--push`, `--cache-to`,
+        /// `--output type=oci`): gzip (default, as Docker), zstd (faster), uncompressed. The
+        /// store keeps them uncompressed, as Docker does.
         #[arg(long, value_enum, default_value_t = build::Compression::Gzip)]
         compression: build::Compression,
         /// The network of RUN steps without `--network`: `default` (a network namespace of
@@ -240,6 +242,9 @@ enum Command {
         image: String,
         /// Where to push it, `REGISTRY/REPO[:TAG]` (default: the image's name).
         target: Option<String>,
+        /// How layers kept uncompressed in the store are compressed for the registry.
+        #[arg(long, value_enum, default_value_t = build::Compression::Gzip)]
+        compression: build::Compression,
     },
     /// Log in to a registry: check the credentials and store them in Docker's config.json.
     Login {
@@ -475,7 +480,12 @@ fn main() -> ExitCode {
             cache_to,
         }),
         Command::Pull { platform, quiet, image } => registry::pull(&image, platform.as_deref(), quiet),
-        Command::Push { quiet, image, target } => registry::push(&image, target.as_deref(), quiet),
+        Command::Push {
+            quiet,
+            image,
+            target,
+            compression,
+        } => registry::push(&image, target.as_deref(), compression.layers(), quiet),
         Command::Login {
             username,
             password,

@@ -4,6 +4,7 @@
 use slipway_registry::pull::{Platform, PullOptions};
 use slipway_registry::push::PushOptions;
 use slipway_registry::{Client, ClientConfig, Credentials, Progress};
+use slipway_runner::layer::Compression;
 use slipway_store::image::familiar_name;
 use slipway_store::Store;
 use std::collections::BTreeMap;
@@ -125,7 +126,7 @@ pub fn pull(image: &str, platform: Option<&str>, quiet: bool) -> io::Result<Exit
 }
 
 /// `slipway push IMAGE [TARGET]`.
-pub fn push(image: &str, target: Option<&str>, quiet: bool) -> io::Result<ExitCode> {
+pub fn push(image: &str, target: Option<&str>, compression: Compression, quiet: bool) -> io::Result<ExitCode> {
     let store = store()?;
     let found = match slipway_runner::image::resolve(&store, image) {
         Ok(i) => i,
@@ -141,7 +142,7 @@ pub fn push(image: &str, target: Option<&str>, quiet: bool) -> io::Result<ExitCo
         }
     };
     let client = client()?;
-    push_one(&client, &store, &found.manifest_descriptor, &target, quiet)
+    push_one(&client, &store, &found.manifest_descriptor, &target, compression, quiet)
 }
 
 fn push_one(
@@ -149,10 +150,16 @@ fn push_one(
     store: &Store,
     manifest: &slipway_store::Descriptor,
     target: &str,
+    compression: Compression,
     quiet: bool,
 ) -> io::Result<ExitCode> {
+    // The store keeps a build's layers uncompressed: they are compressed on the way out.
+    let manifest = match slipway_runner::distribute::manifest(store, manifest, compression) {
+        Ok((d, _)) => d,
+        Err(e) => return fail(format!("cannot push {target}: {e}")),
+    };
     let bars = Bars::new(quiet);
-    match slipway_registry::push::push(client, store, manifest, target, &PushOptions::default(), &bars) {
+    match slipway_registry::push::push(client, store, &manifest, target, &PushOptions::default(), &bars) {
         Ok(p) => {
             let digest = p.digest.map(|d| d.to_string()).unwrap_or_default();
             if quiet {
@@ -367,6 +374,7 @@ pub fn push_tags(
     store: &Store,
     manifest: &slipway_store::Descriptor,
     tags: &[String],
+    compression: Compression,
     quiet: bool,
 ) -> io::Result<ExitCode> {
     if tags.is_empty() {
@@ -374,7 +382,7 @@ pub fn push_tags(
     }
     let client = client()?;
     for t in tags {
-        let code = push_one(&client, store, manifest, t, quiet)?;
+        let code = push_one(&client, store, manifest, t, compression, quiet)?;
         if code != ExitCode::SUCCESS {
             return Ok(code);
         }
@@ -429,6 +437,7 @@ pub fn export_caches(
     store: &Store,
     planned: &slipway_planner::request::Planned,
     refs: &[String],
+    compression: Compression,
     quiet: bool,
 ) -> io::Result<ExitCode> {
     if refs.is_empty() {
@@ -436,8 +445,12 @@ pub fn export_caches(
     }
     let mut records = Vec::new();
     for step in &planned.plan.steps {
-        if let Some(r) = store.get_cache(&step.cache_key)? {
+        if let Some(mut r) = store.get_cache(&step.cache_key)? {
             if !records.iter().any(|x: &slipway_store::CacheRecord| x.key == r.key) {
+                // The layer as it leaves the store (compressed), the record naming it.
+                if let Some(d) = r.result.as_ref().filter(|d| store.has_blob(&d.digest)) {
+                    r.result = Some(slipway_runner::distribute::layer(store, d, compression)?);
+                }
                 records.push(r);
             }
         }

@@ -666,36 +666,54 @@ fn zstd_layers_build_run_and_export() {
     let (d, store, ctx) = setup("FROM bb\nRUN echo zstd > /z\nCOPY Dockerfile /copied\n");
     run_in(&store, &ctx, &["build", "--compression", "zstd", "-t", "z", "."]);
     assert_eq!(run_in(&store, &ctx, &["run", "--rm", "z", "cat", "/z"]), "zstd\n");
-    // The new layers are zstd blobs (the imported base stays gzip).
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(store.join("index.json")).unwrap()).unwrap();
-    let manifest = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .is_some_and(|n| n.contains("/z:"))
-        })
-        .unwrap_or_else(|| panic!("no ref for z in {index}"));
-    let digest = manifest["digest"].as_str().unwrap().trim_start_matches("sha256:");
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(store.join("blobs/sha256").join(digest)).unwrap()).unwrap();
-    let types: Vec<&str> = m["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["mediaType"].as_str().unwrap())
-        .collect();
+    // The store keeps the new layers uncompressed (the imported base stays gzip); they
+    // leave it as zstd blobs: an OCI export with `--compression zstd`.
+    let layer_types = |manifest: &serde_json::Value| -> Vec<String> {
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["mediaType"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let inspect: serde_json::Value = serde_json::from_str(&run_in(&store, &ctx, &["image", "inspect", "z"])).unwrap();
     assert_eq!(
-        types,
+        layer_types(&inspect[0]["Manifest"]),
+        [
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "application/vnd.oci.image.layer.v1.tar",
+            "application/vnd.oci.image.layer.v1.tar"
+        ]
+    );
+    let layout = d.path().join("layout");
+    run_in(
+        &store,
+        &ctx,
+        &[
+            "build",
+            "--compression",
+            "zstd",
+            "--output",
+            &format!("type=oci,dest={}", layout.display()),
+            ".",
+        ],
+    );
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(digest)).unwrap()).unwrap();
+    assert_eq!(
+        layer_types(&m),
         [
             "application/vnd.oci.image.layer.v1.tar+gzip",
             "application/vnd.oci.image.layer.v1.tar+zstd",
             "application/vnd.oci.image.layer.v1.tar+zstd"
         ]
     );
+    assert_eq!(m["config"]["digest"], inspect[0]["Id"], "the same image");
     // A docker archive carries them uncompressed.
     let tar = d.path().join("z.tar");
     run_in(

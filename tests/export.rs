@@ -89,11 +89,22 @@ fn oci_export_is_read_by_skopeo_and_umoci() {
             "skopeo inspect",
         );
         let theirs: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(theirs["Digest"], ours["ManifestDescriptor"]["digest"], "{source}");
-        let layers: Vec<&serde_json::Value> = ours["Manifest"]["layers"]
+        // The layout holds the image as it leaves the store: the same config (so the same
+        // ID), the layers the store keeps uncompressed compressed with gzip.
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let exported = index["manifests"][0]["digest"].as_str().unwrap();
+        assert_eq!(theirs["Digest"], exported, "{source}");
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(layout.join("blobs/sha256").join(exported.trim_start_matches("sha256:"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(manifest["config"]["digest"], ours["Id"]);
+        let layers: Vec<&serde_json::Value> = manifest["layers"]
             .as_array()
             .unwrap()
             .iter()
+            .inspect(|l| assert_eq!(l["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip"))
             .map(|l| &l["digest"])
             .collect();
         assert_eq!(

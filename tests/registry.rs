@@ -563,6 +563,12 @@ fn manifest_digest(m: &Machine, image: &str) -> String {
     v[0]["ManifestDescriptor"]["digest"].as_str().unwrap().to_string()
 }
 
+fn image_id(m: &Machine, image: &str) -> String {
+    let out = m.ok(&m.dir, &["image", "inspect", image]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0]["Id"].as_str().unwrap().to_string()
+}
+
 fn files(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
     pairs.iter().cloned().collect()
 }
@@ -643,15 +649,31 @@ fn built_image_is_pushed_pulled_into_an_empty_store_and_runs() {
     let target = format!("{}/app:1", reg.host());
     let out = a.ok(&ctx, &["build", "-t", &target, "--push", "."]);
     assert!(out.contains("3 uploaded"), "{out}");
-    let local = manifest_digest(&a, &target);
+    let pushed = out
+        .split("digest: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no digest in {out}"))
+        .to_string();
+    let id = image_id(&a, &target);
     if let Some(v) = skopeo_inspect(&target, None) {
-        assert_eq!(v["Digest"], local.as_str());
+        assert_eq!(v["Digest"], pushed.as_str());
         assert_eq!(v["Layers"].as_array().unwrap().len(), 2);
     }
-    // The local store goes; the image comes back from the registry and runs.
+    // The store keeps the built layer uncompressed; the registry got it gzipped.
+    let inspect: serde_json::Value = serde_json::from_str(&a.ok(&a.dir, &["image", "inspect", &target])).unwrap();
+    assert_eq!(
+        inspect[0]["Manifest"]["layers"][1]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar"
+    );
+    // A second push names the same blobs (remembered, not compressed again): nothing to upload.
+    let again = a.ok(&a.dir, &["push", &target]);
+    assert!(again.contains("0 uploaded") && again.contains(&pushed), "{again}");
+    // The local store goes; the image comes back from the registry, the same image, and runs.
     std::fs::remove_dir_all(a.store()).unwrap();
     a.ok(&a.dir, &["pull", &target]);
-    assert_eq!(manifest_digest(&a, &target), local);
+    assert_eq!(manifest_digest(&a, &target), pushed);
+    assert_eq!(image_id(&a, &target), id);
     let out = a.ok(&a.dir, &["run", "--rm", &target]);
     assert_eq!(out, "pushed and pulled\n");
 }

@@ -1105,6 +1105,7 @@ fn run_step(
         compression: options.compression,
         clamp: options.source_date_epoch(),
     };
+    let started = std::time::Instant::now();
     let info = match command {
         Some(Command::Copy(c) | Command::Add(c)) => {
             let add = matches!(command, Some(Command::Add(_)));
@@ -1127,13 +1128,18 @@ fn run_step(
     progress.note(
         n,
         &format!(
-            "{} became layer {} ({} compressed)",
+            "{} became layer {} ({}{}, written in {:.2} s)",
             match command {
                 Some(Command::Run { .. }) => "Its writable layer",
                 _ => "The files written",
             },
             progress::short_id(info.digest.as_str()),
-            progress::human_size(info.size)
+            progress::human_size(info.size),
+            match layer_options.compression {
+                crate::layer::Compression::None => "",
+                _ => " compressed",
+            },
+            started.elapsed().as_secs_f64()
         ),
     );
     let mut annotations = BTreeMap::new();

@@ -10,7 +10,7 @@
 //! <https://github.com/moby/moby/blob/master/image/spec/v1.2.md> (the archive's manifest.json)
 
 use crate::image::{self, Image};
-use crate::layer::{layer_from_tar, LayerOptions};
+use crate::layer::{layer_from_tar, Compression, LayerOptions};
 use slipway_store::image::{familiar_name, normalize_name, ImageConfig, Manifest};
 use slipway_store::layout::{self, LayoutRef};
 use slipway_store::{Descriptor, Digest, Store, MEDIA_INDEX, REF_NAME};
@@ -132,10 +132,26 @@ pub struct Named<'a> {
 
 /// Writes images to `dest` in `format`. The same image given twice is written once with
 /// all its names.
-pub fn export(store: &Store, images: &[Named<'_>], format: Format, dest: &Dest) -> io::Result<()> {
+///
+/// An OCI layout gets the images as they leave the store: uncompressed layers compressed
+/// as `compression` says (see [`crate::distribute`]). A docker archive holds tars anyway.
+pub fn export(
+    store: &Store,
+    images: &[Named<'_>],
+    format: Format,
+    compression: Compression,
+    dest: &Dest,
+) -> io::Result<()> {
+    let leaving: Vec<Image> = match format {
+        Format::Oci => images
+            .iter()
+            .map(|n| crate::distribute::image(store, n.image, compression))
+            .collect::<io::Result<_>>()?,
+        Format::Docker => images.iter().map(|n| n.image.clone()).collect(),
+    };
     // Group by manifest, keep order of first appearance.
     let mut groups: Vec<(&Image, Vec<String>)> = Vec::new();
-    for n in images {
+    for (n, image) in images.iter().zip(&leaving) {
         let names: Vec<String> = n
             .names
             .iter()
@@ -143,7 +159,7 @@ pub fn export(store: &Store, images: &[Named<'_>], format: Format, dest: &Dest) 
             .collect::<io::Result<_>>()?;
         match groups
             .iter_mut()
-            .find(|(i, _)| i.manifest_descriptor.digest == n.image.manifest_descriptor.digest)
+            .find(|(i, _)| i.manifest_descriptor.digest == image.manifest_descriptor.digest)
         {
             Some((_, existing)) => {
                 for x in names {
@@ -152,7 +168,7 @@ pub fn export(store: &Store, images: &[Named<'_>], format: Format, dest: &Dest) 
                     }
                 }
             }
-            None => groups.push((n.image, names)),
+            None => groups.push((image, names)),
         }
     }
     match (format, dest) {
@@ -1003,7 +1019,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            export(&store, &named, format, &dest).unwrap();
+            export(&store, &named, format, Compression::Gzip, &dest).unwrap();
             let (Dest::Dir(p) | Dest::Tar(p)) = &dest else { panic!() };
             let other = Store::open(d.path().join(format!("other{i}"))).unwrap();
             let loaded = load(&other, Some(p)).unwrap();
@@ -1024,7 +1040,14 @@ mod tests {
         }
         // Deterministic: the same export twice is the same bytes.
         let again = d.path().join("again.tar");
-        export(&store, &named, Format::Docker, &Dest::Tar(again.clone())).unwrap();
+        export(
+            &store,
+            &named,
+            Format::Docker,
+            Compression::Gzip,
+            &Dest::Tar(again.clone()),
+        )
+        .unwrap();
         assert_eq!(
             fs::read(&again).unwrap(),
             fs::read(d.path().join("docker.tar")).unwrap()
@@ -1043,7 +1066,14 @@ mod tests {
         assert_eq!(via.id(), img.id());
         assert!(fresh.has_blob(&img.manifest.layers[1].digest));
         // An export into the same layout again adds nothing and keeps one entry per tag.
-        export(&store, &named, Format::Oci, &Dest::Dir(d.path().join("layout"))).unwrap();
+        export(
+            &store,
+            &named,
+            Format::Oci,
+            Compression::Gzip,
+            &Dest::Dir(d.path().join("layout")),
+        )
+        .unwrap();
         assert_eq!(layout::read_index(&d.path().join("layout")).unwrap().len(), 2);
     }
 
@@ -1056,7 +1086,14 @@ mod tests {
             names: vec!["app:1".into()],
         }];
         let layout_dir = d.path().join("layout");
-        export(&store, &named, Format::Oci, &Dest::Dir(layout_dir.clone())).unwrap();
+        export(
+            &store,
+            &named,
+            Format::Oci,
+            Compression::Gzip,
+            &Dest::Dir(layout_dir.clone()),
+        )
+        .unwrap();
         // A blob whose content is not its name.
         let blob = layout::blob_path(&layout_dir, &img.manifest.layers[1].digest);
         fs::write(&blob, b"tampered").unwrap();
@@ -1115,13 +1152,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot open /nonexistent.tar"), "{e}");
-        let e = export(&store, &named, Format::Docker, &Dest::Dir(d.path().into()))
-            .unwrap_err()
-            .to_string();
+        let e = export(
+            &store,
+            &named,
+            Format::Docker,
+            Compression::Gzip,
+            &Dest::Dir(d.path().into()),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("a docker archive is a tar file"), "{e}");
-        let e = export(&store, &named, Format::Oci, &Dest::Dir(d.path().into()))
-            .unwrap_err()
-            .to_string();
+        let e = export(
+            &store,
+            &named,
+            Format::Oci,
+            Compression::Gzip,
+            &Dest::Dir(d.path().into()),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("not empty and not an OCI layout"), "{e}");
     }
 }

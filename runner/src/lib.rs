@@ -12,6 +12,7 @@ pub mod add;
 pub mod build;
 pub mod cgroup;
 pub mod container;
+pub mod distribute;
 pub mod export;
 pub mod image;
 pub mod layer;

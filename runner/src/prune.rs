@@ -1,7 +1,8 @@
 //! `slipway prune`: frees what nothing needs. First the containers `slipway run` kept
 //! (none runs while a prune holds the store) and the dangling images (untagged, as
 //! `docker image prune` removes them). Then kept: every blob reachable from an image
-//! (manifests, indexes, configs, layers) or named by a cache record's result; the unpacked
+//! (manifests, indexes, configs, layers) or named by a cache record's result, and the
+//! compressed copies of those layers that a push or export made; the unpacked
 //! layer dirs of those images and records. Removed: other blobs and unpacked layers, build
 //! work dirs and temp files left by processes that are gone; with `all`, the cache records
 //! and `RUN --mount=type=cache` dirs too.
@@ -161,13 +162,26 @@ pub fn prune(store: &Store, options: PruneOptions, waiting: impl FnOnce()) -> io
         .collect();
     let mut roots: Vec<Descriptor> = store.images_locked(&index)?;
     roots.extend(store.cache_records()?.into_iter().filter_map(|r| r.result));
-    let (keep, diff_ids) = reachable(store, roots);
+    let (mut keep, diff_ids) = reachable(store, roots);
+    // The compressed copies of kept uncompressed layers (made by a push or an export) are
+    // kept with them; a copy whose layer goes, goes too.
+    let memos = crate::distribute::memos(store);
+    for (_, tar, compressed) in &memos {
+        if keep.contains(tar) {
+            keep.insert(compressed.clone());
+        }
+    }
 
     let blob_dir = store.root().join("blobs/sha256");
     for d in store.blobs()? {
         if !keep.contains(&d) {
             out.blob_bytes += remove(&store.blob_path(&d))?;
             out.blobs += 1;
+        }
+    }
+    for (memo, _, compressed) in &memos {
+        if !keep.contains(compressed) {
+            let _ = fs::remove_file(memo);
         }
     }
     for e in fs::read_dir(&blob_dir)? {
@@ -256,7 +270,12 @@ mod tests {
         let upper = d.path().join("upper");
         fs::create_dir_all(&upper).unwrap();
         fs::write(upper.join("cached"), "c\n").unwrap();
-        let layer = image::commit_layer(&store, &upper, &Default::default()).unwrap();
+        // Uncompressed, as a build writes it; pushed once (a compressed copy remembered).
+        let tar_options = crate::layer::LayerOptions {
+            clamp: None,
+            compression: crate::layer::Compression::None,
+        };
+        let layer = image::commit_layer(&store, &upper, &tar_options).unwrap();
         let mut result = Descriptor {
             media_type: layer.media_type.into(),
             digest: layer.digest.clone(),
@@ -275,6 +294,12 @@ mod tests {
                 created: 0,
             })
             .unwrap();
+        let pushed = crate::distribute::layer(
+            &store,
+            store.cache_records().unwrap()[0].result.as_ref().unwrap(),
+            crate::layer::Compression::Gzip,
+        )
+        .unwrap();
         let garbage = store.put_blob(b"nobody's").unwrap();
         // Unpacked layers (made by hand: unpacking needs root), one of an image, one of nothing.
         let root = store.root();
@@ -301,6 +326,10 @@ mod tests {
         assert!(p.bytes() > 0);
         assert!(!store.has_blob(&garbage) && !store.has_blob(gone.id()));
         assert!(store.has_blob(kept.id()) && store.has_blob(&layer.digest));
+        assert!(
+            store.has_blob(&pushed.digest),
+            "the compressed copy of a kept layer stays"
+        );
         assert!(kept_layer.is_dir() && cached_layer.is_dir() && !gone_layer.exists());
         assert!(!stale.exists() && live.exists());
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
@@ -313,8 +342,9 @@ mod tests {
 
         // --all: the cache record goes, and with it its layer.
         let p = prune(&store, PruneOptions { all: true }, || {}).unwrap();
-        assert_eq!((p.blobs, p.layer_dirs, p.cache_records), (1, 1, 1), "{p:?}");
+        assert_eq!((p.blobs, p.layer_dirs, p.cache_records), (2, 1, 1), "{p:?}");
         assert!(!store.has_blob(&layer.digest) && store.has_blob(kept.id()));
+        assert!(!store.has_blob(&pushed.digest) && crate::distribute::memos(&store).is_empty());
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 
