@@ -27,6 +27,7 @@ mod build;
 mod check;
 mod hadolint_format;
 mod image;
+mod par;
 mod plan;
 mod registry;
 mod render;
@@ -572,19 +573,28 @@ fn read_input(path: &PathBuf) -> std::io::Result<(String, String)> {
 }
 
 fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result<ExitCode> {
-    let mut code = ExitCode::SUCCESS;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    for path in files {
+    /// What one file gives: its output, its rendered diagnostics (or read error), and
+    /// whether it was rejected.
+    struct Parsed {
+        out: Vec<u8>,
+        err: String,
+        unreadable: bool,
+        rejected: bool,
+    }
+    let one = |path: &PathBuf| -> std::io::Result<Parsed> {
         let (name, text) = match read_input(path) {
             Ok(x) => x,
             Err(e) => {
-                eprintln!("error: {e}");
-                code = ExitCode::from(2);
-                continue;
+                return Ok(Parsed {
+                    out: Vec::new(),
+                    err: format!("error: {e}\n"),
+                    unreadable: true,
+                    rejected: false,
+                })
             }
         };
         let parsed = slipway_parser::parse(&text);
+        let mut out = Vec::new();
         match format {
             ParseFormat::Pretty => render::outline(&mut out, &name, &text, &parsed.file)?,
             ParseFormat::Json => {
@@ -604,18 +614,48 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
             }
             ParseFormat::BuildkitDump => {
                 if !parsed.rejected() {
-                    out.write_all(slipway_parser::buildkit::dump(&parsed.file).as_bytes())?;
+                    out.extend_from_slice(slipway_parser::buildkit::dump(&parsed.file).as_bytes());
                 }
             }
         }
-        out.flush()?;
-        if !parsed.diagnostics.is_empty() {
-            eprint!("{}", render::diagnostics(&name, &text, &parsed.diagnostics, color));
-        }
-        if parsed.rejected() && code == ExitCode::SUCCESS {
-            code = ExitCode::from(1);
+        let err = if parsed.diagnostics.is_empty() {
+            String::new()
+        } else {
+            render::diagnostics(&name, &text, &parsed.diagnostics, color)
+        };
+        Ok(Parsed {
+            out,
+            err,
+            unreadable: false,
+            rejected: parsed.rejected(),
+        })
+    };
+    let mut code = ExitCode::SUCCESS;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Standard input is read once, by the first chunk that has it; files go in chunks on
+    // every core, and each file's output and diagnostics come out in the files' order.
+    for chunk in files.chunks(256) {
+        let results = if chunk.iter().any(|p| p.as_os_str() == "-") {
+            chunk.iter().map(one).collect()
+        } else {
+            par::map(chunk, one)
+        };
+        for r in results {
+            let r = r?;
+            out.write_all(&r.out)?;
+            if !r.err.is_empty() {
+                out.flush()?;
+                eprint!("{}", r.err);
+            }
+            if r.unreadable {
+                code = ExitCode::from(2);
+            } else if r.rejected && code == ExitCode::SUCCESS {
+                code = ExitCode::from(1);
+            }
         }
     }
+    out.flush()?;
     Ok(code)
 }
 

@@ -22,12 +22,14 @@ pub fn diagnostics(name: &str, text: &str, diags: &[Diagnostic], color: bool) ->
     let mut out = String::new();
     let source = std::sync::Arc::new(Source::new(name, text));
     for d in diags {
+        // Rendered as it is, not through a `miette::Report`: a report asks miette's hook for
+        // a handler, which looks at the terminal (two syscalls) for every diagnostic.
         let shown = Shown {
             code: shown_code(d.code),
             diagnostic: d.clone(),
+            source: Shared(std::sync::Arc::clone(&source)),
         };
-        let report = miette::Report::new(shown).with_source_code(Shared(std::sync::Arc::clone(&source)));
-        if handler.render_report(&mut out, report.as_ref()).is_err() {
+        if handler.render_report(&mut out, &shown).is_err() {
             out.push_str(&format!("{}: {}\n", shown_code(d.code), d.message));
         }
     }
@@ -48,6 +50,7 @@ fn shown_code(code: &str) -> String {
 struct Shown {
     code: String,
     diagnostic: Diagnostic,
+    source: Shared,
 }
 
 impl std::fmt::Display for Shown {
@@ -79,6 +82,10 @@ impl miette::Diagnostic for Shown {
         miette::Diagnostic::labels(&self.diagnostic)
     }
 
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
         miette::Diagnostic::related(&self.diagnostic)
     }
@@ -91,6 +98,7 @@ impl miette::Diagnostic for Shown {
 /// diagnostics (a 64 KiB file of one-character lines took 7 s). This one hands miette a
 /// window of the few lines around the span and moves the answer back into place, so
 /// the output is the same.
+#[derive(Debug)]
 struct Source {
     name: String,
     text: String,
@@ -121,6 +129,7 @@ impl Source {
 }
 
 /// A [`Source`] shared by many reports.
+#[derive(Debug)]
 struct Shared(std::sync::Arc<Source>);
 
 impl miette::SourceCode for Shared {
