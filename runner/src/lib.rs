@@ -15,6 +15,7 @@ pub mod container;
 pub mod export;
 pub mod image;
 pub mod layer;
+pub mod mounts;
 pub mod net;
 pub mod progress;
 pub mod prune;
