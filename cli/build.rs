@@ -180,8 +180,8 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         }
     };
     let (cache_from, cache_to) = match (
-        crate::registry::cache_refs(&opts.cache_from),
-        crate::registry::cache_refs(&opts.cache_to),
+        crate::registry::cache_specs(&opts.cache_from),
+        crate::registry::cache_specs(&opts.cache_to),
     ) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(m), _) | (_, Err(m)) => {

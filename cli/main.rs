@@ -213,10 +213,12 @@ enum Command {
         #[arg(long)]
         push: bool,
         /// Import a build cache before planning: `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        /// Cache mounts it carries are restored before a RUN that uses them (`mounts=false`: not).
         #[arg(long, value_name = "type=registry,ref=REF")]
         cache_from: Vec<String>,
         /// Export the build cache (records, layers, base images) to a registry:
-        /// `type=registry,ref=REGISTRY/REPO:TAG`; repeatable.
+        /// `type=registry,ref=REGISTRY/REPO:TAG`; repeatable. `,mounts=true` also exports
+        /// the contents of the RUN steps' cache mounts.
         #[arg(long, value_name = "type=registry,ref=REF")]
         cache_to: Vec<String>,
         /// The build context directory.

@@ -108,7 +108,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     if let Some(rev) = &opts.base {
         return run_against(opts, rev);
     }
-    match crate::registry::cache_refs(&opts.cache_from) {
+    match crate::registry::cache_specs(&opts.cache_from) {
         Ok(refs) => crate::registry::import_caches(&refs, false)?,
         Err(m) => {
             eprintln!("error: {m}");

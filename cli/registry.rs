@@ -1,6 +1,7 @@
 //! `slipway pull`, `slipway push`, `slipway login`; pulling a build's missing base images;
 //! `--push` and registry cache flags of `slipway build`. Progress bars per layer.
 
+use slipway_registry::cache::{CacheSpec, ImportOptions};
 use slipway_registry::pull::{Platform, PullOptions};
 use slipway_registry::push::PushOptions;
 use slipway_registry::{Client, ClientConfig, Credentials, Progress};
@@ -260,7 +261,8 @@ pub fn needed_images(planned: &slipway_planner::request::Planned) -> Vec<(String
 
 /// Fetches the layers a build will reuse that the store has only as "held by a registry"
 /// (a cache imported lazily): the result of every cached step, and the layers of the
-/// base images. Layers of steps that rebuild are never fetched.
+/// base images. Layers of steps that rebuild are never fetched. Also the contents of the
+/// cache mounts that the steps which run use, where the store has only a seed.
 pub fn fetch_reused(store: &Store, planned: &slipway_planner::request::Planned, quiet: bool) -> io::Result<()> {
     use slipway_planner::plan::Status;
     let mut wanted: Vec<slipway_store::Descriptor> = Vec::new();
@@ -275,19 +277,48 @@ pub fn fetch_reused(store: &Store, planned: &slipway_planner::request::Planned, 
         }
     }
     wanted.retain(|d| store.is_remote(&d.digest));
-    if wanted.is_empty() {
+    // The contents of the cache mounts that the steps which run use, when the store has
+    // no directory for them but an imported cache has them (a seed); none for steps that
+    // come from the cache.
+    let mut seeds: Vec<(String, slipway_store::Descriptor)> = Vec::new();
+    for mount in slipway_runner::mounts::used_by(planned, |s| s.status != Status::Hit) {
+        if store.cache_mount_dir(&mount).is_dir() {
+            continue;
+        }
+        if let Some(seed) = store.mount_seed(&mount).filter(|s| store.is_remote(&s.layer.digest)) {
+            seeds.push((mount.label(), seed.layer));
+        }
+    }
+    if wanted.is_empty() && seeds.is_empty() {
         return Ok(());
     }
     let client = client()?;
-    let bars = Bars::new(quiet);
-    match slipway_registry::cache::fetch_remote(&client, store, &wanted, 4, &bars) {
-        Ok((n, bytes)) if !quiet => eprintln!(
-            "fetched {n} cached layer(s) ({}) that this build reuses",
-            crate::image::human_size(bytes)
-        ),
-        Ok(_) => {}
-        // A layer that cannot be fetched makes its step run again: a warning.
-        Err(e) => eprintln!("warning: cannot fetch cached layers: {e}"),
+    if !wanted.is_empty() {
+        let bars = Bars::new(quiet);
+        match slipway_registry::cache::fetch_remote(&client, store, &wanted, 4, &bars) {
+            Ok((n, bytes)) if !quiet => eprintln!(
+                "fetched {n} cached layer(s) ({}) that this build reuses",
+                crate::image::human_size(bytes)
+            ),
+            Ok(_) => {}
+            // A layer that cannot be fetched makes its step run again: a warning.
+            Err(e) => eprintln!("warning: cannot fetch cached layers: {e}"),
+        }
+    }
+    if !seeds.is_empty() {
+        let bars = Bars::new(quiet);
+        let blobs: Vec<slipway_store::Descriptor> = seeds.iter().map(|(_, d)| d.clone()).collect();
+        let names: Vec<&str> = seeds.iter().map(|(l, _)| l.as_str()).collect();
+        match slipway_registry::cache::fetch_remote(&client, store, &blobs, 4, &bars) {
+            Ok((_, bytes)) if !quiet => eprintln!(
+                "fetched the contents of cache mount(s) {} ({}) for the steps that run",
+                names.join(", "),
+                crate::image::human_size(bytes)
+            ),
+            Ok(_) => {}
+            // A mount that cannot be restored starts empty: a warning.
+            Err(e) => eprintln!("warning: cannot fetch cache mounts {}: {e}", names.join(", ")),
+        }
     }
     Ok(())
 }
@@ -391,27 +422,33 @@ pub fn push_tags(
 }
 
 /// Parses `--cache-to` / `--cache-from` values; a usage error names the bad one.
-pub fn cache_refs(specs: &[String]) -> Result<Vec<String>, String> {
+pub fn cache_specs(specs: &[String]) -> Result<Vec<CacheSpec>, String> {
     specs.iter().map(|s| slipway_registry::cache::parse_spec(s)).collect()
 }
 
-/// `--cache-from`: imports each cache into the store before planning. A cache that cannot
-/// be imported is a warning, as in BuildKit: the build goes on without it.
-pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
-    if refs.is_empty() {
+/// `--cache-from`: imports each cache into the store before planning (and, unless the
+/// spec says `mounts=false`, the contents of its cache mounts as seeds). A cache that
+/// cannot be imported is a warning, as in BuildKit: the build goes on without it.
+pub fn import_caches(specs: &[CacheSpec], quiet: bool) -> io::Result<()> {
+    if specs.is_empty() {
         return Ok(());
     }
     let store = store()?;
     let client = client()?;
-    for r in refs {
+    for spec in specs {
+        let r = &spec.reference;
         let bars = Bars::new(quiet);
         // Records and base manifests only: a plan needs no layer, and a build fetches
         // the layers of the steps it reuses (`fetch_reused`), none of those it runs.
-        match slipway_registry::cache::import(&client, &store, r, 4, true, &bars) {
+        let options = ImportOptions {
+            mounts: spec.mounts.unwrap_or(true),
+            ..ImportOptions::default()
+        };
+        match slipway_registry::cache::import(&client, &store, r, &options, &bars) {
             Ok(i) => {
                 if !quiet {
                     eprintln!(
-                        "imported cache {r}: {} records ({} new), layers fetched when a build reuses them{}",
+                        "imported cache {r}: {} records ({} new), layers fetched when a build reuses them{}{}",
                         i.records,
                         i.new_records,
                         if i.bases.is_empty() {
@@ -421,6 +458,11 @@ pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
                                 ", base images {}",
                                 i.bases.iter().map(|b| familiar_name(b)).collect::<Vec<_>>().join(", ")
                             )
+                        },
+                        if i.mounts == 0 {
+                            String::new()
+                        } else {
+                            format!(", {} cache mount(s) restored when a step that runs uses them", i.mounts)
                         }
                     );
                 }
@@ -432,15 +474,15 @@ pub fn import_caches(refs: &[String], quiet: bool) -> io::Result<()> {
 }
 
 /// `--cache-to`: exports the cache records of a build's steps, their layers and its base
-/// images.
+/// images; with `mounts=true`, the contents of the cache mounts its RUN steps use.
 pub fn export_caches(
     store: &Store,
     planned: &slipway_planner::request::Planned,
-    refs: &[String],
+    specs: &[CacheSpec],
     compression: Compression,
     quiet: bool,
 ) -> io::Result<ExitCode> {
-    if refs.is_empty() {
+    if specs.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let mut records = Vec::new();
@@ -459,15 +501,44 @@ pub fn export_caches(
         .into_iter()
         .filter_map(|(n, _)| slipway_store::image::normalize_name(&n).ok())
         .collect();
+    // The mounts' blobs are written before the cache names them: no prune meanwhile.
+    let _in_use = store.lock_in_use()?;
+    let mut packed: Option<Vec<slipway_store::mounts::MountSnapshot>> = None;
     let client = client()?;
-    for r in refs {
+    for spec in specs {
+        let r = &spec.reference;
+        let mounts: &[slipway_store::mounts::MountSnapshot] = if spec.mounts == Some(true) {
+            if packed.is_none() {
+                let used = slipway_runner::mounts::used_by(planned, |_| true);
+                let p = match slipway_runner::mounts::pack(store, &used) {
+                    Ok(p) => p,
+                    Err(e) => return fail(format!("cannot pack the cache mounts for {r}: {e}")),
+                };
+                packed = Some(p.into_iter().map(|p| p.snapshot).collect());
+            }
+            packed.as_deref().unwrap_or_default()
+        } else {
+            &[]
+        };
         let bars = Bars::new(quiet);
-        match slipway_registry::cache::export(&client, store, &records, &bases, r, &bars) {
+        let contents = slipway_registry::cache::Contents {
+            records: &records,
+            bases: &bases,
+            mounts,
+        };
+        match slipway_registry::cache::export(&client, store, &contents, r, &bars) {
             Ok(e) => {
                 if !quiet {
                     eprintln!(
-                        "exported cache {r}: {} records, {} layers ({} uploaded)",
-                        e.records, e.layers, e.uploaded
+                        "exported cache {r}: {} records, {} layers ({} uploaded){}",
+                        e.records,
+                        e.layers,
+                        e.uploaded,
+                        if spec.mounts == Some(true) {
+                            format!(", {} cache mount(s) ({} uploaded)", e.mounts, e.mounts_uploaded)
+                        } else {
+                            String::new()
+                        }
                     );
                 }
             }

@@ -202,6 +202,28 @@ fn cache_mount_persists_across_builds_and_stays_out_of_the_image() {
 }
 
 #[test]
+fn cache_mount_identity_is_buildkits() {
+    if !can_run_containers("cache_mount_identity_is_buildkits") {
+        return;
+    }
+    // A relative target names the cache as written (BuildKit's `path.Clean(target)`), so two
+    // WORKDIRs share it; uid/gid/mode make a cache of their own.
+    let (_d, store, ctx) = setup(
+        "FROM bb
+         WORKDIR /app
+         RUN --mount=type=cache,target=c sh -c 'echo one > c/f'
+         WORKDIR /other
+         RUN --mount=type=cache,target=./c/ sh -c 'cat c/f > /same'
+         RUN --mount=type=cache,target=/x,id=c,uid=1000,mode=0700 sh -c 'test ! -e /x/f && ls -nd /x > /own'
+",
+    );
+    run_in(&store, &ctx, &["build", "-t", "ids", "."]);
+    assert_eq!(run_in(&store, &ctx, &["run", "--rm", "ids", "cat", "/same"]), "one\n");
+    let own = run_in(&store, &ctx, &["run", "--rm", "ids", "cat", "/own"]);
+    assert!(own.starts_with("drwx------") && own.contains(" 1000 "), "{own}");
+}
+
+#[test]
 fn secret_mount_never_lands_in_a_layer() {
     if !can_run_containers("secret_mount_never_lands_in_a_layer") {
         return;

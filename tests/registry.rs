@@ -96,6 +96,16 @@ impl Registry {
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// The bytes of every blob the registry holds (its storage on disk).
+    pub fn blobs(&self) -> Vec<Vec<u8>> {
+        walkdir::WalkDir::new(self._dir.path().join("data/docker/registry/v2/blobs"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.file_name() == "data")
+            .map(|e| std::fs::read(e.path()).unwrap())
+            .collect()
+    }
 }
 
 impl Drop for Registry {
@@ -1185,6 +1195,200 @@ fn shared_cache_through_a_registry_gives_an_empty_machine_every_hit() {
     assert!(o.status.success() && err.contains("is not a slipway cache"), "{err}");
     let err = e.fails(&ctx_b, &["plan", "--cache-from", "type=local,src=/tmp", "."]);
     assert!(err.contains("only type=registry"), "{err}");
+}
+
+/// One machine's checkout of a Dockerfile whose RUN uses a cache mount.
+fn mount_checkout(m: &Machine, dockerfile: &str) -> PathBuf {
+    let ctx = m.dir.join("checkout");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+    ctx
+}
+
+#[test]
+fn cache_mount_contents_travel_through_the_registry_with_mounts_true() {
+    let test = "cache_mount_contents_travel_through_the_registry_with_mounts_true";
+    if !crate::build::can_run_containers(test) {
+        return;
+    }
+    let Some(reg) = Registry::start(test, None) else { return };
+    let d = tempfile::tempdir().unwrap();
+    // The RUN "downloads" (a stamp of this machine's run) only when the mount lacks it.
+    let writes = "FROM bb\n\
+                  RUN --mount=type=cache,target=/root/.cache/dl sh -c \
+                  'test -f /root/.cache/dl/pkg || date +%s%N > /root/.cache/dl/pkg; cp /root/.cache/dl/pkg /got'\n";
+    // Another machine's change of the command: a miss that looks into the mount.
+    let reads = "FROM bb\n\
+                 RUN --mount=type=cache,target=/root/.cache/dl sh -c \
+                 'cat /root/.cache/dl/pkg > /seen 2>/dev/null || echo empty > /seen'\n";
+    let with = format!("type=registry,ref={}/cache/mounts:main,mounts=true", reg.host());
+    let without = format!("type=registry,ref={}/cache/mounts:plain", reg.host());
+    let from = |spec: &str| spec.trim_end_matches(",mounts=true").to_string();
+
+    // Machine A runs the RUN and exports its cache twice: with the mount and without.
+    let a = Machine::new(d.path(), "a");
+    crate::build::import_busybox(&a.store(), &a.dir);
+    let ctx_a = mount_checkout(&a, writes);
+    let o = a.run(
+        &ctx_a,
+        &["build", "-t", "app", "--cache-to", &with, "--cache-to", &without, "."],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 cache mount(s) (1 uploaded)"), "{err}");
+    let stamp = a.ok(&a.dir, &["run", "--rm", "app", "cat", "/got"]);
+    assert!(!stamp.trim().is_empty());
+    // The RUN runs again and leaves the mount as it was: the export uploads nothing new.
+    let o = a.run(
+        &ctx_a,
+        &["build", "--no-cache", "-t", "app", "--cache-to", &with, "."],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 cache mount(s) (0 uploaded)"), "{err}");
+    assert_eq!(a.ok(&a.dir, &["run", "--rm", "app", "cat", "/got"]), stamp);
+
+    // Machine B (empty store, a changed command: the RUN misses) sees A's files in the mount,
+    // restored before the RUN.
+    let b = Machine::new(d.path(), "b");
+    let ctx_b = mount_checkout(&b, reads);
+    let o = b.run(&ctx_b, &["build", "-t", "app", "--cache-from", &from(&with), "."], None);
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("1 cache mount(s) restored when a step that runs uses them"),
+        "{err}"
+    );
+    assert!(
+        err.contains("fetched the contents of cache mount(s) /root/.cache/dl"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Cache mount /root/.cache/dl: restored from the registry cache"),
+        "{err}"
+    );
+    assert_eq!(b.ok(&b.dir, &["run", "--rm", "app", "cat", "/seen"]), stamp);
+    b.assert_store_clean();
+
+    // Without mounts=true in the export, or with mounts=false in the import, the mount
+    // starts empty.
+    for (name, spec) in [("c", from(&without)), ("e", format!("{},mounts=false", from(&with)))] {
+        let m = Machine::new(d.path(), name);
+        let ctx = mount_checkout(&m, reads);
+        let o = m.run(&ctx, &["build", "-t", "app", "--cache-from", &spec, "."], None);
+        let (_, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(!err.contains("restored"), "{spec}: {err}");
+        assert_eq!(
+            m.ok(&m.dir, &["run", "--rm", "app", "cat", "/seen"]),
+            "empty\n",
+            "{spec}"
+        );
+    }
+
+    // Lazily: a build whose RUN comes from the cache fetches no mount and makes no
+    // directory for it; its own export carries the registry's contents on.
+    let f = Machine::new(d.path(), "f");
+    let ctx_f = mount_checkout(&f, writes);
+    let carried = format!("type=registry,ref={}/cache/mounts:carried,mounts=true", reg.host());
+    let o = f.run(
+        &ctx_f,
+        &[
+            "build",
+            "-t",
+            "app",
+            "--cache-from",
+            &from(&with),
+            "--cache-to",
+            &carried,
+            ".",
+        ],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        !err.contains("cache mount(s) /root") && !err.contains("Running in"),
+        "{err}"
+    );
+    let mounts_dir = f.store().join("cache-mounts");
+    let dirs = std::fs::read_dir(&mounts_dir)
+        .map(|r| r.filter_map(Result::ok).filter(|e| e.path().is_dir()).count())
+        .unwrap_or(0);
+    assert_eq!(dirs, 0, "no mount directory was made");
+    assert!(err.contains("1 cache mount(s) (0 uploaded)"), "{err}");
+    let g = Machine::new(d.path(), "g");
+    let ctx_g = mount_checkout(&g, reads);
+    g.ok(&ctx_g, &["build", "-t", "app", "--cache-from", &from(&carried), "."]);
+    assert_eq!(g.ok(&g.dir, &["run", "--rm", "app", "cat", "/seen"]), stamp);
+}
+
+#[test]
+fn secrets_and_ssh_sockets_stay_out_of_exported_cache_mounts() {
+    let test = "secrets_and_ssh_sockets_stay_out_of_exported_cache_mounts";
+    if !crate::build::can_run_containers(test) {
+        return;
+    }
+    let Some(reg) = Registry::start(test, None) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let secret = "s3cr3t-cache-mount-token-5be1a9";
+    let a = Machine::new(d.path(), "a");
+    crate::build::import_busybox(&a.store(), &a.dir);
+    let file = a.dir.join("token");
+    std::fs::write(&file, secret).unwrap();
+    let socket = a.dir.join("agent.sock");
+    let _agent = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // The secret is read, and mounted inside the cache mount too; so is the agent socket.
+    let ctx = mount_checkout(
+        &a,
+        "FROM bb\n\
+         RUN --mount=type=cache,target=/cache \
+         --mount=type=secret,id=tok \
+         --mount=type=secret,id=tok,target=/cache/token \
+         --mount=type=ssh,id=agent,target=/cache/agent.sock \
+         sh -c 'cat /run/secrets/tok /cache/token > /dev/null && test -S /cache/agent.sock && echo marker-41c7 > /cache/kept'\n",
+    );
+    let spec = format!("type=registry,ref={}/cache/secret:main,mounts=true", reg.host());
+    let src = format!("id=tok,src={}", file.display());
+    let ssh = format!("agent={}", socket.display());
+    let o = a.run(
+        &ctx,
+        &["build", "--secret", &src, "--ssh", &ssh, "--cache-to", &spec, "."],
+        None,
+    );
+    let (_, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("1 cache mount(s) (1 uploaded)"), "{err}");
+    // Every blob the registry holds, and what each decompresses to.
+    let has = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let (mut marker, mut blobs) = (false, 0);
+    for bytes in reg.blobs() {
+        blobs += 1;
+        assert!(!has(&bytes, secret), "the secret is in a blob");
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut tar = Vec::new();
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .read_to_end(&mut tar)
+                .unwrap();
+            assert!(!has(&tar, secret), "the secret is in a blob");
+            marker |= has(&tar, "marker-41c7");
+            for entry in tar::Archive::new(&tar[..]).entries().unwrap() {
+                let entry = entry.unwrap();
+                let kind = entry.header().entry_type();
+                assert!(
+                    kind.is_file() || kind.is_dir() || kind.is_symlink() || kind.is_hard_link(),
+                    "{:?} is a {kind:?}",
+                    entry.path().unwrap()
+                );
+            }
+        }
+    }
+    assert!(
+        blobs >= 4 && marker,
+        "the mount's contents are in the registry ({blobs} blobs)"
+    );
 }
 
 #[test]

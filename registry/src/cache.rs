@@ -6,7 +6,9 @@
 //!   records of the exported steps (key, step identity, inputs, result layer with its
 //!   diff_id annotation) and the base images the keys start from (their manifest and config
 //!   JSON inline, verified against their digests on import);
-//! - `layers` are every layer blob those records and base images name.
+//! - `layers` are every layer blob those records and base images name, and — exported with
+//!   `mounts=true` — the contents of the build's cache mounts (media type
+//!   [`MEDIA_CACHE_MOUNT`], listed in the config's `mounts` by identity).
 //!
 //! An image manifest rather than an index, so registries that check an index's entries are
 //! manifests (distribution 2.8 does) accept it. Import fetches the missing layers, writes the
@@ -20,6 +22,7 @@ use crate::reference::Reference;
 use crate::{Client, Error, Progress};
 use serde::{Deserialize, Serialize};
 use slipway_store::image::Manifest;
+use slipway_store::mounts::{MountSnapshot, MEDIA_CACHE_MOUNT, MOUNT_ID_ANNOTATION};
 use slipway_store::{CacheRecord, Descriptor, Digest, Store, MEDIA_MANIFEST};
 use std::collections::BTreeMap;
 
@@ -33,6 +36,28 @@ pub struct CacheConfig {
     pub records: Vec<CacheRecord>,
     #[serde(default)]
     pub bases: Vec<BaseImage>,
+    /// Cache mounts' contents (`mounts=true`), by mount identity.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<CachedMount>,
+}
+
+/// A cache mount's contents in the cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedMount {
+    #[serde(flatten)]
+    pub mount: slipway_store::mounts::CacheMount,
+    /// A tar of the directory's entries, gzip'd ([`MEDIA_CACHE_MOUNT`]).
+    pub layer: Descriptor,
+}
+
+/// A `--cache-to` / `--cache-from` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSpec {
+    /// `ref=`: where the cache is.
+    pub reference: String,
+    /// `mounts=true|false`: export the cache mounts' contents (`--cache-to`, default no),
+    /// restore them (`--cache-from`, default yes). None when not given.
+    pub mounts: Option<bool>,
 }
 
 /// A base image carried with the cache.
@@ -46,10 +71,10 @@ pub struct BaseImage {
     pub config_json: String,
 }
 
-/// `--cache-to` / `--cache-from` values: `type=registry,ref=REF[,mode=max]`. `mode` and
-/// `ignore-error` are accepted for BuildKit compatibility; slipway always exports every step
-/// of the build (BuildKit's `mode=max`), and a failed import is always a warning.
-pub fn parse_spec(spec: &str) -> Result<String, String> {
+/// `--cache-to` / `--cache-from` values: `type=registry,ref=REF[,mode=max][,mounts=true]`.
+/// `mode` and `ignore-error` are accepted for BuildKit compatibility; slipway always exports
+/// every step of the build (BuildKit's `mode=max`), and a failed import is always a warning.
+pub fn parse_spec(spec: &str) -> Result<CacheSpec, String> {
     let fields: Vec<(&str, &str)> = spec.split(',').map(|f| f.split_once('=').unwrap_or((f, ""))).collect();
     let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| *v);
     match get("type") {
@@ -61,18 +86,23 @@ pub fn parse_spec(spec: &str) -> Result<String, String> {
         }
         None => return Err(format!("cache spec {spec:?}: type=registry is required")),
     }
-    if let Some((k, v)) = fields
-        .iter()
-        .find(|(k, v)| !matches!((*k, *v), ("type" | "ref" | "ignore-error", _) | ("mode", "max" | "min")))
-    {
+    if let Some((k, v)) = fields.iter().find(|(k, v)| {
+        !matches!(
+            (*k, *v),
+            ("type" | "ref" | "ignore-error", _) | ("mode", "max" | "min") | ("mounts", "true" | "false")
+        )
+    }) {
         return Err(format!(
-            "cache spec {spec:?}: unknown field \"{k}={v}\" (want type=registry,ref=REGISTRY/REPO:TAG)"
+            "cache spec {spec:?}: unknown field \"{k}={v}\" (want type=registry,ref=REGISTRY/REPO:TAG[,mounts=true])"
         ));
     }
     let reference = get("ref");
     let r = reference.ok_or_else(|| format!("cache spec {spec:?}: ref=REGISTRY/REPO:TAG is required"))?;
     Reference::parse(r).map_err(|e| format!("cache spec {spec:?}: {e}"))?;
-    Ok(r.to_string())
+    Ok(CacheSpec {
+        reference: r.to_string(),
+        mounts: get("mounts").map(|v| v == "true"),
+    })
 }
 
 /// What an export did.
@@ -81,18 +111,32 @@ pub struct Exported {
     pub records: usize,
     pub layers: usize,
     pub uploaded: usize,
+    /// Cache mounts exported, and how many of their blobs went up.
+    pub mounts: usize,
+    pub mounts_uploaded: usize,
     pub digest: Option<Digest>,
 }
 
-/// Exports `records` (with their layers) and the `bases` (store names) as a cache at `target`.
+/// What goes into an exported cache.
+pub struct Contents<'a> {
+    pub records: &'a [CacheRecord],
+    /// Store names of the base images.
+    pub bases: &'a [String],
+    /// Cache mounts' contents: blobs in the store, or (carried on from an imported cache)
+    /// held by a registry the store knows.
+    pub mounts: &'a [MountSnapshot],
+}
+
+/// Exports `contents` (records with their layers, base images, cache mounts) as a cache at
+/// `target`.
 pub fn export(
     client: &Client,
     store: &Store,
-    records: &[CacheRecord],
-    bases: &[String],
+    contents: &Contents<'_>,
     target: &str,
     progress: &dyn Progress,
 ) -> Result<Exported, Error> {
+    let Contents { records, bases, mounts } = *contents;
     let r = Reference::parse(target).map_err(Error::Invalid)?;
     let ep = client.registries().endpoint(&r.registry);
     let mut layers: Vec<Descriptor> = Vec::new();
@@ -133,10 +177,37 @@ pub fn export(
                 .map_err(|_| Error::Invalid(format!("config of {name} is not UTF-8")))?,
         });
     }
+    // A mount carried on from an imported cache may be only in the registry: when the
+    // target repository lacks it, it is fetched first, to be pushed like the rest.
+    let mut cached_mounts = Vec::new();
+    let mut mount_blobs: Vec<Descriptor> = Vec::new();
+    for m in mounts {
+        let mut d = m.layer.clone();
+        d.media_type = MEDIA_CACHE_MOUNT.into();
+        if !store.has_blob(&d.digest) && !crate::push::blob_exists(client, &ep, &r.repository, &d.digest, true)? {
+            // Not fetched, the mount is left out: it is a cache.
+            if let Err(e) = fetch_remote(client, store, std::slice::from_ref(&d), 1, progress) {
+                progress.note(&format!("cache mount {} left out: {e}", m.mount.label()));
+            }
+            if !store.has_blob(&d.digest) {
+                continue;
+            }
+        }
+        cached_mounts.push(CachedMount {
+            mount: m.mount.clone(),
+            layer: d.clone(),
+        });
+        d.annotations.insert(MOUNT_ID_ANNOTATION.into(), m.mount.id.clone());
+        if !layers.iter().any(|l| l.digest == d.digest) {
+            mount_blobs.push(d.clone());
+            layers.push(d);
+        }
+    }
     let config = CacheConfig {
         version: 1,
         records: kept,
         bases: base_images,
+        mounts: cached_mounts,
     };
     let config_bytes = serde_json::to_vec(&config).map_err(std::io::Error::other)?;
     let config_desc = Descriptor {
@@ -145,7 +216,8 @@ pub fn export(
         size: config_bytes.len() as u64,
         annotations: BTreeMap::new(),
     };
-    let mut blobs = layers.clone();
+    // What only the registry holds (checked above) is not pushed again.
+    let mut blobs: Vec<Descriptor> = layers.iter().filter(|l| store.has_blob(&l.digest)).cloned().collect();
     blobs.push(config_desc.clone());
     let outcomes = push_blobs(
         client,
@@ -172,6 +244,12 @@ pub fn export(
         MEDIA_MANIFEST,
         &manifest_bytes,
     )?;
+    let uploaded = |b: &Descriptor| {
+        blobs
+            .iter()
+            .zip(&outcomes)
+            .any(|(x, o)| x.digest == b.digest && *o == crate::push::BlobOutcome::Uploaded)
+    };
     Ok(Exported {
         records: config.records.len(),
         layers: layers.len(),
@@ -179,8 +257,33 @@ pub fn export(
             .iter()
             .filter(|o| **o == crate::push::BlobOutcome::Uploaded)
             .count(),
+        mounts: config.mounts.len(),
+        mounts_uploaded: mount_blobs.iter().filter(|b| uploaded(b)).count(),
         digest: Some(digest),
     })
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Parallel downloads.
+    pub jobs: usize,
+    /// Only the manifest and the cache config: every blob stays in the registry until a
+    /// build fetches it.
+    pub lazy: bool,
+    /// Record the cache mounts' contents as seeds, restored when a RUN that uses a mount
+    /// runs in a store without its directory.
+    pub mounts: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            jobs: 4,
+            lazy: true,
+            mounts: true,
+        }
+    }
 }
 
 /// What an import did.
@@ -193,21 +296,24 @@ pub struct Imported {
     pub fetched: usize,
     /// Base images named in the store by the import.
     pub bases: Vec<String>,
+    /// Cache mounts recorded as seeds.
+    pub mounts: usize,
 }
 
 /// Imports the cache at `source` into the store. With `lazy`, only the manifest and the
 /// cache config (the records, the base images' manifests and configs: kilobytes) are
 /// fetched; every layer stays in the registry, recorded as held there
 /// ([`Store::record_origin`], [`Store::mark_remote`]), until a build fetches the ones it
-/// reuses ([`fetch_remote`]). A plan needs nothing more.
+/// reuses ([`fetch_remote`]). A plan needs nothing more. With `mounts`, the cache mounts'
+/// contents become the store's seeds of those mounts (`Store::set_mount_seed`).
 pub fn import(
     client: &Client,
     store: &Store,
     source: &str,
-    jobs: usize,
-    lazy: bool,
+    options: &ImportOptions,
     progress: &dyn Progress,
 ) -> Result<Imported, Error> {
+    let ImportOptions { jobs, lazy, mounts } = *options;
     // Blobs land before a cache record names them: no prune meanwhile.
     let _in_use = store.lock_in_use()?;
     let r = Reference::parse(source).map_err(Error::Invalid)?;
@@ -251,7 +357,24 @@ pub fn import(
         }
         0
     } else {
-        fetch_blobs(client, store, &ep, repo, &manifest.layers, jobs, progress)?.0
+        // Every layer, and the cache mounts' contents only when they are wanted.
+        let wanted: Vec<Descriptor> = manifest
+            .layers
+            .iter()
+            .filter(|l| {
+                mounts
+                    || l.media_type != MEDIA_CACHE_MOUNT
+                    || config
+                        .records
+                        .iter()
+                        .any(|r| r.result.as_ref().is_some_and(|d| d.digest == l.digest))
+            })
+            .cloned()
+            .collect();
+        for l in &manifest.layers {
+            store.record_origin(&l.digest, &ep.host, repo);
+        }
+        fetch_blobs(client, store, &ep, repo, &wanted, jobs, progress)?.0
     };
     let listed = |d: &Digest| store.has_blob(d) || manifest.layers.iter().any(|l| &l.digest == d);
     let mut imported = Imported {
@@ -305,6 +428,31 @@ pub fn import(
             imported.new_records += 1;
         }
     }
+    if mounts {
+        for m in &config.mounts {
+            if m.mount.id.is_empty() || m.layer.media_type != MEDIA_CACHE_MOUNT {
+                return Err(Error::Invalid(format!(
+                    "{source}: invalid cache mount {:?} ({})",
+                    m.mount.id, m.layer.media_type
+                )));
+            }
+            if !listed(&m.layer.digest) {
+                return Err(Error::Invalid(format!(
+                    "{source}: the contents of cache mount {} are missing from the cache",
+                    m.mount.label()
+                )));
+            }
+            if !store.has_blob(&m.layer.digest) {
+                store.mark_remote(&m.layer.digest)?;
+            }
+            store.set_mount_seed(&MountSnapshot {
+                mount: m.mount.clone(),
+                layer: m.layer.clone(),
+                fingerprint: String::new(),
+            })?;
+            imported.mounts += 1;
+        }
+    }
     Ok(imported)
 }
 
@@ -353,8 +501,22 @@ mod tests {
     fn cache_specs() {
         assert_eq!(
             parse_spec("type=registry,ref=localhost:5000/cache:main").unwrap(),
-            "localhost:5000/cache:main"
+            CacheSpec {
+                reference: "localhost:5000/cache:main".into(),
+                mounts: None
+            }
         );
+        assert_eq!(
+            parse_spec("type=registry,ref=r/c,mounts=true").unwrap().mounts,
+            Some(true)
+        );
+        assert_eq!(
+            parse_spec("type=registry,ref=r/c,mounts=false").unwrap().mounts,
+            Some(false)
+        );
+        assert!(parse_spec("type=registry,ref=r/c,mounts=yes")
+            .unwrap_err()
+            .contains("unknown field \"mounts=yes\""));
         assert!(parse_spec("type=registry,ref=r/c:1,mode=max").is_ok());
         assert!(parse_spec("type=local,dest=x")
             .unwrap_err()

@@ -984,6 +984,9 @@ fn run_step(
             for m in mounts {
                 prepare_mount(store, dir, state, m, planned, finished, options, &mut prepared)?;
             }
+            for note in &prepared.notes {
+                progress.note(n, note);
+            }
             let (argv, script) = run_argv(command, heredocs, &state.shell())?;
             if let Some((name, body)) = script {
                 // A shebang heredoc runs as a file, read-only under /dev/pipes (as BuildKit).
@@ -1255,6 +1258,8 @@ struct RunMounts {
     locks: Vec<fs::File>,
     /// SSH mounts so far (their default targets are numbered).
     ssh: usize,
+    /// What the RUN's narration says about its mounts (a cache mount restored).
+    notes: Vec<String>,
 }
 
 fn unsupported(msg: String) -> BuildError {
@@ -1317,37 +1322,39 @@ fn prepare_mount(
                 return Err(unsupported("cache mounts with from= are not supported yet".into()));
             }
             let target = need_target()?;
-            let key = m.id.clone().unwrap_or_else(|| target.to_string_lossy().into_owned());
-            let base = store.root().join("cache-mounts");
-            fs::create_dir_all(&base)?;
-            let path = base.join(Digest::of(key.as_bytes()).hex());
-            let init = |p: &Path| -> io::Result<()> {
-                fs::set_permissions(p, fs::Permissions::from_mode(m.mode.unwrap_or(0o755) & 0o7777))?;
-                std::os::unix::fs::chown(p, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
-            };
+            let mount = crate::mounts::identity(m)
+                .ok_or_else(|| unsupported("--mount=type=cache: a target is required".into()))?;
+            let owner = crate::mounts::owner(m);
             let source = match m.sharing.unwrap_or(Sharing::Shared) {
                 Sharing::Private => {
-                    let t = tempdir_in(&base)?;
-                    init(&t)?;
+                    let t = tempdir_in(&store.cache_mounts_dir())?;
+                    crate::mounts::init(&t, owner)?;
                     out.temps.push(TempDir(t.clone()));
                     t
                 }
                 sharing => {
                     if sharing == Sharing::Locked {
-                        let lock = fs::OpenOptions::new()
-                            .create(true)
-                            .truncate(false)
-                            .write(true)
-                            .open(base.join(format!("{}.lock", Digest::of(key.as_bytes()).hex())))?;
-                        lock.lock()?;
-                        out.locks.push(lock);
+                        out.locks.push(crate::mounts::lock(store, &mount)?);
                     }
-                    match fs::create_dir(&path) {
-                        Ok(()) => init(&path)?,
-                        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                        Err(e) => return Err(e.into()),
+                    let (dir, how) = crate::mounts::ensure_dir(store, &mount, owner)?;
+                    let label = mount.label();
+                    use crate::mounts::Prepared;
+                    match how {
+                        Prepared::Existing | Prepared::Created => {}
+                        Prepared::Restored(d) => out.notes.push(format!(
+                            "Cache mount {label}: restored from the registry cache ({}, {})",
+                            progress::short_id(d.digest.as_str()),
+                            progress::human_size(d.size)
+                        )),
+                        Prepared::NotFetched(d) => out.notes.push(format!(
+                            "Cache mount {label}: starts empty (the registry cache's {} was not fetched)",
+                            progress::short_id(d.digest.as_str())
+                        )),
+                        Prepared::Failed(e) => out
+                            .notes
+                            .push(format!("Cache mount {label}: starts empty (cannot restore {e})")),
                     }
-                    path
+                    dir
                 }
             };
             out.mounts.push(container::Mount::Bind {
@@ -2166,7 +2173,7 @@ impl Drop for TempDir {
     }
 }
 
-fn tempdir_in(parent: &Path) -> io::Result<PathBuf> {
+pub(crate) fn tempdir_in(parent: &Path) -> io::Result<PathBuf> {
     fs::create_dir_all(parent)?;
     for i in 0..1000u32 {
         let p = parent.join(format!("from-{}-{}-{i}", std::process::id(), now()));

@@ -397,7 +397,7 @@ pub fn unpack_layer(store: &Store, layer: &Descriptor, diff_id: &Digest) -> io::
             inner: decompressed,
             hash: sha2::Digest::new(),
         };
-        unpack_tar(&mut reader, &tmp)?;
+        unpack_tar(&mut reader, &tmp, true)?;
         io::copy(&mut reader, &mut io::sink())?;
         let got = format!("sha256:{}", slipway_store::hex(&sha2::Digest::finalize(reader.hash)));
         if got != diff_id.as_str() {
@@ -421,10 +421,16 @@ pub fn unpack_layer(store: &Store, layer: &Descriptor, diff_id: &Digest) -> io::
     result.map(|()| dir)
 }
 
-/// Unpacks an OCI layer tar into `dir`, turning `.wh.` entries into overlayfs whiteouts.
-/// Paths that would leave `dir` (`..`, absolute, through symlinks) are refused by
-/// `tar::Entry::unpack_in`.
-fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
+/// Unpacks a tar of a plain directory (see [`crate::layer::write_dir`]) into `dir`:
+/// `.wh.` names are ordinary files there, and device nodes are left out.
+pub(crate) fn unpack_dir(reader: impl io::Read, dir: &Path) -> io::Result<()> {
+    unpack_tar(reader, dir, false)
+}
+
+/// Unpacks an OCI layer tar into `dir`, turning `.wh.` entries into overlayfs whiteouts
+/// when `overlay`. Paths that would leave `dir` (`..`, absolute, through symlinks) are
+/// refused by `tar::Entry::unpack_in`.
+fn unpack_tar(reader: impl io::Read, dir: &Path, overlay: bool) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
@@ -438,7 +444,7 @@ fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if let Some(hidden) = name.strip_prefix(crate::layer::WHITEOUT_PREFIX) {
+        if let Some(hidden) = name.strip_prefix(crate::layer::WHITEOUT_PREFIX).filter(|_| overlay) {
             let parent = path.parent().unwrap_or(Path::new(""));
             if parent
                 .components()
@@ -465,6 +471,9 @@ fn unpack_tar(reader: impl io::Read, dir: &Path) -> io::Result<()> {
             continue;
         }
         let kind = entry.header().entry_type();
+        if !overlay && (kind.is_character_special() || kind.is_block_special()) {
+            continue;
+        }
         if kind.is_fifo() || kind.is_character_special() || kind.is_block_special() {
             // The tar crate would write these as empty files.
             let at = node_path(dir, &path)?;

@@ -272,7 +272,24 @@ impl Write for Chunks {
 /// Writes the upper dir `upper` as a layer to `out`. Entries are sorted by path;
 /// device files, sockets and overlayfs' own bookkeeping are skipped.
 pub fn write_layer(upper: &Path, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
-    write_layer_with(options, out, |tar| write_tar(upper, options, tar))
+    write_layer_with(options, out, |tar| write_tar(upper, options, Tree::Upper, tar))
+}
+
+/// Writes a plain directory (a cache mount's, not an overlayfs upper dir) as a tar of its
+/// entries, compressed as `options` say: nothing is a whiteout or an opaque directory
+/// there, and device nodes and sockets are left out.
+pub fn write_dir(dir: &Path, options: &LayerOptions, out: impl Write + Send) -> io::Result<LayerInfo> {
+    write_layer_with(options, out, |tar| write_tar(dir, options, Tree::Plain, tar))
+}
+
+/// What a directory written as a tar is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tree {
+    /// An overlayfs upper dir: 0/0 character devices are whiteouts, the opaque xattr marks
+    /// opaque directories.
+    Upper,
+    /// A plain directory.
+    Plain,
 }
 
 /// Writes the tar that `tar` produces as a layer to `out`, compressed as `options` say,
@@ -400,7 +417,7 @@ impl<R: io::Read, W: Write> io::Read for Tee<R, W> {
 
 /// The relative paths under `dir`: names sorted bytewise within each directory, a
 /// directory right before its contents.
-fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
+pub(crate) fn sorted_tree(dir: &Path) -> io::Result<Vec<PathBuf>> {
     fn walk(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
         let full = root.join(rel);
         let mut names = fs::read_dir(&full)
@@ -436,7 +453,7 @@ pub(crate) fn entry_header(options: &LayerOptions, uid: u32, gid: u32, mode: u32
     header
 }
 
-fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Result<bool> {
+fn write_tar(upper: &Path, options: &LayerOptions, tree: Tree, out: impl Write) -> io::Result<bool> {
     let mut exact = true;
     let mut tar = tar::Builder::new(out);
     tar.follow_symlinks(false);
@@ -447,7 +464,7 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
         let ft = meta.file_type();
         let name = rel.file_name().unwrap_or_default().to_string_lossy();
         let mut header = entry_header(options, meta.uid(), meta.gid(), meta.mode(), meta.mtime());
-        if is_whiteout(&meta) {
+        if tree == Tree::Upper && is_whiteout(&meta) {
             let wh = rel.with_file_name(format!("{WHITEOUT_PREFIX}{name}"));
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(0);
@@ -459,7 +476,7 @@ fn write_tar(upper: &Path, options: &LayerOptions, out: impl Write) -> io::Resul
             header.set_entry_type(tar::EntryType::Directory);
             header.set_size(0);
             tar.append_data(&mut header, &rel, io::empty())?;
-            if is_opaque(&full) {
+            if tree == Tree::Upper && is_opaque(&full) {
                 let mut h = entry_header(options, 0, 0, 0o600, meta.mtime());
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_size(0);

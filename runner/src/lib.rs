@@ -16,6 +16,7 @@ pub mod distribute;
 pub mod export;
 pub mod image;
 pub mod layer;
+pub mod mounts;
 pub mod net;
 pub mod progress;
 pub mod prune;

@@ -15,6 +15,7 @@
 
 pub mod image;
 pub mod layout;
+pub mod mounts;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
