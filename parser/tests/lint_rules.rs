@@ -427,6 +427,12 @@ fn dl3059_consecutive_runs() {
          RUN powershell -Command \"$ErrorActionPreference = 'Stop'; Invoke-WebRequest -OutFile a.zip $url; Expand-Archive a.zip\"\n\
          RUN echo one\n",
     );
+    // The base image's SHELL may be PowerShell: `;`-separated statements are commands too.
+    quiet(
+        "DL3059",
+        "FROM mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2016\n\
+         RUN Add-WindowsFeature A; Add-WindowsFeature B\nRUN &$Env:windir\\appcmd set app x\n",
+    );
     rule_fires(
         "DL3059",
         "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nSHELL [\"pwsh\", \"-Command\"]\n\

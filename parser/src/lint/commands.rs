@@ -197,11 +197,17 @@ fn exec_form(cx: &Cx<'_>, i: usize, outer: &Instruction, inst: &Instruction, wor
 /// How many commands a cmd (`dialect` `cmd`) or PowerShell script runs, as far as
 /// DL3059 cares: cmd's `&`, `&&`, `||` and `|` (outside quotes, `^` escaping) separate
 /// commands, and a `powershell`/`pwsh` command counts the statements of its command
-/// text (see [`powershell_statements`]).
+/// text (see [`powershell_statements`]). A Windows stage's `cmd` is often an assumption
+/// (the base image's SHELL is unknown here and is PowerShell in many images), so a cmd
+/// script counts as many commands as its statements read as PowerShell, if that is more.
 pub(crate) fn windows_commands(text: &str, dialect: &str) -> usize {
     if dialect == "powershell" {
         return powershell_statements(text).max(1);
     }
+    cmd_commands(text).max(powershell_statements(text))
+}
+
+fn cmd_commands(text: &str) -> usize {
     let mut pieces = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);
     let b = text.as_bytes();
