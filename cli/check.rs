@@ -15,14 +15,100 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The lowest severity that makes `check` exit 1.
+/// The lowest severity that makes `check` exit 1 (with hadolint's `failure-threshold` names).
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailLevel {
     Error,
     Warning,
+    #[value(alias = "style")]
     Info,
     /// Never exit 1 for findings.
+    #[value(alias = "ignore")]
     None,
+}
+
+/// hadolint's command-line flags, so a CI job's `hadolint …` line works as `slipway check …`.
+/// They win over `.slipway.toml` and hadolint's configuration; lists add to theirs.
+#[derive(Clone, Default, clap::Args)]
+pub struct HadolintFlags {
+    /// Give this code the severity `error` (hadolint's `--error`); repeatable.
+    #[arg(long = "error", value_name = "CODE")]
+    pub error: Vec<String>,
+    /// Give this code the severity `warning`; repeatable.
+    #[arg(long = "warning", value_name = "CODE")]
+    pub warning: Vec<String>,
+    /// Give this code the severity `info`; repeatable.
+    #[arg(long = "info", value_name = "CODE")]
+    pub info: Vec<String>,
+    /// Give this code the severity `info` (hadolint's `style`); repeatable.
+    #[arg(long = "style", value_name = "CODE")]
+    pub style: Vec<String>,
+    /// A registry FROM images may come from (DL3026); repeatable.
+    #[arg(long = "trusted-registry", value_name = "REGISTRY")]
+    pub trusted_registry: Vec<String>,
+    /// A label every image must have, `label:type` (`text`, `url`, `semver`, `hash`,
+    /// `rfc3339`, `spdx`, `email`); repeatable.
+    #[arg(long = "require-label", value_name = "LABEL:TYPE")]
+    pub require_label: Vec<String>,
+    /// Labels outside the required ones are findings (DL3050).
+    #[arg(long)]
+    pub strict_labels: bool,
+    /// `# hadolint ignore=` comments have no effect.
+    #[arg(long)]
+    pub disable_ignore_pragma: bool,
+    /// The file name to write in the report instead of each Dockerfile's path.
+    #[arg(long, value_name = "PATH")]
+    pub file_path_in_report: Option<String>,
+    /// No colours.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Say which configuration files are read, on stderr.
+    #[arg(long, short = 'V')]
+    pub verbose: bool,
+}
+
+impl HadolintFlags {
+    /// Puts the flags over `config`; a `--require-label` of an unknown type is an error.
+    fn apply(&self, config: &mut Config) -> Result<(), String> {
+        for (codes, severity) in [
+            (&self.error, Severity::Error),
+            (&self.warning, Severity::Warning),
+            (&self.info, Severity::Advice),
+            (&self.style, Severity::Advice),
+        ] {
+            config.severity.extend(codes.iter().map(|c| (c.clone(), severity)));
+        }
+        config.trusted_registries.extend(self.trusted_registry.iter().cloned());
+        for entry in &self.require_label {
+            let (name, kind) = entry
+                .split_once(':')
+                .ok_or_else(|| format!("invalid --require-label {entry:?} (expected LABEL:TYPE, e.g. maintainer:text)"))?;
+            let kind = slipway_parser::suppress::LabelType::parse(kind).ok_or_else(|| {
+                format!("invalid --require-label {entry:?}: unknown type {kind:?} (expected text, url, semver, hash, rfc3339, spdx or email)")
+            })?;
+            config.label_schema.retain(|(n, _)| n != name);
+            config.label_schema.push((name.to_string(), kind));
+        }
+        config.strict_labels |= self.strict_labels;
+        config.disable_ignore_pragma |= self.disable_ignore_pragma;
+        Ok(())
+    }
+}
+
+/// The report format a hadolint `format` name stands for: its `json` is `hadolint-json`
+/// (the shape its users parse), `tty` is `human`; `None` for the formats slipway does not
+/// write (`codacy`, `sonarqube`, `junit`).
+fn hadolint_format(name: &str) -> Option<Format> {
+    Some(match name {
+        "tty" => Format::Human,
+        "json" => Format::HadolintJson,
+        "checkstyle" => Format::Checkstyle,
+        "codeclimate" => Format::Codeclimate,
+        "gitlab_codeclimate" => Format::GitlabCodeclimate,
+        "gnu" => Format::Gnu,
+        "sarif" => Format::Sarif,
+        _ => return None,
+    })
 }
 
 impl FailLevel {
@@ -39,7 +125,8 @@ impl FailLevel {
 /// The command line of `slipway check`.
 pub struct Options {
     pub paths: Vec<PathBuf>,
-    pub format: Format,
+    /// `--format`; without it hadolint's `format` (HADOLINT_FORMAT), else human.
+    pub format: Option<Format>,
     /// `--fail-level`; without it hadolint's `failure-threshold`, else `error`.
     pub fail_level: Option<FailLevel>,
     /// `--no-fail` (or hadolint's `no-fail`): findings never make the exit code 1.
@@ -55,6 +142,7 @@ pub struct Options {
     pub color: bool,
     /// Run shellcheck on RUN scripts when it is installed.
     pub shellcheck: bool,
+    pub hadolint: HadolintFlags,
 }
 
 impl FailLevel {
@@ -298,6 +386,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     // hadolint's configuration: the environment once, files as found for each Dockerfile
     // (`--config x.yaml` names the file instead).
     let hadolint_env = slipway_planner::hadolint::from_env(&|k| std::env::var(k).ok());
+    let verbose = opts.hadolint.verbose || hadolint_env.verbose == Some(true);
+    // The output format when --format is not given: hadolint's, from the configuration of
+    // the first Dockerfile (HADOLINT_FORMAT over its file).
+    let mut format = opts.format;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let explicit_hadolint = match opts.config.as_deref().filter(|p| is_hadolint_file(p)) {
         Some(p) => match slipway_planner::hadolint::read(p) {
@@ -416,6 +508,9 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             None => match slipway_planner::config::find(&context) {
                 Some(found) => {
                     let first = !configs.contains_key(&found);
+                    if first && verbose {
+                        eprintln!("configuration: {}", found.display());
+                    }
                     match configs.entry(found.clone()).or_insert_with(|| load_config(&found)) {
                         Ok(c) => c.clone(),
                         Err(e) => {
@@ -436,6 +531,9 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             None => match slipway_planner::hadolint::find(&cwd, Some(&context), &|k| std::env::var(k).ok()) {
                 Some(found) => {
                     let first = !hadolint_files.contains_key(&found);
+                    if first && verbose {
+                        eprintln!("hadolint configuration: {}", found.display());
+                    }
                     match hadolint_files
                         .entry(found.clone())
                         .or_insert_with(|| slipway_planner::hadolint::read(&found))
@@ -455,6 +553,21 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         };
         let hadolint = hadolint_file.with(hadolint_env.clone());
         slipway_planner::hadolint::merge_under(&mut config, &hadolint);
+        if let Err(e) = opts.hadolint.apply(&mut config) {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        if format.is_none() {
+            format = Some(match hadolint.formats.first() {
+                None => Format::Human,
+                Some(name) => hadolint_format(name).unwrap_or_else(|| {
+                    eprintln!(
+                        "warning: slipway check does not write hadolint's {name} format; writing the human format (choose one with --format)"
+                    );
+                    Format::Human
+                }),
+            });
+        }
         // The command line first, then hadolint's `no-fail` and `failure-threshold`.
         let fail_level = match (opts.no_fail, opts.fail_level) {
             (true, _) => FailLevel::None,
@@ -503,7 +616,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
         failing |= diagnostics.iter().any(|d| fail_level.fails(d.severity));
         reports.push(FileReport {
-            name,
+            name: opts.hadolint.file_path_in_report.clone().unwrap_or(name),
             text,
             diagnostics,
         });
@@ -511,7 +624,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    report::write(&mut out, opts.format, &reports, opts.color)?;
+    report::write(&mut out, format.unwrap_or(Format::Human), &reports, opts.color)?;
     out.flush()?;
     if opts.fix {
         eprintln!(

@@ -75,12 +75,12 @@ enum Command {
     /// `HADOLINT_*` variables for what it does not set. Exits 1 when a finding is at or above
     /// --fail-level, 2 on a usage or I/O error.
     Check {
-        /// Output format.
-        #[arg(long, short, value_enum, default_value_t = report::Format::Human)]
-        format: report::Format,
+        /// Output format [default: human, or hadolint's `format` / HADOLINT_FORMAT].
+        #[arg(long, short, value_enum)]
+        format: Option<report::Format>,
         /// The lowest severity that makes the command exit 1 [default: error, or hadolint's
         /// `failure-threshold`].
-        #[arg(long, value_enum)]
+        #[arg(long, short = 't', visible_alias = "failure-threshold", value_enum)]
         fail_level: Option<check::FailLevel>,
         /// Exit 0 whatever the findings (hadolint's `--no-fail`).
         #[arg(long)]
@@ -91,8 +91,9 @@ enum Command {
         /// Never report this code (a rule name, BuildKit check, or hadolint code); repeatable.
         #[arg(long, value_name = "CODE")]
         ignore: Vec<String>,
-        /// Use this configuration file instead of the nearest `.slipway.toml`.
-        #[arg(long, value_name = "FILE")]
+        /// Use this configuration file instead of the nearest `.slipway.toml` (a `.yaml` or
+        /// `.yml` file: instead of hadolint's `.hadolint.yaml`).
+        #[arg(long, short = 'c', value_name = "FILE")]
         config: Option<PathBuf>,
         /// The stage being built (the value of TARGETSTAGE).
         #[arg(long, value_name = "STAGE")]
@@ -103,6 +104,8 @@ enum Command {
         /// Do not run shellcheck on RUN scripts (it runs when `shellcheck` is on PATH).
         #[arg(long)]
         no_shellcheck: bool,
+        #[command(flatten)]
+        hadolint: check::HadolintFlags,
         /// Dockerfiles or directories (default `.`); `-` reads standard input.
         paths: Vec<PathBuf>,
     },
@@ -398,6 +401,7 @@ fn main() -> ExitCode {
             target,
             fix,
             no_shellcheck,
+            hadolint,
             paths,
         } => check::run(&check::Options {
             paths,
@@ -409,8 +413,9 @@ fn main() -> ExitCode {
             config,
             target,
             fix,
-            color: color(std::io::stdout().is_terminal()),
+            color: color(std::io::stdout().is_terminal()) && !hadolint.no_color,
             shellcheck: !no_shellcheck,
+            hadolint,
         }),
         Command::Plan {
             file,

@@ -705,6 +705,129 @@ fn a_real_hadolint_yaml_is_read_with_every_key() {
     assert!(stderr(&out).contains("failure-threshold"), "{}", stderr(&out));
 }
 
+/// Every key hadolint's README lists, in a second real file: `no-fail: true`, the whole
+/// label schema, `format: json` (hadolint's JSON when no --format is given).
+const HADOLINT_YAML_NO_FAIL: &str = "\
+failure-threshold: style
+no-fail: true
+format: json
+no-color: true
+verbose: false
+ignored: [DL3006]
+override:
+  error: [DL3025]
+trustedRegistries: docker.io
+label-schema:
+  author: text
+  contact: email
+  created: rfc3339
+  version: semver
+  documentation: url
+  git-revision: hash
+  license: spdx
+strict-labels: true
+disable-ignore-pragma: false
+";
+
+#[test]
+fn hadolint_yaml_no_fail_label_schema_and_format() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".hadolint.yaml"), HADOLINT_YAML_NO_FAIL).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM alpine\nLABEL author=me contact=nobody created=yesterday version=1.0 \\\n  \
+         documentation=docs git-revision=xyz license=MIT-ish other=1\nCMD echo hi\n",
+    )
+    .unwrap();
+    let out = slipway_env(dir.path(), &["check", "--no-shellcheck", "Dockerfile"], &[]);
+    // `format: json` is hadolint's JSON.
+    let got = hadolint_findings(&out);
+    let codes: Vec<&str> = got.iter().map(|(c, _)| c.as_str()).collect();
+    for code in ["DL3058", "DL3053", "DL3054", "DL3052", "DL3055", "DL3056", "DL3050", "DL3025"] {
+        assert!(codes.contains(&code), "{code} missing: {got:?}");
+    }
+    assert!(got.contains(&("DL3025".into(), "error".into())), "{got:?}");
+    assert!(!codes.contains(&"DL3006") && !codes.contains(&"DL3049"), "{got:?}");
+    // no-fail: true, although errors are there and the threshold is style.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // --format wins over the file's, HADOLINT_FORMAT over the file's too.
+    let out = slipway_env(dir.path(), &["check", "--no-shellcheck", "-f", "gnu", "Dockerfile"], &[]);
+    assert!(stdout(&out).starts_with("Dockerfile:"), "{}", stdout(&out));
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "Dockerfile"],
+        &[("HADOLINT_FORMAT", "gitlab_codeclimate")],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v[0]["fingerprint"].is_string(), "{v}");
+    // A format slipway does not write: said, and the human format instead.
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "Dockerfile"],
+        &[("HADOLINT_FORMAT", "junit")],
+    );
+    assert!(stderr(&out).contains("junit"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("DL3025"), "{}", stdout(&out));
+}
+
+/// hadolint's command-line flags work on `slipway check` and win over the files.
+#[test]
+fn hadolint_command_line_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hadolint.yml"), "ignored: [DL3003]\nfailure-threshold: error\n").unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM quay.io/a/b:1\nLABEL version=x\nRUN cd /x\n# hadolint ignore=DL3059\nRUN echo\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", "--no-shellcheck", "-f", "hadolint-json"];
+        args.extend_from_slice(extra);
+        args.push("Dockerfile");
+        slipway_env(dir.path(), &args, &[])
+    };
+    // -c names the hadolint file: DL3003 ignored, only errors fail.
+    let out = run(&["-c", "hadolint.yml"]);
+    let got = hadolint_findings(&out);
+    assert!(!got.iter().any(|(c, _)| c == "DL3003" || c == "DL3059"), "{got:?}");
+    assert_eq!(out.status.code(), Some(0));
+    // -t / --failure-threshold with hadolint's names; --error/--warning/--style.
+    let out = run(&["-t", "style"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["-t", "warning", "--style", "DL3003"]);
+    assert!(hadolint_findings(&out).contains(&("DL3003".into(), "info".into())));
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&["--failure-threshold", "ignore", "--error", "DL3003"]);
+    assert!(hadolint_findings(&out).contains(&("DL3003".into(), "error".into())));
+    assert_eq!(out.status.code(), Some(0));
+    // --trusted-registry, --require-label, --strict-labels, --disable-ignore-pragma.
+    let out = run(&[
+        "--trusted-registry",
+        "docker.io",
+        "--require-label",
+        "version:semver",
+        "--require-label",
+        "maintainer:text",
+        "--strict-labels",
+        "--disable-ignore-pragma",
+        "--file-path-in-report",
+        "src/Dockerfile",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = v.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    for code in ["DL3026", "DL3056", "DL3049", "DL3059"] {
+        assert!(codes.contains(&code), "{code} missing: {codes:?}");
+    }
+    assert!(v.as_array().unwrap().iter().all(|d| d["file"] == "src/Dockerfile"), "{v}");
+    // A bad --require-label is a usage error; -V says which files it read.
+    let out = run(&["--require-label", "version:colour"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
+    std::fs::write(dir.path().join(".hadolint.yaml"), "ignored: [DL3059]\n").unwrap();
+    let out = run(&["-V", "--no-color"]);
+    assert!(stderr(&out).contains(".hadolint.yaml"), "{}", stderr(&out));
+}
+
 #[test]
 fn hadolint_output_formats_have_hadolints_shapes() {
     let dir = tempfile::tempdir().unwrap();

@@ -305,6 +305,8 @@ pub struct Lint {
     stages: Vec<StageLint>,
     /// Which stages [`Lint::after`] moved over.
     moved: Vec<bool>,
+    /// Whether the text has a shell pragma (then [`Lint::after`] moves no stage over).
+    shell_pragmas: bool,
 }
 
 /// One stage's findings, and what its checks start and end with.
@@ -351,8 +353,15 @@ impl Lint {
     fn build(cx: &Cx<'_>, old: Option<(Lint, &crate::Change)>) -> Lint {
         let model = cx.model;
         let n = model.stages.len();
+        // A `# hadolint shell=` pragma changes the shell of stages it is not in (those after
+        // it, or built on its stage): with one in either text, every stage is checked again.
+        let shell_pragmas = cx
+            .file
+            .comments
+            .iter()
+            .any(|c| crate::scripts::shell_pragma(&c.text).is_some());
         let (mut old, change) = match old {
-            Some((o, c)) if o.stages.len() == n && model.memo.reused.len() == n => {
+            Some((o, c)) if o.stages.len() == n && model.memo.reused.len() == n && !o.shell_pragmas && !shell_pragmas => {
                 (o.stages.into_iter().map(Some).collect::<Vec<_>>(), Some(c))
             }
             _ => (Vec::new(), None),
@@ -413,6 +422,7 @@ impl Lint {
             diagnostics,
             stages,
             moved: moved_stages,
+            shell_pragmas,
         }
     }
 
@@ -832,9 +842,9 @@ fn workdir(cx: &Cx<'_>, i: usize, w: &Word, st: &mut State, out: &mut Vec<Diagno
     let env = cx.env_at(i);
     let path = cx.expand(&w.text, &env);
     let relative = match &path {
-        Some(p) => !p.starts_with('/') && !windows_absolute(p),
+        Some(p) => !p.starts_with('/') && !crate::model::windows_absolute(p),
         // hadolint's rule: an unknown variable at the start may be absolute.
-        None => !w.text.trim_matches(['"', '\'']).starts_with(['$', '/']) && !windows_absolute(&w.text),
+        None => !w.text.trim_matches(['"', '\'']).starts_with(['$', '/']) && !crate::model::windows_absolute(&w.text),
     };
     if relative && st.workdir_here {
         let mut d = finding(
@@ -865,11 +875,6 @@ fn workdir(cx: &Cx<'_>, i: usize, w: &Word, st: &mut State, out: &mut Vec<Diagno
     };
     st.workdir_set = true;
     st.workdir_here = true;
-}
-
-fn windows_absolute(p: &str) -> bool {
-    let b = p.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
 }
 
 /// `/a/b` + `c/../d` → `/a/b/d`.
@@ -1161,7 +1166,7 @@ fn copy(cx: &Cx<'_>, i: usize, inst: &Instruction, args: &Args, st: &State, out:
         let raw = dest.text.trim_matches(['"', '\'']);
         let resolved = cx.expand(&dest.text, &env);
         let relative = match &resolved {
-            Some(d) => !d.starts_with('/') && !windows_absolute(d) && !raw.starts_with('$'),
+            Some(d) => !d.starts_with('/') && !crate::model::windows_absolute(d) && !raw.starts_with('$'),
             None => false,
         };
         if relative {
@@ -1240,7 +1245,7 @@ fn consecutive_run(
     prev: &mut Option<(usize, usize)>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let count = run.script.commands.len();
+    let count = run.commands;
     let inst = &cx.file.instructions[i];
     if let Some((p, prev_count)) = *prev {
         let prev_inst = &cx.file.instructions[p];

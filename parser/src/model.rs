@@ -697,15 +697,11 @@ impl<'a> Analyzer<'a> {
                                     .with_fix("remove the flag", vec![Edit { span: flag.span.start..skip_blanks(self.text, flag.span.end), text: String::new() }]),
                             );
                         }
-                        if x.matched.is_empty() && x.unmatched.is_empty() && is_platform(&x.result) {
-                            let (os, arch) = x
-                                .result
-                                .split_once('/')
-                                .map(|(o, r)| (o, r.split('/').next().unwrap_or(r)))
-                                .unwrap_or((&x.result, ""));
-                            let named_for_it = name
-                                .as_deref()
-                                .is_some_and(|n| n.contains(os) || (!arch.is_empty() && n.contains(arch)));
+                        let constant = (x.matched.is_empty() && x.unmatched.is_empty())
+                            .then(|| parse_platform(&x.result))
+                            .flatten();
+                        if let Some((os, arch)) = constant {
+                            let named_for_it = name.as_deref().is_some_and(|n| n.contains(&os) || n.contains(&arch));
                             if !named_for_it {
                                 self.push(
                                     warn(
@@ -932,6 +928,11 @@ impl<'a> Analyzer<'a> {
 
     /// Expands a word in a stage, reporting UndefinedVar. Returns the expansion.
     fn expand(&mut self, word: &Word, scope: &Scope) -> Option<String> {
+        self.expand_matches(word, scope).map(|(result, _)| result)
+    }
+
+    /// [`Self::expand`], with the names that had no value (empty in the result).
+    fn expand_matches(&mut self, word: &Word, scope: &Scope) -> Option<(String, BTreeSet<String>)> {
         match self.lexer.process_word_with_matches(&word.text, &scope.env) {
             Ok(x) => {
                 for name in &x.unmatched {
@@ -951,7 +952,7 @@ impl<'a> Analyzer<'a> {
                     ));
                     self.push(d);
                 }
-                Some(x.result)
+                Some((x.result, x.unmatched))
             }
             Err(e) => {
                 self.expansion_error(&e.message, word.span.clone());
@@ -1207,8 +1208,12 @@ impl<'a> Analyzer<'a> {
                 }
             }
             (Keyword::Workdir, Args::Shell(w)) => {
-                let path = self.expand(w, scope).unwrap_or_else(|| w.text.clone());
-                if !scope.workdir_set && !path.starts_with('/') {
+                let (path, unknown) = self.expand_matches(w, scope).unwrap_or_else(|| (w.text.clone(), BTreeSet::new()));
+                // A path that starts with a variable this file does not set (the base image's
+                // `$HOME`, an ARG without a value) may well be absolute: BuildKit, which knows
+                // the value, decides; so does a drive letter, which only a Windows stage writes.
+                let unknown_start = !unknown.is_empty() && w.text.trim_start_matches(['"', '\'']).starts_with('$');
+                if !scope.workdir_set && !path.starts_with('/') && !unknown_start && !windows_absolute(&path) {
                     self.push(
                         warn(
                             "WorkdirRelativePath",
@@ -1448,12 +1453,60 @@ pub fn is_secret_name(key: &str) -> bool {
 }
 
 /// `os/arch[/variant]` with known-looking parts.
-fn is_platform(s: &str) -> bool {
+/// `C:\\x`, `c:/x`: absolute on Windows.
+pub(crate) fn windows_absolute(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+/// The OS and architecture of a platform specifier as containerd's `platforms.Parse`
+/// reads it (what BuildKit's FromPlatformFlagConstDisallowed parses): `os/arch[/variant]`,
+/// or one word that is a known OS (the host's architecture) or a known architecture (on
+/// linux), names normalised (`x86_64` → `amd64`, `aarch64` → `arm64`, `macos` → `darwin`).
+/// `None` where containerd returns an error.
+fn parse_platform(s: &str) -> Option<(String, String)> {
+    const OSES: [&str; 17] = [
+        "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux", "nacl", "netbsd",
+        "openbsd", "plan9", "solaris", "windows", "zos",
+    ];
+    const ARCHES: [&str; 24] = [
+        "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le", "loong64", "mips",
+        "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv", "riscv64", "s390", "s390x",
+        "sparc", "sparc64", "wasm",
+    ];
+    let word = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
+    // The OS may carry a version in parentheses: `windows(10.0.17763)/amd64`.
+    let os_word = |p: &str| match p.split_once('(') {
+        Some((os, v)) => word(os) && v.strip_suffix(')').is_some_and(|v| v.is_empty() || word(v)),
+        None => word(p),
+    };
+    let os = |p: &str| match p.split('(').next().unwrap_or(p).to_ascii_lowercase() {
+        m if m == "macos" => "darwin".to_string(),
+        m => m,
+    };
+    let arch = |p: &str| match p.to_ascii_lowercase().as_str() {
+        "i386" => "386".to_string(),
+        "x86_64" | "x86-64" => "amd64".to_string(),
+        "aarch64" => "arm64".to_string(),
+        "armhf" | "armel" => "arm".to_string(),
+        a => a.to_string(),
+    };
     let parts: Vec<&str> = s.split('/').collect();
-    (2..=3).contains(&parts.len())
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    match parts[..] {
+        [one] if os_word(one) && OSES.contains(&os(one).as_str()) => {
+            let host = match std::env::consts::ARCH {
+                "x86_64" => "amd64",
+                "aarch64" => "arm64",
+                "x86" => "386",
+                "powerpc64" => "ppc64le",
+                a => a,
+            };
+            Some((os(one), host.to_string()))
+        }
+        [one] if word(one) && ARCHES.contains(&arch(one).as_str()) => Some(("linux".to_string(), arch(one))),
+        [o, a] | [o, a, _] if os_word(o) && word(a) && parts[2..].iter().all(|v| word(v)) => Some((os(o), arch(a))),
+        _ => None,
+    }
 }
 
 /// A plausible Docker image reference (`[host[:port]/]path[:tag][@digest]`).

@@ -13,7 +13,15 @@
 //! Scripts for shells a shell linter cannot read (PowerShell, cmd, zsh, a
 //! Python shebang, …) and exec-form RUNs are left out. So are Windows stages,
 //! whose default SHELL is `cmd /S /C` (the OS is known only from hints: see
-//! `is_windows`).
+//! `is_windows`). The crate's own rules also see the cmd and PowerShell
+//! scripts (dialect `cmd` / `powershell`), to count their commands.
+//!
+//! hadolint's `# hadolint shell=NAME` pragma (also `# slipway shell=NAME`) names
+//! the shell RUN uses where the Dockerfile does not say: before the first FROM
+//! for every stage not built on another, inside a stage for the RUNs below it
+//! (and stages built on it), until a SHELL instruction or another pragma.
+//! `shell=powershell` (or `pwsh`, `cmd`) turns off the POSIX-shell rules and
+//! shellcheck for those RUNs, as hadolint does.
 //!
 //! The map sends every byte of a script to its byte in the Dockerfile; the
 //! few bytes BuildKit synthesises (the newline before a reassembled heredoc)
@@ -37,7 +45,8 @@ pub struct Script {
     pub text: String,
     /// The command line running it: the SHELL in scope, or a heredoc's shebang words.
     pub shell: Vec<String>,
-    /// The dialect to read it in: `sh`, `bash`, `dash` or `ksh`.
+    /// The dialect to read it in: `sh`, `bash`, `dash` or `ksh` (inside this
+    /// crate also `cmd` or `powershell`, which [`scripts`] leaves out).
     pub dialect: &'static str,
     /// ARG and ENV names in scope at the instruction (ENV only for ONBUILD,
     /// whose ARGs do not reach the downstream build), sorted.
@@ -128,7 +137,44 @@ pub fn scripts(text: &str, file: &Dockerfile, model: &Model) -> Vec<Script> {
         );
         final_shell.push(end);
     }
+    out.retain(|s| !matches!(s.dialect, "cmd" | "powershell"));
     out
+}
+
+/// The shell a `# hadolint shell=NAME` (or `# slipway shell=NAME`) comment names, read
+/// as hadolint reads it: the word after `shell =`, then an optional `# comment`.
+pub(crate) fn shell_pragma(comment: &str) -> Option<&str> {
+    let rest = comment.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix("hadolint").or_else(|| rest.strip_prefix("slipway"))?;
+    let trimmed = rest.trim_start_matches([' ', '\t']);
+    if trimmed.len() == rest.len() {
+        return None;
+    }
+    let rest = trimmed.strip_prefix("shell")?.trim_start_matches([' ', '\t']);
+    let rest = rest.strip_prefix('=')?.trim_start_matches([' ', '\t']);
+    let end = rest.find([' ', '\t', '\n']).unwrap_or(rest.len());
+    let (name, after) = rest.split_at(end);
+    let after = after.trim_start_matches([' ', '\t']);
+    (!name.is_empty() && (after.is_empty() || after.starts_with('#'))).then_some(name)
+}
+
+/// The SHELL a shell pragma stands for.
+fn pragma_shell(name: &str) -> Vec<String> {
+    vec![name.to_string(), "-c".to_string()]
+}
+
+/// The shell pragmas in comments that start in `range` of the source and lie between
+/// instructions (not in a continuation), in order.
+fn pragmas_in(file: &Dockerfile, range: Span) -> impl Iterator<Item = (usize, &str)> + '_ {
+    let first = file.comments.partition_point(|c| c.span.start < range.start);
+    file.comments[first..]
+        .iter()
+        .take_while(move |c| c.span.start < range.end)
+        .filter_map(|c| Some((c.span.start, shell_pragma(&c.text)?)))
+        .filter(|&(at, _)| {
+            let i = file.instructions.partition_point(|inst| inst.span.end <= at);
+            file.instructions.get(i).is_none_or(|inst| inst.span.start > at)
+        })
 }
 
 /// The SHELL a stage starts with, and whether it runs Windows: `base`, the SHELL its base
@@ -139,10 +185,19 @@ pub(crate) fn start_shell(
     base: Option<&(Vec<String>, bool)>,
 ) -> (Vec<String>, bool) {
     let argv = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
-    match base {
-        Some(shell) => shell.clone(),
-        None if is_windows(file, stage) => (argv(&WINDOWS_SHELL), true),
-        None => (argv(&DEFAULT_SHELL), false),
+    let windows = is_windows(file, stage);
+    // A shell pragma before the first FROM names the shell of every base image.
+    let first_from = file
+        .instructions
+        .iter()
+        .find(|i| i.keyword == Some(Keyword::From))
+        .map_or(usize::MAX, |i| i.span.start);
+    let pragma = pragmas_in(file, 0..first_from).last().map(|(_, name)| pragma_shell(name));
+    match (base, pragma) {
+        (Some(shell), _) => shell.clone(),
+        (None, Some(shell)) => (shell, windows),
+        (None, None) if windows => (argv(&WINDOWS_SHELL), true),
+        (None, None) => (argv(&DEFAULT_SHELL), false),
     }
 }
 
@@ -156,8 +211,16 @@ pub(crate) fn stage_scripts(
     declared: impl Fn(usize, bool) -> Vec<String>,
     out: &mut Vec<Script>,
 ) -> (Vec<String>, bool) {
+    // Shell pragmas from the FROM to the next stage's FROM apply in order.
+    let from_end = file.instructions.get(stage.from).map_or(0, |f| f.span.end);
+    let next = stage.instructions.last().map_or(stage.from + 1, |&i| i + 1);
+    let stage_end = file.instructions.get(next).map_or(usize::MAX, |n| n.span.start);
+    let mut pragmas = pragmas_in(file, from_end..stage_end).peekable();
     for &i in &stage.instructions {
         let Some(inst) = file.instructions.get(i) else { continue };
+        while let Some((_, name)) = pragmas.next_if(|&(at, _)| at < inst.span.start) {
+            shell = pragma_shell(name);
+        }
         match (inst.keyword, &inst.args) {
             (Some(Keyword::Shell), Args::Json(words)) if !words.is_empty() => {
                 shell = words.iter().map(|w| w.text.clone()).collect();
@@ -170,6 +233,9 @@ pub(crate) fn stage_scripts(
             }
             _ => {}
         }
+    }
+    if let Some((_, name)) = pragmas.last() {
+        shell = pragma_shell(name);
     }
     (shell, windows)
 }
@@ -277,6 +343,8 @@ fn dialect(argv: &[String]) -> Option<&'static str> {
         "bash" => Some("bash"),
         "dash" => Some("dash"),
         "ksh" | "ksh93" | "mksh" | "pdksh" | "oksh" => Some("ksh"),
+        "cmd" => Some("cmd"),
+        "powershell" | "pwsh" => Some("powershell"),
         _ => None,
     }
 }
@@ -357,6 +425,16 @@ fn reassembled(text: &str, inst: &Instruction, word: &Word, docs: &[Heredoc]) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_pragmas_parse_like_hadolint() {
+        assert_eq!(shell_pragma("hadolint shell=powershell"), Some("powershell"));
+        assert_eq!(shell_pragma("  hadolint\tshell = /bin/bash  # the base image's"), Some("/bin/bash"));
+        assert_eq!(shell_pragma("slipway shell=pwsh"), Some("pwsh"));
+        for not in ["hadolint shell=", "hadolintshell=sh", "hadolint shell=a b", "hadolint ignore=DL3003", "shell=sh"] {
+            assert_eq!(shell_pragma(not), None, "{not}");
+        }
+    }
 
     fn scripts_of(text: &str) -> Vec<Script> {
         let parsed = crate::parse(text);

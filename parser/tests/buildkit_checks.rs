@@ -147,6 +147,22 @@ fn workdir_relative_path() {
         (2, "app"),
         "FROM alpine\nWORKDIR /srv\nWORKDIR app\n",
     );
+    // Regression: a path that starts with a variable the file does not set (the base
+    // image's `$GOPATH`/`$HOME`) was called relative; so was a Windows drive path.
+    check(
+        "WorkdirRelativePath",
+        "FROM alpine\nARG DIR=app\nWORKDIR $DIR\n",
+        (3, "$DIR"),
+        "FROM golang:nanoserver\nWORKDIR $GOPATH\nFROM jupyter/base\nWORKDIR \"${HOME}\"\n\
+         FROM mcr.microsoft.com/dotnet/framework/aspnet\nWORKDIR \"c:\\inetpub\\wwwroot\"\n",
+    );
+    // A known variable and a path under an unknown one are still judged.
+    check(
+        "WorkdirRelativePath",
+        "FROM alpine\nWORKDIR src/$SUB\n",
+        (2, "src/$SUB"),
+        "FROM alpine\nWORKDIR $HOME/src\n",
+    );
 }
 
 #[test]
@@ -236,6 +252,21 @@ fn from_platform_flag_const_disallowed() {
         "FROM --platform=linux/amd64 alpine AS build\n",
         (1, "linux/amd64"),
         "FROM --platform=linux/amd64 alpine AS build-amd64\nFROM --platform=$BUILDPLATFORM alpine\n",
+    );
+    // Regression: one word that containerd's platforms.Parse accepts (an architecture
+    // means linux/<arch>, an OS the host's architecture) is a constant too.
+    check(
+        "FromPlatformFlagConstDisallowed",
+        "FROM --platform=amd64 alpine AS prepare\n",
+        (1, "amd64"),
+        "FROM --platform=x86_64 alpine AS build-amd64\nFROM --platform=arm64 alpine AS linux-build\n\
+         FROM --platform=banana alpine AS prepare\nFROM --platform=Linux/ARM64 alpine AS on-arm64\n",
+    );
+    check(
+        "FromPlatformFlagConstDisallowed",
+        "FROM --platform=windows alpine AS prepare\n",
+        (1, "windows"),
+        "FROM --platform=windows alpine AS windows-base\n",
     );
 }
 

@@ -415,6 +415,32 @@ fn dl3059_consecutive_runs() {
         (4, "RUN"),
         "FROM alpine:3\nRUN a\nENV X=1\nRUN b\nRUN --mount=type=cache,target=/c c\nRUN d && e\nRUN f\n",
     );
+    // Regression: Windows RUNs (cmd, PowerShell) were never counted, so two one-command
+    // RUNs in a Windows stage went unreported; a PowerShell script of several statements
+    // is several commands.
+    rule_fires(
+        "DL3059",
+        "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN setx /M PATH \"C:\\bin;%PATH%\"\n\
+         RUN powershell busybox.exe --list ^|%{$nul = cmd /c mklink C:\\bin\\$_.exe busybox.exe}\n",
+        (3, "RUN"),
+        "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN setx /M PATH x && mkdir C:\\y\n\
+         RUN powershell -Command \"$ErrorActionPreference = 'Stop'; Invoke-WebRequest -OutFile a.zip $url; Expand-Archive a.zip\"\n\
+         RUN echo one\n",
+    );
+    // The base image's SHELL may be PowerShell: `;`-separated statements are commands too.
+    quiet(
+        "DL3059",
+        "FROM mcr.microsoft.com/dotnet/framework/aspnet:4.8-windowsservercore-ltsc2016\n\
+         RUN Add-WindowsFeature A; Add-WindowsFeature B\nRUN &$Env:windir\\appcmd set app x\n",
+    );
+    rule_fires(
+        "DL3059",
+        "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nSHELL [\"pwsh\", \"-Command\"]\n\
+         RUN Get-Process notepad | Stop-Process\nRUN Remove-Item -Force a.zip\n",
+        (4, "RUN"),
+        "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nSHELL [\"pwsh\", \"-Command\"]\n\
+         RUN Remove-Item a; Remove-Item b\nRUN if ($x) { a; b }; Write-Host 'x; y'\n",
+    );
 }
 
 #[test]
@@ -937,6 +963,69 @@ fn dl4006_pipefail() {
         "DL4006",
         "FROM mcr.microsoft.com/windows/servercore:ltsc2022\nRUN dir | findstr x\n",
     );
+}
+
+// --- `# hadolint shell=` ----------------------------------------------------
+
+/// `# hadolint shell=NAME` names the shell of the RUNs below it (hadolint: "so that
+/// Hadolint can automatically ignore all shell-specific rules"): a non-POSIX shell
+/// turns the rules that read RUN scripts as POSIX shell off.
+#[test]
+fn shell_pragma_turns_off_posix_shell_rules() {
+    // In a stage: from the pragma on.
+    rule_fires(
+        "DL3003",
+        "FROM debian:12\nRUN cd /x\n# hadolint shell=powershell\nRUN cd /y\n",
+        (2, "cd"),
+        "FROM debian:12\n# hadolint shell=powershell\nRUN cd /x\nRUN Get-Item x | Remove-Item\n",
+    );
+    quiet("DL4006", "FROM debian:12\n# hadolint shell=pwsh\nRUN Get-Item x | Remove-Item\n");
+    quiet("DL3008", "FROM debian:12\n# hadolint shell=cmd # the base image is odd\nRUN apt-get install x\n");
+    // Before the first FROM: every stage not built on another.
+    quiet(
+        "DL4006",
+        "# hadolint shell=powershell\nFROM mcr.microsoft.com/powershell AS a\nRUN Get-Item x | Remove-Item\n\
+         FROM a\nRUN Get-Item y | Remove-Item\n",
+    );
+    // A stage's pragma stays in the stage (and the stages built on it).
+    rule_fires(
+        "DL4006",
+        "FROM debian:12 AS a\n# hadolint shell=powershell\nRUN a | b\nFROM debian:12\nRUN c | d\n",
+        (5, "|"),
+        "FROM debian:12 AS a\n# hadolint shell=powershell\nRUN a | b\nFROM a\nRUN c | d\n",
+    );
+    // A SHELL instruction after the pragma wins, and a POSIX shell keeps the rules on.
+    rule_fires(
+        "DL4006",
+        "FROM debian:12\n# hadolint shell=powershell\nSHELL [\"/bin/sh\", \"-c\"]\nRUN a | b\n",
+        (4, "|"),
+        "FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n# hadolint shell=powershell\nRUN a | b\n",
+    );
+    rule_fires(
+        "DL3003",
+        "FROM debian:12\n# hadolint shell=bash\nRUN cd /x\n",
+        (3, "cd"),
+        "FROM debian:12\n# hadolint shell=pwsh\nRUN cd /x\n",
+    );
+    // Not pragmas: other words after the name, a comment inside the RUN's continuation.
+    let src = "FROM debian:12\n# hadolint shell=powershell extra\nRUN echo \\\n# hadolint shell=powershell\n  && cd /x\n";
+    assert_eq!(hits(src, "DL3003", &CheckOptions::default()), [(5, "cd".to_string())]);
+}
+
+#[test]
+fn shell_pragma_keeps_scripts_from_shellcheck() {
+    let src = "FROM debian:12\nRUN echo $a\n# hadolint shell=powershell\nRUN Write-Host $b\n";
+    let parsed = slipway_parser::parse(src);
+    let model = slipway_parser::model::analyze(src, &parsed.file, &CheckOptions::default());
+    let scripts = slipway_parser::scripts::scripts(src, &parsed.file, &model);
+    let texts: Vec<&str> = scripts.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["echo $a"]);
+    // `shell=bash` makes the scripts bash for shellcheck.
+    let src = "# hadolint shell=bash\nFROM debian:12\nRUN echo $a\n";
+    let parsed = slipway_parser::parse(src);
+    let model = slipway_parser::model::analyze(src, &parsed.file, &CheckOptions::default());
+    let scripts = slipway_parser::scripts::scripts(src, &parsed.file, &model);
+    assert_eq!(scripts.iter().map(|s| s.dialect).collect::<Vec<_>>(), ["bash"]);
 }
 
 // --- Where findings land ---------------------------------------------------

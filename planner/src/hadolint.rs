@@ -3,13 +3,14 @@
 //!
 //! What is read: `ignored`, `override` (`error`/`warning`/`info`/`style` lists),
 //! `trustedRegistries`, `label-schema`, `strict-labels`, `disable-ignore-pragma`,
-//! `failure-threshold` and `no-fail`; other keys hadolint knows (`format`, `no-color`,
-//! `verbose`) are accepted and have no effect. The environment variables are hadolint's:
-//! `HADOLINT_IGNORE`, `HADOLINT_OVERRIDE_{ERROR,WARNING,INFO,STYLE}`,
-//! `HADOLINT_TRUSTED_REGISTRIES`, `HADOLINT_REQUIRE_LABELS` (`label:type,…`),
-//! `HADOLINT_STRICT_LABELS`, `HADOLINT_DISABLE_IGNORE_PRAGMA`, `HADOLINT_FAILURE_THRESHOLD`,
-//! `HADOLINT_NOFAIL`. As in hadolint, the environment adds to the file's lists and
-//! replaces its single values.
+//! `failure-threshold`, `no-fail`, `format`/`formats` and `verbose`; `no-color` is
+//! accepted and has no effect (colour follows the terminal, `NO_COLOR` and `--color`).
+//! The environment variables are hadolint's: `HADOLINT_IGNORE`,
+//! `HADOLINT_OVERRIDE_{ERROR,WARNING,INFO,STYLE}`, `HADOLINT_TRUSTED_REGISTRIES`,
+//! `HADOLINT_REQUIRE_LABELS` (`label:type,…`), `HADOLINT_STRICT_LABELS`,
+//! `HADOLINT_DISABLE_IGNORE_PRAGMA`, `HADOLINT_FAILURE_THRESHOLD`, `HADOLINT_NOFAIL`,
+//! `HADOLINT_FORMAT`, `HADOLINT_VERBOSE`. As in hadolint, the environment adds to the
+//! file's lists and replaces its single values.
 //!
 //! Who wins ([`merge_under`]): command-line flags, then `.slipway.toml`, then the
 //! environment, then `.hadolint.yaml`.
@@ -52,7 +53,24 @@ pub struct HadolintConfig {
     pub disable_ignore_pragma: Option<bool>,
     pub failure_threshold: Option<Threshold>,
     pub no_fail: Option<bool>,
+    /// `format` / `formats`: hadolint output format names ([`FORMATS`]), first the one to use.
+    pub formats: Vec<String>,
+    pub verbose: Option<bool>,
 }
+
+/// hadolint's output format names.
+pub const FORMATS: [&str; 10] = [
+    "tty",
+    "json",
+    "checkstyle",
+    "codeclimate",
+    "gitlab_codeclimate",
+    "gnu",
+    "codacy",
+    "sonarqube",
+    "sarif",
+    "junit",
+];
 
 /// The file's shape (hadolint reads each key if present and ignores others).
 #[derive(Debug, Default, serde::Deserialize)]
@@ -61,13 +79,33 @@ struct FileShape {
     ignored: Option<Vec<String>>,
     #[serde(rename = "override")]
     overrides: Option<Overrides>,
+    /// A registry or a list of them.
     #[serde(rename = "trustedRegistries")]
-    trusted_registries: Option<Vec<String>>,
+    trusted_registries: Option<OneOrMany>,
     label_schema: Option<BTreeMap<String, String>>,
     strict_labels: Option<bool>,
     disable_ignore_pragma: Option<bool>,
     failure_threshold: Option<String>,
     no_fail: Option<bool>,
+    format: Option<String>,
+    formats: Option<Vec<String>>,
+    verbose: Option<bool>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -131,12 +169,20 @@ pub fn parse(text: &str) -> Result<HadolintConfig, String> {
     };
     let mut out = HadolintConfig {
         ignored: file.ignored.unwrap_or_default(),
-        trusted_registries: file.trusted_registries.unwrap_or_default(),
+        trusted_registries: file.trusted_registries.map(OneOrMany::into_vec).unwrap_or_default(),
         strict_labels: file.strict_labels,
         disable_ignore_pragma: file.disable_ignore_pragma,
         no_fail: file.no_fail,
+        verbose: file.verbose,
         ..HadolintConfig::default()
     };
+    // hadolint puts `formats` before `format`.
+    for f in file.formats.unwrap_or_default().into_iter().chain(file.format) {
+        if !FORMATS.contains(&f.as_str()) {
+            return Err(format!("unknown format {f:?} (expected one of {})", FORMATS.join(", ")));
+        }
+        out.formats.push(f);
+    }
     if let Some(o) = file.overrides {
         for (level, codes) in [
             ("error", o.error),
@@ -191,6 +237,12 @@ pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> HadolintConfig {
         disable_ignore_pragma: env("HADOLINT_DISABLE_IGNORE_PRAGMA").map(|v| truthy(&v)),
         no_fail: env("HADOLINT_NOFAIL").map(|v| truthy(&v)),
         failure_threshold: env("HADOLINT_FAILURE_THRESHOLD").and_then(|v| Threshold::parse(&v)),
+        // Comma-separated; names hadolint does not know are dropped, as hadolint drops them.
+        formats: list("HADOLINT_FORMAT")
+            .into_iter()
+            .filter(|f| FORMATS.contains(&f.as_str()))
+            .collect(),
+        verbose: env("HADOLINT_VERBOSE").map(|v| truthy(&v)),
         ..HadolintConfig::default()
     };
     for (var, level) in [
@@ -228,6 +280,10 @@ impl HadolintConfig {
         self.disable_ignore_pragma = env.disable_ignore_pragma.or(self.disable_ignore_pragma);
         self.failure_threshold = env.failure_threshold.or(self.failure_threshold);
         self.no_fail = env.no_fail.or(self.no_fail);
+        if !env.formats.is_empty() {
+            self.formats = env.formats;
+        }
+        self.verbose = env.verbose.or(self.verbose);
         self
     }
 }
@@ -316,6 +372,12 @@ strict-labels: true
         assert_eq!(h.disable_ignore_pragma, Some(true));
         assert_eq!(h.failure_threshold, Some(Threshold::At(Severity::Warning)));
         assert_eq!(h.no_fail, Some(false));
+        assert_eq!(h.formats, ["json"]);
+        assert_eq!(h.verbose, Some(false));
+        assert_eq!(parse("formats: [sarif]\nformat: gnu\n").unwrap().formats, ["sarif", "gnu"]);
+        assert!(parse("format: yaml\n").unwrap_err().contains("yaml"));
+        // Regression: `trustedRegistries` may be one string (hadolint's README: string | [string]).
+        assert_eq!(parse("trustedRegistries: docker.io\n").unwrap().trusted_registries, ["docker.io"]);
         assert_eq!(parse("").unwrap(), HadolintConfig::default());
         assert!(parse("label-schema:\n  a: colour\n").unwrap_err().contains("colour"));
         assert!(parse("failure-threshold: loud\n").is_err());
@@ -331,6 +393,8 @@ strict-labels: true
             ("HADOLINT_STRICT_LABELS", "false"),
             ("HADOLINT_NOFAIL", "yes"),
             ("HADOLINT_FAILURE_THRESHOLD", "error"),
+            ("HADOLINT_FORMAT", "bogus,gitlab_codeclimate"),
+            ("HADOLINT_VERBOSE", "1"),
         ]
         .into_iter()
         .collect();
@@ -344,6 +408,8 @@ strict-labels: true
         assert_eq!(h.strict_labels, Some(false));
         assert_eq!(h.no_fail, Some(true));
         assert_eq!(h.failure_threshold, Some(Threshold::At(Severity::Error)));
+        assert_eq!(h.formats, ["gitlab_codeclimate"]);
+        assert_eq!(h.verbose, Some(true));
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub(crate) struct Run {
     pub index: usize,
     pub onbuild: bool,
     pub script: shell_words::Script,
+    /// How many commands it runs: `script`'s, or for a cmd or PowerShell script (whose
+    /// `script` is empty: the POSIX-shell rules do not read it) [`windows_commands`].
+    pub commands: usize,
     /// The script as the shell receives it (empty for exec form).
     text: String,
     map: SpanMap,
@@ -89,7 +92,18 @@ pub(crate) fn stage_runs(
         }
         let outer = &cx.file.instructions[i];
         let inst = outer.effective();
-        let script = shell_words::split(&s.text);
+        let windows_shell = matches!(s.dialect, "cmd" | "powershell");
+        let (script, commands) = if windows_shell {
+            let empty = shell_words::Script {
+                commands: Vec::new(),
+                pipes: Vec::new(),
+            };
+            (empty, windows_commands(&s.text, s.dialect))
+        } else {
+            let script = shell_words::split(&s.text);
+            let n = script.commands.len();
+            (script, n)
+        };
         let end = (inst.heredocs.is_empty() && !s.text.trim().is_empty()).then(|| {
             let trimmed = s.text.trim_end().len();
             s.source_span(0..trimmed).end
@@ -98,6 +112,7 @@ pub(crate) fn stage_runs(
             index: i,
             onbuild: outer.keyword == Some(Keyword::Onbuild),
             script,
+            commands,
             text: s.text.clone(),
             shell: s.shell.clone(),
             cache_mounts: cache_mounts(inst),
@@ -133,9 +148,10 @@ fn exec_form(cx: &Cx<'_>, i: usize, outer: &Instruction, inst: &Instruction, wor
             .get(w.span.clone())
             .is_some_and(|raw| raw.len() == w.text.len() + 2 && raw[1..raw.len() - 1] == w.text)
     };
-    let run = |script, text, map, shell| Run {
+    let run = |script: shell_words::Script, text, map, shell| Run {
         index: i,
         onbuild: outer.keyword == Some(Keyword::Onbuild),
+        commands: script.commands.len(),
         script,
         text,
         map,
@@ -176,6 +192,126 @@ fn exec_form(cx: &Cx<'_>, i: usize, outer: &Instruction, inst: &Instruction, wor
         pipes: Vec::new(),
     };
     Some(run(script, String::new(), SpanMap::Offset(0), Vec::new()))
+}
+
+/// How many commands a cmd (`dialect` `cmd`) or PowerShell script runs, as far as
+/// DL3059 cares: cmd's `&`, `&&`, `||` and `|` (outside quotes, `^` escaping) separate
+/// commands, and a `powershell`/`pwsh` command counts the statements of its command
+/// text (see [`powershell_statements`]). A Windows stage's `cmd` is often an assumption
+/// (the base image's SHELL is unknown here and is PowerShell in many images), so a cmd
+/// script counts as many commands as its statements read as PowerShell, if that is more.
+pub(crate) fn windows_commands(text: &str, dialect: &str) -> usize {
+    if dialect == "powershell" {
+        return powershell_statements(text).max(1);
+    }
+    cmd_commands(text).max(powershell_statements(text))
+}
+
+fn cmd_commands(text: &str) -> usize {
+    let mut pieces = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if escaped {
+            escaped = false;
+        } else if c == b'^' && !quoted {
+            escaped = true;
+        } else if c == b'"' {
+            quoted = !quoted;
+        } else if !quoted && (c == b'&' || c == b'|') {
+            pieces.push(&text[start..i]);
+            if b.get(i + 1) == Some(&c) {
+                i += 1;
+            }
+            start = i + 1;
+        }
+        i += 1;
+    }
+    pieces.push(&text[start..]);
+    pieces
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut words = p.splitn(2, [' ', '\t']);
+            let program = words.next().unwrap_or("");
+            let name = program.rsplit(['\\', '/']).next().unwrap_or(program).to_ascii_lowercase();
+            let name = name.strip_suffix(".exe").unwrap_or(&name);
+            if !matches!(name, "powershell" | "pwsh") {
+                return 1;
+            }
+            // Options before the command: `-NoProfile`, `-ExecutionPolicy Bypass`, then
+            // `-Command`/`-c` (or no flag) and the command text.
+            let mut rest = words.next().unwrap_or("").trim_start();
+            while rest.starts_with('-') {
+                let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+                let flag = rest[..end].to_ascii_lowercase();
+                rest = rest[end..].trim_start();
+                if matches!(flag.as_str(), "-command" | "-c" | "-encodedcommand" | "-e" | "-ec") {
+                    break;
+                }
+                if matches!(flag.as_str(), "-executionpolicy" | "-ep" | "-windowstyle" | "-outputformat" | "-inputformat") {
+                    rest = rest.find([' ', '\t']).map_or("", |e| rest[e..].trim_start());
+                }
+            }
+            let rest = rest.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(rest);
+            powershell_statements(rest).max(1)
+        })
+        .sum()
+}
+
+/// The statements of PowerShell text: separated by `;`, new lines, `&&` and `||`
+/// outside quotes, brackets and `#` comments (a backtick escapes the next character).
+pub(crate) fn powershell_statements(text: &str) -> usize {
+    let (mut count, mut current) = (0, false);
+    let (mut depth, mut quote, mut escaped, mut comment) = (0usize, None, false, false);
+    let mut prev = ' ';
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if comment {
+            if c == '\n' {
+                comment = false;
+            } else {
+                continue;
+            }
+        }
+        if escaped {
+            escaped = false;
+            current |= c != '\n';
+            prev = c;
+            continue;
+        }
+        match (c, quote) {
+            ('`', q) if q != Some('\'') => escaped = true,
+            ('\'' | '"', None) => {
+                quote = Some(c);
+                current = true;
+            }
+            (q, Some(open)) if q == open => quote = None,
+            (_, Some(_)) => {}
+            ('(' | '{' | '[', None) => {
+                depth += 1;
+                current = true;
+            }
+            (')' | '}' | ']', None) => depth = depth.saturating_sub(1),
+            ('#', None) if prev.is_whitespace() => comment = true,
+            (';' | '\n', None) if depth == 0 => {
+                count += usize::from(current);
+                current = false;
+            }
+            ('&' | '|', None) if depth == 0 && chars.peek() == Some(&c) => {
+                chars.next();
+                count += usize::from(current);
+                current = false;
+            }
+            (c, None) if !c.is_whitespace() => current = true,
+            _ => {}
+        }
+        prev = c;
+    }
+    count + usize::from(current)
 }
 
 /// Whether a stage's base image (not a stage: `None`) is a Windows image
