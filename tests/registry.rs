@@ -1367,11 +1367,18 @@ fn secrets_and_ssh_sockets_stay_out_of_exported_cache_mounts() {
     for bytes in reg.blobs() {
         blobs += 1;
         assert!(!has(&bytes, secret), "the secret is in a blob");
+        let mut tar = Vec::new();
         if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut tar = Vec::new();
             flate2::read::MultiGzDecoder::new(&bytes[..])
                 .read_to_end(&mut tar)
                 .unwrap();
+        } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            zstd::stream::read::Decoder::new(&bytes[..])
+                .unwrap()
+                .read_to_end(&mut tar)
+                .unwrap();
+        }
+        if !tar.is_empty() {
             assert!(!has(&tar, secret), "the secret is in a blob");
             marker |= has(&tar, "marker-41c7");
             for entry in tar::Archive::new(&tar[..]).entries().unwrap() {

@@ -46,7 +46,7 @@ pub struct CacheConfig {
 pub struct CachedMount {
     #[serde(flatten)]
     pub mount: slipway_store::mounts::CacheMount,
-    /// A tar of the directory's entries, gzip'd ([`MEDIA_CACHE_MOUNT`]).
+    /// A tar of the directory's entries, zstd-compressed ([`MEDIA_CACHE_MOUNT`]).
     pub layer: Descriptor,
 }
 

@@ -166,7 +166,7 @@ pub(crate) fn ensure_dir(store: &Store, mount: &CacheMount, owner: MountOwner) -
     let restored = (|| {
         init(&tmp, owner)?;
         let blob = fs::File::open(store.blob_path(&seed.layer.digest))?;
-        unpack_dir(flate2::read::MultiGzDecoder::new(io::BufReader::new(blob)), &tmp)?;
+        unpack_dir(zstd::stream::read::Decoder::new(blob)?, &tmp)?;
         fs::rename(&tmp, &dir)
     })();
     match restored {
@@ -234,7 +234,7 @@ pub enum PackedHow {
 
 /// The contents of each of `mounts` as a blob, for an export: the last snapshot when the
 /// directory has not changed since (and the blob is still in the store), else the
-/// directory packed anew (a gzip'd tar, mtimes kept: the same files give the same blob);
+/// directory packed anew (a zstd'd tar, mtimes kept: the same files give the same blob);
 /// the seed when the store has no directory. Mounts with neither are left out.
 /// The caller holds the store's in-use lock until the blobs are named.
 pub fn pack(store: &Store, mounts: &[CacheMount]) -> io::Result<Vec<Packed>> {
@@ -269,7 +269,7 @@ pub fn pack(store: &Store, mounts: &[CacheMount]) -> io::Result<Vec<Packed>> {
         }
         let options = LayerOptions {
             clamp: None,
-            compression: Compression::Gzip,
+            compression: Compression::Zstd,
         };
         let info = store_layer(store, |f| write_dir(&dir, &options, io::BufWriter::new(f)))?;
         let snapshot = MountSnapshot {
