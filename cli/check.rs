@@ -80,9 +80,9 @@ impl HadolintFlags {
         }
         config.trusted_registries.extend(self.trusted_registry.iter().cloned());
         for entry in &self.require_label {
-            let (name, kind) = entry
-                .split_once(':')
-                .ok_or_else(|| format!("invalid --require-label {entry:?} (expected LABEL:TYPE, e.g. maintainer:text)"))?;
+            let (name, kind) = entry.split_once(':').ok_or_else(|| {
+                format!("invalid --require-label {entry:?} (expected LABEL:TYPE, e.g. maintainer:text)")
+            })?;
             let kind = slipway_parser::suppress::LabelType::parse(kind).ok_or_else(|| {
                 format!("invalid --require-label {entry:?}: unknown type {kind:?} (expected text, url, semver, hash, rfc3339, spdx or email)")
             })?;
@@ -489,8 +489,11 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             *slot = Some(found);
         }
     }
-    for (index, (name, path, text)) in loaded.into_iter().enumerate() {
-        let path = path.as_deref();
+    // Each file's options first (configuration files are read once, in order), then the
+    // checks on every core, then fixes and reports in the files' order.
+    let mut jobs: Vec<(String, Option<PathBuf>, String, CheckOptions, FailLevel)> = Vec::new();
+    for (index, (name, path_buf, text)) in loaded.into_iter().enumerate() {
+        let path = path_buf.as_deref();
         let scripts: Option<slipway_parser::ScriptChecker> = match (precomputed[index].take(), &shellcheck) {
             (Some(found), _) => Some(Arc::new(
                 move |_: &str, _: &slipway_parser::Dockerfile, _: &slipway_parser::model::Model| found.clone(),
@@ -589,8 +592,21 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             scripts,
         };
 
+        jobs.push((name, path_buf.clone(), text, options, fail_level));
+    }
+    let results = if opts.fix {
+        Vec::new()
+    } else {
+        crate::par::map(&jobs, |(_, _, text, options, _)| slipway_parser::check(text, options))
+    };
+    let mut results = results.into_iter();
+    for (name, path, text, options, fail_level) in jobs {
+        let path = path.as_deref();
         let mut text = text;
-        let mut result = slipway_parser::check(&text, &options);
+        let mut result = match results.next() {
+            Some(r) => r,
+            None => slipway_parser::check(&text, &options),
+        };
         if let (true, Some(path)) = (opts.fix, path) {
             let mut applied_here = 0;
             // A fix can make room for another (overlaps are skipped), so go a few rounds.
