@@ -56,32 +56,37 @@ BATCH = 400
 NOTES = {
     "DL1000": "hadolint cannot parse these files (heredocs, `# escape=`, BuildKit test files); "
     "slipway reports the errors BuildKit's parser would (its test files with deliberate mistakes)",
-    "DL3000": "the first relative WORKDIR of a stage is BuildKit's WorkdirRelativePath, which also "
-    "flags Windows paths on a Linux target and `$HOME` that is only set by the base image",
+    "DL3000": "slipway resolves ARGs: `WORKDIR $DIR` whose default is relative is found (hadolint "
+    "accepts any path that starts with `$`)",
     "DL3002": "slipway checks only stages that end up in an image (not build stages only copied "
     "from) and resolves `USER $ARG` (hadolint cannot)",
     "DL3006": "slipway resolves ARGs: `FROM $BASE_IMAGE` whose default is untagged is found, and "
     "`FROM stage-${TARGETOS}` that names a stage is not an image (hadolint flags it)",
     "DL3007": "`FROM elixir:${VARIANT}` with `ARG VARIANT=latest` is found through the ARG",
-    "DL3009": "`apt-get dist-clean` (apt 3, Debian trixie) deletes the lists; hadolint accepts any "
-    "`rm -rf` (e.g. `rm -rf \"$GNUPGHOME\"`) as clean-up but not dist-clean; stages only "
-    "copied from are not images; cache mounts on /var/lib/apt make it moot",
+    "DL3009": "`apt-get dist-clean` (apt 3, Debian trixie) deletes the lists; hadolint accepts any `rm "
+    "-rf` (e.g. `rm -rf \"$GNUPGHOME\"`) as clean-up but not dist-clean; stages only copied "
+    "from (and the stages they build on) are not images; a stage nothing uses is a `--target` "
+    "and is checked (hadolint checks only the last stage and stages a FROM names); cache "
+    "mounts on /var/lib/apt make it moot",
     "DL3012": "BuildKit's MultipleInstructionsDisallowed, reported on the overridden (first) "
     "instruction where hadolint reports the later one",
     "DL3013": "slipway finds pip by path (`/venv/bin/pip`); words with unknown variables "
     "(`tensorflow${TF_POSTFIX}`) are not judged",
-    "DL3020": "ADD with a source from an unknown variable (`ADD ${REPO}#${REF} /`) may be a URL: "
-    "not judged",
+    "DL3020": "`ADD ${REPO}#${REF}` whose ARG default is a git URL adds a URL (hadolint takes the text "
+    "for a local path); BuildKit's parser test file with an unterminated quote is an "
+    "expansion error (the build fails) instead",
     "DL3025": "BuildKit's JSONArgsRecommended: not for HEALTHCHECK, not outside a stage (files "
     "without FROM), and BuildKit's JSON decoder accepts `\\/` escapes hadolint rejects",
-    "DL3029": "BuildKit's FromPlatformFlagConstDisallowed: only a constant `os/arch`, not "
-    "`--platform=amd64`",
+    "DL3029": "BuildKit's FromPlatformFlagConstDisallowed: not when the stage name names the OS or "
+    "architecture, and `$TARGETOS/$TARGETARCH` is no constant",
     "DL3041": "package words with known ENV/ARG variables are expanded "
     "(`mysql-community-server-minimal-$MYSQL_VERSION`)",
     "DL3042": "slipway finds pip by path (`/venv/bin/pip`)",
     "DL3046": "`--uid $USER_UID` is expanded (hadolint takes the text `$USER_UID` as a long UID)",
-    "DL3059": "Windows RUNs (cmd/PowerShell) are not split into commands; `[ … ]` counts as a "
-    "command for slipway, not for hadolint",
+    "DL3059": "hadolint reads PowerShell as bash: a RUN of several PowerShell statements is one command "
+    "to it (or none when bash cannot parse it), so it flags them; slipway counts the "
+    "statements (and cmd's `&`, `&&`, `|`); `[ … ] && x` is two commands for slipway, one for "
+    "hadolint",
     "DL3064": "BuildKit's SecretsUsedInArgOrEnv: a different list of names (`GPG_KEY` for "
     "BuildKit, `USERNAME` for hadolint)",
     "DL3066": "slipway resolves `USER ${USERNAME}` through the ARG (hadolint skips any ARG) and "
