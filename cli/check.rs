@@ -80,9 +80,9 @@ impl HadolintFlags {
         }
         config.trusted_registries.extend(self.trusted_registry.iter().cloned());
         for entry in &self.require_label {
-            let (name, kind) = entry
-                .split_once(':')
-                .ok_or_else(|| format!("invalid --require-label {entry:?} (expected LABEL:TYPE, e.g. maintainer:text)"))?;
+            let (name, kind) = entry.split_once(':').ok_or_else(|| {
+                format!("invalid --require-label {entry:?} (expected LABEL:TYPE, e.g. maintainer:text)")
+            })?;
             let kind = slipway_parser::suppress::LabelType::parse(kind).ok_or_else(|| {
                 format!("invalid --require-label {entry:?}: unknown type {kind:?} (expected text, url, semver, hash, rfc3339, spdx or email)")
             })?;

@@ -743,7 +743,9 @@ fn hadolint_yaml_no_fail_label_schema_and_format() {
     // `format: json` is hadolint's JSON.
     let got = hadolint_findings(&out);
     let codes: Vec<&str> = got.iter().map(|(c, _)| c.as_str()).collect();
-    for code in ["DL3058", "DL3053", "DL3054", "DL3052", "DL3055", "DL3056", "DL3050", "DL3025"] {
+    for code in [
+        "DL3058", "DL3053", "DL3054", "DL3052", "DL3055", "DL3056", "DL3050", "DL3025",
+    ] {
         assert!(codes.contains(&code), "{code} missing: {got:?}");
     }
     assert!(got.contains(&("DL3025".into(), "error".into())), "{got:?}");
@@ -751,7 +753,11 @@ fn hadolint_yaml_no_fail_label_schema_and_format() {
     // no-fail: true, although errors are there and the threshold is style.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // --format wins over the file's, HADOLINT_FORMAT over the file's too.
-    let out = slipway_env(dir.path(), &["check", "--no-shellcheck", "-f", "gnu", "Dockerfile"], &[]);
+    let out = slipway_env(
+        dir.path(),
+        &["check", "--no-shellcheck", "-f", "gnu", "Dockerfile"],
+        &[],
+    );
     assert!(stdout(&out).starts_with("Dockerfile:"), "{}", stdout(&out));
     let out = slipway_env(
         dir.path(),
@@ -774,7 +780,11 @@ fn hadolint_yaml_no_fail_label_schema_and_format() {
 #[test]
 fn hadolint_command_line_flags() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hadolint.yml"), "ignored: [DL3003]\nfailure-threshold: error\n").unwrap();
+    std::fs::write(
+        dir.path().join("hadolint.yml"),
+        "ignored: [DL3003]\nfailure-threshold: error\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
         "FROM quay.io/a/b:1\nLABEL version=x\nRUN cd /x\n# hadolint ignore=DL3059\nRUN echo\n",
@@ -814,11 +824,19 @@ fn hadolint_command_line_flags() {
         "src/Dockerfile",
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: Vec<&str> = v.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
     for code in ["DL3026", "DL3056", "DL3049", "DL3059"] {
         assert!(codes.contains(&code), "{code} missing: {codes:?}");
     }
-    assert!(v.as_array().unwrap().iter().all(|d| d["file"] == "src/Dockerfile"), "{v}");
+    assert!(
+        v.as_array().unwrap().iter().all(|d| d["file"] == "src/Dockerfile"),
+        "{v}"
+    );
     // A bad --require-label is a usage error; -V says which files it read.
     let out = run(&["--require-label", "version:colour"]);
     assert_eq!(out.status.code(), Some(2));

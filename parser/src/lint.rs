@@ -361,7 +361,9 @@ impl Lint {
             .iter()
             .any(|c| crate::scripts::shell_pragma(&c.text).is_some());
         let (mut old, change) = match old {
-            Some((o, c)) if o.stages.len() == n && model.memo.reused.len() == n && !o.shell_pragmas && !shell_pragmas => {
+            Some((o, c))
+                if o.stages.len() == n && model.memo.reused.len() == n && !o.shell_pragmas && !shell_pragmas =>
+            {
                 (o.stages.into_iter().map(Some).collect::<Vec<_>>(), Some(c))
             }
             _ => (Vec::new(), None),

@@ -1208,7 +1208,9 @@ impl<'a> Analyzer<'a> {
                 }
             }
             (Keyword::Workdir, Args::Shell(w)) => {
-                let (path, unknown) = self.expand_matches(w, scope).unwrap_or_else(|| (w.text.clone(), BTreeSet::new()));
+                let (path, unknown) = self
+                    .expand_matches(w, scope)
+                    .unwrap_or_else(|| (w.text.clone(), BTreeSet::new()));
                 // A path that starts with a variable this file does not set (the base image's
                 // `$HOME`, an ARG without a value) may well be absolute: BuildKit, which knows
                 // the value, decides; so does a drive letter, which only a Windows stage writes.
@@ -1466,13 +1468,49 @@ pub(crate) fn windows_absolute(p: &str) -> bool {
 /// `None` where containerd returns an error.
 fn parse_platform(s: &str) -> Option<(String, String)> {
     const OSES: [&str; 17] = [
-        "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux", "nacl", "netbsd",
-        "openbsd", "plan9", "solaris", "windows", "zos",
+        "aix",
+        "android",
+        "darwin",
+        "dragonfly",
+        "freebsd",
+        "hurd",
+        "illumos",
+        "ios",
+        "js",
+        "linux",
+        "nacl",
+        "netbsd",
+        "openbsd",
+        "plan9",
+        "solaris",
+        "windows",
+        "zos",
     ];
     const ARCHES: [&str; 24] = [
-        "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "ppc64", "ppc64le", "loong64", "mips",
-        "mipsle", "mips64", "mips64le", "mips64p32", "mips64p32le", "ppc", "riscv", "riscv64", "s390", "s390x",
-        "sparc", "sparc64", "wasm",
+        "386",
+        "amd64",
+        "amd64p32",
+        "arm",
+        "armbe",
+        "arm64",
+        "arm64be",
+        "ppc64",
+        "ppc64le",
+        "loong64",
+        "mips",
+        "mipsle",
+        "mips64",
+        "mips64le",
+        "mips64p32",
+        "mips64p32le",
+        "ppc",
+        "riscv",
+        "riscv64",
+        "s390",
+        "s390x",
+        "sparc",
+        "sparc64",
+        "wasm",
     ];
     let word = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(&c));
     // The OS may carry a version in parentheses: `windows(10.0.17763)/amd64`.

@@ -192,7 +192,9 @@ pub(crate) fn start_shell(
         .iter()
         .find(|i| i.keyword == Some(Keyword::From))
         .map_or(usize::MAX, |i| i.span.start);
-    let pragma = pragmas_in(file, 0..first_from).last().map(|(_, name)| pragma_shell(name));
+    let pragma = pragmas_in(file, 0..first_from)
+        .last()
+        .map(|(_, name)| pragma_shell(name));
     match (base, pragma) {
         (Some(shell), _) => shell.clone(),
         (None, Some(shell)) => (shell, windows),
@@ -429,9 +431,18 @@ mod tests {
     #[test]
     fn shell_pragmas_parse_like_hadolint() {
         assert_eq!(shell_pragma("hadolint shell=powershell"), Some("powershell"));
-        assert_eq!(shell_pragma("  hadolint\tshell = /bin/bash  # the base image's"), Some("/bin/bash"));
+        assert_eq!(
+            shell_pragma("  hadolint\tshell = /bin/bash  # the base image's"),
+            Some("/bin/bash")
+        );
         assert_eq!(shell_pragma("slipway shell=pwsh"), Some("pwsh"));
-        for not in ["hadolint shell=", "hadolintshell=sh", "hadolint shell=a b", "hadolint ignore=DL3003", "shell=sh"] {
+        for not in [
+            "hadolint shell=",
+            "hadolintshell=sh",
+            "hadolint shell=a b",
+            "hadolint ignore=DL3003",
+            "shell=sh",
+        ] {
             assert_eq!(shell_pragma(not), None, "{not}");
         }
     }

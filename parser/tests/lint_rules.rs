@@ -979,8 +979,14 @@ fn shell_pragma_turns_off_posix_shell_rules() {
         (2, "cd"),
         "FROM debian:12\n# hadolint shell=powershell\nRUN cd /x\nRUN Get-Item x | Remove-Item\n",
     );
-    quiet("DL4006", "FROM debian:12\n# hadolint shell=pwsh\nRUN Get-Item x | Remove-Item\n");
-    quiet("DL3008", "FROM debian:12\n# hadolint shell=cmd # the base image is odd\nRUN apt-get install x\n");
+    quiet(
+        "DL4006",
+        "FROM debian:12\n# hadolint shell=pwsh\nRUN Get-Item x | Remove-Item\n",
+    );
+    quiet(
+        "DL3008",
+        "FROM debian:12\n# hadolint shell=cmd # the base image is odd\nRUN apt-get install x\n",
+    );
     // Before the first FROM: every stage not built on another.
     quiet(
         "DL4006",
@@ -1008,7 +1014,8 @@ fn shell_pragma_turns_off_posix_shell_rules() {
         "FROM debian:12\n# hadolint shell=pwsh\nRUN cd /x\n",
     );
     // Not pragmas: other words after the name, a comment inside the RUN's continuation.
-    let src = "FROM debian:12\n# hadolint shell=powershell extra\nRUN echo \\\n# hadolint shell=powershell\n  && cd /x\n";
+    let src =
+        "FROM debian:12\n# hadolint shell=powershell extra\nRUN echo \\\n# hadolint shell=powershell\n  && cd /x\n";
     assert_eq!(hits(src, "DL3003", &CheckOptions::default()), [(5, "cd".to_string())]);
 }
 

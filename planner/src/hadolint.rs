@@ -374,10 +374,16 @@ strict-labels: true
         assert_eq!(h.no_fail, Some(false));
         assert_eq!(h.formats, ["json"]);
         assert_eq!(h.verbose, Some(false));
-        assert_eq!(parse("formats: [sarif]\nformat: gnu\n").unwrap().formats, ["sarif", "gnu"]);
+        assert_eq!(
+            parse("formats: [sarif]\nformat: gnu\n").unwrap().formats,
+            ["sarif", "gnu"]
+        );
         assert!(parse("format: yaml\n").unwrap_err().contains("yaml"));
         // Regression: `trustedRegistries` may be one string (hadolint's README: string | [string]).
-        assert_eq!(parse("trustedRegistries: docker.io\n").unwrap().trusted_registries, ["docker.io"]);
+        assert_eq!(
+            parse("trustedRegistries: docker.io\n").unwrap().trusted_registries,
+            ["docker.io"]
+        );
         assert_eq!(parse("").unwrap(), HadolintConfig::default());
         assert!(parse("label-schema:\n  a: colour\n").unwrap_err().contains("colour"));
         assert!(parse("failure-threshold: loud\n").is_err());

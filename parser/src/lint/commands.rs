@@ -237,7 +237,11 @@ fn cmd_commands(text: &str) -> usize {
         .map(|p| {
             let mut words = p.splitn(2, [' ', '\t']);
             let program = words.next().unwrap_or("");
-            let name = program.rsplit(['\\', '/']).next().unwrap_or(program).to_ascii_lowercase();
+            let name = program
+                .rsplit(['\\', '/'])
+                .next()
+                .unwrap_or(program)
+                .to_ascii_lowercase();
             let name = name.strip_suffix(".exe").unwrap_or(&name);
             if !matches!(name, "powershell" | "pwsh") {
                 return 1;
@@ -252,7 +256,10 @@ fn cmd_commands(text: &str) -> usize {
                 if matches!(flag.as_str(), "-command" | "-c" | "-encodedcommand" | "-e" | "-ec") {
                     break;
                 }
-                if matches!(flag.as_str(), "-executionpolicy" | "-ep" | "-windowstyle" | "-outputformat" | "-inputformat") {
+                if matches!(
+                    flag.as_str(),
+                    "-executionpolicy" | "-ep" | "-windowstyle" | "-outputformat" | "-inputformat"
+                ) {
                     rest = rest.find([' ', '\t']).map_or("", |e| rest[e..].trim_start());
                 }
             }
