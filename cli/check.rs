@@ -592,7 +592,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             scripts,
         };
 
-        jobs.push((name, path_buf.clone(), text, options, fail_level));
+        jobs.push((name, path_buf, text, options, fail_level));
     }
     let results = if opts.fix {
         Vec::new()

@@ -108,22 +108,8 @@ pub fn layer(store: &Store, layer: &Descriptor, compression: Compression) -> io:
         annotations: layer.annotations.clone(),
     };
     let bytes = serde_json::to_vec(&out).map_err(io::Error::other)?;
-    write_atomic(&memo, &bytes)?;
+    slipway_store::write_atomic(&memo, &bytes)?;
     Ok(out)
-}
-
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(path);
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 /// The manifest `manifest` (in the store) as it leaves: itself when no layer needs
