@@ -26,8 +26,9 @@ pub const PREDEFINED_ARGS: [&str; 11] = [
     "TARGETSTAGE",
 ];
 
-/// Proxy ARGs BuildKit accepts from `--build-arg` without a declaration.
-pub const PROXY_ARGS: [&str; 8] = [
+/// The ARGs BuildKit predefines for proxies: `--build-arg` sets them for RUN without an
+/// `ARG` instruction, and they stay out of the image.
+pub const PROXY_ARGS: [&str; 10] = [
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
@@ -36,6 +37,8 @@ pub const PROXY_ARGS: [&str; 8] = [
     "ftp_proxy",
     "NO_PROXY",
     "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 /// Stage names BuildKit reserves.

@@ -34,21 +34,6 @@ pub const DIFF_ID_ANNOTATION: &str = "org.slipway.diff_id";
 /// only a history entry marked `empty_layer`, as Docker's builders do.
 const EMPTY_TAR_DIFF_ID: &str = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef";
 
-/// The ARGs BuildKit predefines for proxies: `--build-arg` sets them for RUN without an
-/// `ARG` instruction, and they stay out of the image.
-const PROXY_ARGS: &[&str] = &[
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "FTP_PROXY",
-    "ftp_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
 /// What `slipway build` was asked beyond the plan.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -1019,7 +1004,9 @@ fn run_step(
             // The predefined proxy ARGs reach RUN from `--build-arg` undeclared, and only RUN:
             // never the config or history (BuildKit's `llb.WithProxy`).
             for (k, v) in &options.build_args {
-                if PROXY_ARGS.contains(&k.as_str()) && !rc.env.iter().any(|e| e.split('=').next() == Some(k.as_str())) {
+                if slipway_parser::model::PROXY_ARGS.contains(&k.as_str())
+                    && !rc.env.iter().any(|e| e.split('=').next() == Some(k.as_str()))
+                {
                     rc.env.push(format!("{k}={v}"));
                 }
             }
