@@ -30,19 +30,11 @@ pub fn plan_or_report(
     request: &Request,
     color: bool,
 ) -> io::Result<Result<(slipway_store::Store, slipway_planner::request::Planned), ExitCode>> {
-    use slipway_planner::request::{plan_request, Failure};
+    use slipway_planner::request::plan_request;
     let store = slipway_store::Store::open(slipway_store::default_root())?;
     let planned = match plan_request(request, &store) {
         Ok(p) => p,
-        Err(Failure::Io(e)) => return Err(e),
-        Err(Failure::Invalid {
-            name,
-            text,
-            diagnostics,
-        }) => {
-            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, color));
-            return Ok(Err(ExitCode::from(1)));
-        }
+        Err(f) => return failed(f, color).map(Err),
     };
     for w in &planned.warnings {
         eprintln!("warning: {w}");
@@ -50,21 +42,28 @@ pub fn plan_or_report(
     Ok(Ok((store, planned)))
 }
 
-/// `slipway plan --base REV`: the working tree against a git revision.
-fn run_against(opts: &Options, rev: &str) -> io::Result<ExitCode> {
-    use slipway_planner::request::Failure;
-    let store = slipway_store::Store::open(slipway_store::default_root()).ok();
-    let based = match slipway_planner::gitbase::plan_against(&opts.request, rev, store.as_ref()) {
-        Ok(b) => b,
-        Err(Failure::Io(e)) => return Err(e),
-        Err(Failure::Invalid {
+/// A plan that could not be made: an I/O error is returned, Dockerfile errors are rendered
+/// (exit 1).
+fn failed(failure: slipway_planner::request::Failure, color: bool) -> io::Result<ExitCode> {
+    match failure {
+        slipway_planner::request::Failure::Io(e) => Err(e),
+        slipway_planner::request::Failure::Invalid {
             name,
             text,
             diagnostics,
-        }) => {
-            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, opts.color));
-            return Ok(ExitCode::from(1));
+        } => {
+            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, color));
+            Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// `slipway plan --base REV`: the working tree against a git revision.
+fn run_against(opts: &Options, rev: &str) -> io::Result<ExitCode> {
+    let store = slipway_store::Store::open(slipway_store::default_root()).ok();
+    let based = match slipway_planner::gitbase::plan_against(&opts.request, rev, store.as_ref()) {
+        Ok(b) => b,
+        Err(f) => return failed(f, opts.color),
     };
     let p = &based.plan;
     let out = match opts.format {
