@@ -78,6 +78,9 @@ pub struct CheckOptions {
     pub config: suppress::Config,
     /// Script checks (shellcheck), if enabled.
     pub scripts: Option<ScriptChecker>,
+    /// `--platform`: the target platform (`TARGETPLATFORM` and the other `TARGET*` ARGs);
+    /// `None` is the host's.
+    pub platform: Option<model::PlatformArgs>,
 }
 
 /// Parses, builds the semantic model and runs every check: parse errors,

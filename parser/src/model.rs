@@ -370,7 +370,7 @@ impl<'a> Analyzer<'a> {
                 ..Model::default()
             },
             build_args: options.build_args.iter().cloned().collect(),
-            global: predefined_values(),
+            global: predefined_values(options.platform.as_ref()),
             global_declared: BTreeSet::new(),
             stage_names: Vec::new(),
             stage_froms: Vec::new(),
@@ -408,25 +408,59 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Values the predefined ARGs take for a linux/amd64 build on linux/amd64.
-fn predefined_values() -> BTreeMap<String, String> {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    let platform = format!("linux/{arch}");
+/// A platform as the predefined ARGs name it (`TARGETOS`, `TARGETARCH`, `TARGETVARIANT`),
+/// already normalised (`arm64`, not `aarch64`; `arm` with its variant).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PlatformArgs {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl PlatformArgs {
+    /// The machine's own platform (what `BUILDPLATFORM` is).
+    pub fn host() -> PlatformArgs {
+        let (architecture, variant) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", None),
+            "aarch64" => ("arm64", None),
+            "x86" => ("386", None),
+            "arm" => ("arm", Some("v7")),
+            "powerpc64" => ("ppc64le", None),
+            other => (other, None),
+        };
+        PlatformArgs {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: variant.map(String::from),
+        }
+    }
+
+    /// `os/arch[/variant]`.
+    pub fn specifier(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}/{}/{v}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
+/// Values the predefined ARGs take for a build for `target` (default: the host's
+/// platform) on this machine.
+fn predefined_values(target: Option<&PlatformArgs>) -> BTreeMap<String, String> {
+    let build = PlatformArgs::host();
+    let target = target.unwrap_or(&build);
+    let (build_platform, target_platform) = (build.specifier(), target.specifier());
     [
-        ("BUILDPLATFORM", platform.as_str()),
-        ("BUILDOS", "linux"),
+        ("BUILDPLATFORM", build_platform.as_str()),
+        ("BUILDOS", build.os.as_str()),
         ("BUILDOSVERSION", ""),
-        ("BUILDARCH", arch),
-        ("BUILDVARIANT", ""),
-        ("TARGETPLATFORM", platform.as_str()),
-        ("TARGETOS", "linux"),
+        ("BUILDARCH", build.architecture.as_str()),
+        ("BUILDVARIANT", build.variant.as_deref().unwrap_or("")),
+        ("TARGETPLATFORM", target_platform.as_str()),
+        ("TARGETOS", target.os.as_str()),
         ("TARGETOSVERSION", ""),
-        ("TARGETARCH", arch),
-        ("TARGETVARIANT", ""),
+        ("TARGETARCH", target.architecture.as_str()),
+        ("TARGETVARIANT", target.variant.as_deref().unwrap_or("")),
         ("TARGETSTAGE", ""),
     ]
     .into_iter()
@@ -846,7 +880,7 @@ impl<'a> Analyzer<'a> {
         if !base.text.contains('$') {
             return;
         }
-        let mut defaults = predefined_values();
+        let mut defaults = predefined_values(self.options.platform.as_ref());
         // Meta ARGs come first (they are before the first FROM).
         for v in self.model.vars.iter().take_while(|v| v.kind == VarKind::MetaArg) {
             if let Some(x) = v.value.as_ref().filter(|_| !self.build_args.contains_key(&v.name)) {

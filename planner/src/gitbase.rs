@@ -233,6 +233,7 @@ fn plan_text(
         no_cache: false,
         no_cache_filter: Vec::new(),
         build_args: request.build_args.iter().cloned().collect(),
+        platform: request.platform.clone(),
     };
     Ok(plan(&file, &model, &graph, sources, store, &options))
 }

@@ -43,6 +43,9 @@ pub struct PlanOptions {
     pub no_cache_filter: Vec<String>,
     /// Build args given with `--build-arg`.
     pub build_args: BTreeMap<String, String>,
+    /// The target platform (`None`: the host's). A stage without `FROM --platform` is built
+    /// for it, so its base step's key names it when it is not the host's.
+    pub platform: Option<slipway_parser::model::PlatformArgs>,
 }
 
 /// Hit or miss.
@@ -291,15 +294,22 @@ pub fn plan(
         let mut errors = Vec::new();
         match step.kind {
             StepKind::Base => {
+                // A stage's platform: its `--platform`, else the target's when that is not
+                // the host's (a host build's keys stay what they were).
+                let platform = model.stages[step.stage].platform.clone().unwrap_or_else(|| {
+                    options
+                        .platform
+                        .as_ref()
+                        .filter(|p| **p != slipway_parser::model::PlatformArgs::host())
+                        .map(|p| p.specifier())
+                        .unwrap_or_default()
+                });
                 inputs.parent = Some(match &model.stages[step.stage].base {
-                    Base::Scratch => "scratch".to_string(),
-                    Base::Image(r) => {
-                        let platform = model.stages[step.stage].platform.clone().unwrap_or_default();
-                        match store.and_then(|s| base_ref(s, r)) {
-                            Some(d) => format!("image {r} {}{platform}", d.digest),
-                            None => format!("image {r}{platform}"),
-                        }
-                    }
+                    Base::Scratch => format!("scratch{platform}"),
+                    Base::Image(r) => match store.and_then(|s| base_ref(s, r)) {
+                        Some(d) => format!("image {r} {}{platform}", d.digest),
+                        None => format!("image {r}{platform}"),
+                    },
                     Base::Stage(s) => graph.stage_last[*s]
                         .and_then(|n| keys.get(&n.index()).cloned())
                         .unwrap_or_default(),

@@ -20,6 +20,8 @@ pub struct Request {
     pub build_args: Vec<(String, String)>,
     pub no_cache: bool,
     pub no_cache_filter: Vec<String>,
+    /// `--platform`: the platform to build for (`None`: the host's).
+    pub platform: Option<model::PlatformArgs>,
 }
 
 /// Why there is no plan.
@@ -53,6 +55,8 @@ pub struct Planned {
     pub model: model::Model,
     pub graph: graph::StepGraph,
     pub context: Context,
+    /// The platform it is planned for (`None`: the host's).
+    pub platform: Option<model::PlatformArgs>,
 }
 
 /// `<Dockerfile>.dockerignore` next to the Dockerfile, else `.dockerignore` in the context.
@@ -144,6 +148,7 @@ pub(crate) fn analyze(
     let check = CheckOptions {
         build_args: request.build_args.clone(),
         target: request.target.clone(),
+        platform: request.platform.clone(),
         ..CheckOptions::default()
     };
     let model = model::analyze(text, &parsed.file, &check);
@@ -188,6 +193,7 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
         no_cache: request.no_cache,
         no_cache_filter: request.no_cache_filter.clone(),
         build_args: request.build_args.iter().cloned().collect(),
+        platform: request.platform.clone(),
     };
     let plan = plan(&file, &model, &graph, &context, Some(store), &options);
     Ok(Planned {
@@ -199,5 +205,6 @@ pub fn plan_request(request: &Request, store: &Store) -> Result<Planned, Failure
         model,
         graph,
         context,
+        platform: request.platform.clone(),
     })
 }
