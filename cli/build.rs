@@ -1,8 +1,8 @@
 //! `slipway build`: plan, then run the plan (see `slipway_runner::build`).
 
 use slipway_planner::request::Request;
-use slipway_runner::build::{build, BuildError, BuildOptions, SecretSource, StepFailure};
-use slipway_runner::export::{self, Dest, Output};
+use slipway_runner::build::SecretSource;
+use slipway_runner::export::{Dest, Output};
 use slipway_runner::progress::Mode;
 use std::collections::BTreeMap;
 use std::io;
@@ -34,6 +34,8 @@ pub struct Options {
     /// `--cache-from` / `--cache-to` specs.
     pub cache_from: Vec<String>,
     pub cache_to: Vec<String>,
+    /// `--platform`, unparsed.
+    pub platforms: Vec<String>,
 }
 
 /// Parses `--secret` values (`id=X,src=FILE`, `id=X,source=FILE`, `id=X,env=VAR`).
@@ -91,36 +93,6 @@ pub enum Progress {
     Json,
 }
 
-/// A failed step as a diagnostic at its instruction, with its last output lines.
-fn failure(f: &StepFailure, planned: &slipway_planner::request::Planned, color: bool) -> String {
-    let inst = &planned.file.instructions[f.instruction];
-    let span = inst.name_span.start
-        ..inst
-            .span
-            .end
-            .min(inst.name_span.start + inst.original.lines().next().map_or(0, str::len));
-    let mut help = String::new();
-    if !f.output.is_empty() {
-        help.push_str("the step's last output lines:\n");
-        for l in &f.output {
-            help.push_str("  │ ");
-            help.push_str(l);
-            help.push('\n');
-        }
-    }
-    help.push_str("fix the command, then build again: the steps before it come from the cache");
-    let d = slipway_parser::Diagnostic::error(
-        "slipway::build::step_failed",
-        slipway_parser::Phase::Build,
-        span,
-        format!("step {}/{} failed: {}", f.step, f.total, f.message),
-    )
-    .with_label("this step failed")
-    .with_help(help);
-    let name = planned.dockerfile.display().to_string();
-    crate::render::diagnostics(&name, &planned.text, &[d], color)
-}
-
 /// Parses `--ssh` values: `default` (the agent at `$SSH_AUTH_SOCK`), `ID`, `ID=SOCKET`.
 pub fn parse_ssh(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf>, String> {
     let mut out = BTreeMap::new();
@@ -152,20 +124,41 @@ pub fn parse_ssh(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf
     Ok(out)
 }
 
+/// Prints a usage error (exit code 2).
+fn usage(m: impl std::fmt::Display) -> io::Result<ExitCode> {
+    eprintln!("error: {m}");
+    Ok(ExitCode::from(2))
+}
+
+/// Renders a session's error: diagnostics at their spans, the rest as one line.
+pub fn session_error(e: slipway_engine::Error, color: bool) -> io::Result<ExitCode> {
+    use slipway_engine::Error;
+    match e {
+        Error::Dockerfile {
+            name,
+            text,
+            diagnostics,
+        } => {
+            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, color));
+            Ok(ExitCode::from(1))
+        }
+        Error::Build(m) => {
+            eprintln!("error: {m}");
+            Ok(ExitCode::from(1))
+        }
+        Error::Usage(m) | Error::Registry(m) => usage(m),
+        Error::Io(e) => Err(e),
+    }
+}
+
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
     let secrets = match parse_secrets(&opts.secrets) {
         Ok(s) => s,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(m) => return usage(m),
     };
     let ssh = match parse_ssh(&opts.ssh) {
         Ok(s) => s,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(m) => return usage(m),
     };
     let outputs = match opts
         .outputs
@@ -174,40 +167,19 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(o) => o,
-        Err(m) => {
-            eprintln!("error: {m}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(m) => return usage(m),
     };
     let (cache_from, cache_to) = match (
         crate::registry::cache_specs(&opts.cache_from),
         crate::registry::cache_specs(&opts.cache_to),
     ) {
         (Ok(f), Ok(t)) => (f, t),
-        (Err(m), _) | (_, Err(m)) => {
-            eprintln!("error: {m}");
-            return Ok(ExitCode::from(2));
-        }
+        (Err(m), _) | (_, Err(m)) => return usage(m),
     };
-    if opts.push && opts.tags.is_empty() {
-        eprintln!("error: --push needs a name: add -t REGISTRY/REPO:TAG");
-        return Ok(ExitCode::from(2));
-    }
-    // With `--progress json`, stderr carries only JSON events.
-    let silent = opts.quiet || matches!(opts.progress, Progress::Json);
-    crate::registry::import_caches(&cache_from, silent)?;
-    let (store, mut planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
+    let platforms = match parse_platforms(&opts.platforms) {
+        Ok(p) => p,
+        Err(m) => return usage(m),
     };
-    // Base images the store lacks are pulled, and the plan made again with their digests.
-    if crate::registry::pull_needed(&store, &planned, opts.pull, silent)? {
-        planned = match crate::plan::plan_or_report(&opts.request, opts.color)? {
-            Ok((_, p)) => p,
-            Err(code) => return Ok(code),
-        };
-    }
-    crate::registry::fetch_reused(&store, &planned, silent)?;
     let progress = match opts.progress {
         _ if opts.quiet => Mode::Quiet,
         Progress::Plain => Mode::Plain,
@@ -215,71 +187,50 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         Progress::Auto if std::io::IsTerminal::is_terminal(&std::io::stderr()) => Mode::Tty,
         Progress::Auto => Mode::Plain,
     };
-    let options = BuildOptions {
+    let request = slipway_engine::BuildRequest {
+        plan: opts.request.clone(),
+        platforms,
         tags: opts.tags.clone(),
         progress,
-        // Kept uncompressed in the store, compressed as `--compression` says when the image
-        // leaves it (push, cache export, OCI output): see slipway_runner::distribute.
-        compression: slipway_runner::layer::Compression::None,
         network_none: opts.network_none,
         network_host: opts.network_host,
         allow: slipway_runner::build::Entitlements::parse(&opts.allow)?,
-        sandbox_network: Default::default(),
-        build_args: opts.request.build_args.clone(),
         secrets,
         ssh,
-        materialise_copies: false,
+        outputs,
+        pull: opts.pull,
+        push: opts.push,
+        cache_from,
+        cache_to,
+        compression: opts.compression.layers(),
     };
-    let leaving = opts.compression.layers();
-    match build(&store, &planned, &options) {
-        Ok(built) => {
-            for output in &outputs {
-                let image = slipway_runner::image::load(&store, None, built.manifest.clone())?;
-                let names = opts.tags.iter().chain(&output.names).cloned().collect();
-                let named = [export::Named { image: &image, names }];
-                export::export(&store, &named, output.format, leaving, &output.dest)?;
-                match &output.dest {
-                    Dest::Dir(p) | Dest::Tar(p) if !opts.quiet => {
-                        eprintln!("exported {} to {}", &built.id.hex()[..12], p.display())
-                    }
-                    _ => {}
-                }
-            }
-            // With `dest=-` the tar owns standard output; the messages go to stderr.
-            let mut report = String::new();
-            if opts.quiet {
-                report.push_str(&format!("{}\n", built.id));
-            } else {
-                report.push_str(&format!("Successfully built {}\n", &built.id.hex()[..12]));
-                for t in &built.tags {
-                    report.push_str(&format!(
-                        "Successfully tagged {}\n",
-                        slipway_store::image::familiar_name(t)
-                    ));
-                }
-            }
-            if outputs.iter().any(|o| o.dest == Dest::Stdout) {
-                eprint!("{report}");
-            } else {
-                print!("{report}");
-            }
-            let code = crate::registry::export_caches(&store, &planned, &cache_to, leaving, silent)?;
-            if code != ExitCode::SUCCESS {
-                return Ok(code);
-            }
-            if opts.push {
-                return crate::registry::push_tags(&store, &built.manifest, &built.tags, leaving, silent);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(BuildError::Failed(f)) => {
-            eprint!("{}", failure(&f, &planned, opts.color));
-            Ok(ExitCode::from(1))
-        }
-        Err(BuildError::Step(m)) => {
-            eprintln!("error: {m}");
-            Ok(ExitCode::from(1))
-        }
-        Err(BuildError::Io(e)) => Err(e),
+    // With `--progress json`, stderr carries only JSON events.
+    let events = crate::registry::Cli {
+        quiet: opts.quiet || matches!(opts.progress, Progress::Json),
+        id_only: opts.quiet,
+        // With `dest=-` the tar owns standard output; the messages go to stderr.
+        stdout_taken: request.outputs.iter().any(|o| o.dest == Dest::Stdout),
+    };
+    let store = slipway_store::Store::open(slipway_store::default_root())?;
+    match slipway_engine::build(&store, &request, &events) {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        Err(e) => session_error(e, opts.color),
     }
+}
+
+/// `--platform linux/amd64,linux/arm64` (comma-separated or repeated).
+pub fn parse_platforms(specs: &[String]) -> Result<Vec<slipway_registry::pull::Platform>, String> {
+    let mut out: Vec<slipway_registry::pull::Platform> = Vec::new();
+    for s in specs
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let p = slipway_registry::pull::Platform::parse(s).map_err(|e| format!("--platform: {e}"))?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }

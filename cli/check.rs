@@ -590,6 +590,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             config,
             target: opts.target.clone(),
             scripts,
+            platform: None,
         };
 
         jobs.push((name, path_buf, text, options, fail_level));

@@ -416,25 +416,7 @@ pub fn verify() -> io::Result<ExitCode> {
 
 /// Docker's sizes: decimal units, three significant digits (`1.98MB`).
 pub(crate) fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < units.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes}B")
-    } else {
-        let digits = if v >= 100.0 {
-            0
-        } else if v >= 10.0 {
-            1
-        } else {
-            2
-        };
-        format!("{v:.digits$}{}", units[u])
-    }
+    slipway_engine::events::size(bytes)
 }
 
 /// `slipway ps [-a] [-q]`.

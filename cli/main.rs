@@ -224,6 +224,12 @@ enum Command {
         /// the contents of the RUN steps' cache mounts.
         #[arg(long, value_name = "type=registry,ref=REF")]
         cache_to: Vec<String>,
+        /// The platforms to build for, `os/arch[/variant]`, comma-separated or repeated
+        /// (`linux/amd64,linux/arm64`): one image per platform under one name (an image
+        /// index). RUN steps of a foreign platform run under QEMU user-mode emulation
+        /// (`slipway binfmt`). Default: this machine's.
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -436,6 +442,7 @@ fn main() -> ExitCode {
                 build_args: check::build_args(&build_args),
                 no_cache,
                 no_cache_filter,
+                platform: None,
             },
             format,
             fail_on_miss,
@@ -461,6 +468,7 @@ fn main() -> ExitCode {
             push,
             cache_from,
             cache_to,
+            platform,
             context,
         } => build::run(&build::Options {
             request: slipway_planner::request::Request {
@@ -470,6 +478,7 @@ fn main() -> ExitCode {
                 build_args: check::build_args(&build_args),
                 no_cache,
                 no_cache_filter: Vec::new(),
+                platform: None,
             },
             tags: tag,
             quiet,
@@ -486,6 +495,7 @@ fn main() -> ExitCode {
             push,
             cache_from,
             cache_to,
+            platforms: platform,
         }),
         Command::Pull { platform, quiet, image } => registry::pull(&image, platform.as_deref(), quiet),
         Command::Push {

@@ -24,24 +24,6 @@ pub struct Options {
     pub base: Option<String>,
 }
 
-/// Opens the store and plans `request`; renders a failure (Dockerfile errors → exit 1)
-/// and prints context warnings. Shared by `plan` and `build`.
-pub fn plan_or_report(
-    request: &Request,
-    color: bool,
-) -> io::Result<Result<(slipway_store::Store, slipway_planner::request::Planned), ExitCode>> {
-    use slipway_planner::request::plan_request;
-    let store = slipway_store::Store::open(slipway_store::default_root())?;
-    let planned = match plan_request(request, &store) {
-        Ok(p) => p,
-        Err(f) => return failed(f, color).map(Err),
-    };
-    for w in &planned.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(Ok((store, planned)))
-}
-
 /// A plan that could not be made: an I/O error is returned, Dockerfile errors are rendered
 /// (exit 1).
 fn failed(failure: slipway_planner::request::Failure, color: bool) -> io::Result<ExitCode> {
@@ -107,16 +89,18 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     if let Some(rev) = &opts.base {
         return run_against(opts, rev);
     }
-    match crate::registry::cache_specs(&opts.cache_from) {
-        Ok(refs) => crate::registry::import_caches(&refs, false)?,
+    let cache_from = match crate::registry::cache_specs(&opts.cache_from) {
+        Ok(refs) => refs,
         Err(m) => {
             eprintln!("error: {m}");
             return Ok(ExitCode::from(2));
         }
-    }
-    let (_store, planned) = match crate::plan::plan_or_report(&opts.request, opts.color)? {
-        Ok(x) => x,
-        Err(code) => return Ok(code),
+    };
+    let store = slipway_store::Store::open(slipway_store::default_root())?;
+    let events = crate::registry::Cli::new(false);
+    let planned = match slipway_engine::plan_with_caches(&store, &opts.request, &cache_from, &events) {
+        Ok(p) => p,
+        Err(e) => return crate::build::session_error(e, opts.color),
     };
     let p = &planned.plan;
     let out = match opts.format {

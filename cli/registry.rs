@@ -1,9 +1,9 @@
 //! `slipway pull`, `slipway push`, `slipway login`; pulling a build's missing base images;
 //! `--push` and registry cache flags of `slipway build`. Progress bars per layer.
 
-use slipway_registry::cache::{CacheSpec, ImportOptions};
+use slipway_engine::Events;
+use slipway_registry::cache::CacheSpec;
 use slipway_registry::pull::{Platform, PullOptions};
-use slipway_registry::push::PushOptions;
 use slipway_registry::{Client, ClientConfig, Credentials, Progress};
 use slipway_runner::layer::Compression;
 use slipway_store::image::familiar_name;
@@ -85,6 +85,86 @@ impl Progress for Bars {
     }
 }
 
+/// How the CLI shows a build session: news and warnings on stderr (news not with `-q`),
+/// progress bars per transfer, the built image and pushes on stdout (stderr when the
+/// image's tar owns stdout).
+pub struct Cli {
+    /// No news (`-q`, or `--progress json`, whose stderr carries only JSON).
+    pub quiet: bool,
+    /// The reports are IDs and digests only (`-q`).
+    pub id_only: bool,
+    /// `--output dest=-`: the tar is on stdout, the report goes to stderr.
+    pub stdout_taken: bool,
+}
+
+impl Cli {
+    pub fn new(quiet: bool) -> Cli {
+        Cli {
+            quiet,
+            id_only: quiet,
+            stdout_taken: false,
+        }
+    }
+
+    fn report(&self, text: &str) {
+        if self.stdout_taken {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    }
+}
+
+impl slipway_engine::Events for Cli {
+    fn info(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
+    fn transfer(&self) -> Box<dyn Progress + '_> {
+        Box::new(Bars::new(self.quiet))
+    }
+
+    fn platform(&self, platform: &Platform, index: usize, count: usize) {
+        if !self.quiet {
+            eprintln!("building for {platform} ({}/{count})", index + 1);
+        }
+    }
+
+    fn built(&self, outcome: &slipway_engine::Outcome) {
+        let mut report = String::new();
+        if self.id_only {
+            report.push_str(&format!("{}\n", outcome.id));
+        } else {
+            report.push_str(&format!("Successfully built {}\n", &outcome.id.hex()[..12]));
+            for t in &outcome.tags {
+                report.push_str(&format!("Successfully tagged {}\n", familiar_name(t)));
+            }
+        }
+        self.report(&report);
+    }
+
+    fn pushed(&self, p: &slipway_engine::Pushed) {
+        if self.id_only {
+            self.report(&format!("{}\n", p.digest));
+        } else {
+            self.report(&format!(
+                "Pushed {}: {} uploaded, {} mounted, {} already there; digest: {}\n",
+                familiar_name(&p.reference),
+                p.uploaded,
+                p.mounted,
+                p.existing,
+                p.digest
+            ));
+        }
+    }
+}
+
 pub fn client() -> io::Result<Client> {
     Ok(Client::new(ClientConfig::from_environment()?))
 }
@@ -142,40 +222,23 @@ pub fn push(image: &str, target: Option<&str>, compression: Compression, quiet: 
             ))
         }
     };
-    let client = client()?;
-    push_one(&client, &store, &found.manifest_descriptor, &target, compression, quiet)
+    push_one(&store, &found.manifest_descriptor, &target, compression, quiet)
 }
 
 fn push_one(
-    client: &Client,
     store: &Store,
     manifest: &slipway_store::Descriptor,
     target: &str,
     compression: Compression,
     quiet: bool,
 ) -> io::Result<ExitCode> {
-    // The store keeps a build's layers uncompressed: they are compressed on the way out.
-    let manifest = match slipway_runner::distribute::manifest(store, manifest, compression) {
-        Ok((d, _)) => d,
-        Err(e) => return fail(format!("cannot push {target}: {e}")),
-    };
-    let bars = Bars::new(quiet);
-    match slipway_registry::push::push(client, store, &manifest, target, &PushOptions::default(), &bars) {
+    let events = Cli::new(quiet);
+    match slipway_engine::publish::push(store, manifest, target, compression, &events) {
         Ok(p) => {
-            let digest = p.digest.map(|d| d.to_string()).unwrap_or_default();
-            if quiet {
-                println!("{digest}");
-            } else {
-                println!(
-                    "Pushed {}: {} uploaded, {} mounted, {} already there; digest: {digest}",
-                    familiar_name(&p.reference),
-                    p.uploaded,
-                    p.mounted,
-                    p.existing
-                );
-            }
+            events.pushed(&p);
             Ok(ExitCode::SUCCESS)
         }
+        Err(slipway_engine::Error::Io(e)) => Err(e),
         Err(e) => fail(e),
     }
 }
@@ -233,317 +296,7 @@ pub fn login(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The images a planned build needs from outside (stage bases and `COPY --from=IMAGE`),
-/// with their `--platform`.
-pub fn needed_images(planned: &slipway_planner::request::Planned) -> Vec<(String, Option<String>)> {
-    use slipway_parser::model::{Base, Command};
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
-    let graph = &planned.graph;
-    let stages: std::collections::BTreeSet<usize> = graph.graph.node_indices().map(|n| graph.graph[n].stage).collect();
-    for &s in &stages {
-        let stage = &planned.model.stages[s];
-        if let Base::Image(r) = &stage.base {
-            out.push((r.clone(), stage.platform.clone()));
-        }
-        for &i in &stage.instructions {
-            if let Some(Some(Command::Copy(c) | Command::Add(c))) = planned.model.commands.get(i) {
-                if let Some(f) = &c.from {
-                    if planned.model.stage_by_ref(f).is_none() && !out.iter().any(|(n, _)| n == f) {
-                        out.push((f.clone(), stage.platform.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out.dedup();
-    out
-}
-
-/// Fetches the layers a build will reuse that the store has only as "held by a registry"
-/// (a cache imported lazily): the result of every cached step, and the layers of the
-/// base images. Layers of steps that rebuild are never fetched. Also the contents of the
-/// cache mounts that the steps which run use, where the store has only a seed.
-pub fn fetch_reused(store: &Store, planned: &slipway_planner::request::Planned, quiet: bool) -> io::Result<()> {
-    use slipway_planner::plan::Status;
-    let mut wanted: Vec<slipway_store::Descriptor> = Vec::new();
-    for step in planned.plan.steps.iter().filter(|s| s.status == Status::Hit) {
-        if let Some(d) = store.get_cache(&step.cache_key)?.and_then(|r| r.result) {
-            wanted.push(d);
-        }
-    }
-    for (name, _) in needed_images(planned) {
-        if let Ok(image) = slipway_runner::image::resolve(store, &name) {
-            wanted.extend(image.manifest.layers);
-        }
-    }
-    wanted.retain(|d| store.is_remote(&d.digest));
-    // The contents of the cache mounts that the steps which run use, when the store has
-    // no directory for them but an imported cache has them (a seed); none for steps that
-    // come from the cache.
-    let mut seeds: Vec<(String, slipway_store::Descriptor)> = Vec::new();
-    for mount in slipway_runner::mounts::used_by(planned, |s| s.status != Status::Hit) {
-        if store.cache_mount_dir(&mount).is_dir() {
-            continue;
-        }
-        if let Some(seed) = store.mount_seed(&mount).filter(|s| store.is_remote(&s.layer.digest)) {
-            seeds.push((mount.label(), seed.layer));
-        }
-    }
-    if wanted.is_empty() && seeds.is_empty() {
-        return Ok(());
-    }
-    let client = client()?;
-    if !wanted.is_empty() {
-        let bars = Bars::new(quiet);
-        match slipway_registry::cache::fetch_remote(&client, store, &wanted, 4, &bars) {
-            Ok((n, bytes)) if !quiet => eprintln!(
-                "fetched {n} cached layer(s) ({}) that this build reuses",
-                crate::image::human_size(bytes)
-            ),
-            Ok(_) => {}
-            // A layer that cannot be fetched makes its step run again: a warning.
-            Err(e) => eprintln!("warning: cannot fetch cached layers: {e}"),
-        }
-    }
-    if !seeds.is_empty() {
-        let bars = Bars::new(quiet);
-        let blobs: Vec<slipway_store::Descriptor> = seeds.iter().map(|(_, d)| d.clone()).collect();
-        let names: Vec<&str> = seeds.iter().map(|(l, _)| l.as_str()).collect();
-        match slipway_registry::cache::fetch_remote(&client, store, &blobs, 4, &bars) {
-            Ok((_, bytes)) if !quiet => eprintln!(
-                "fetched the contents of cache mount(s) {} ({}) for the steps that run",
-                names.join(", "),
-                crate::image::human_size(bytes)
-            ),
-            Ok(_) => {}
-            // A mount that cannot be restored starts empty: a warning.
-            Err(e) => eprintln!("warning: cannot fetch cache mounts {}: {e}", names.join(", ")),
-        }
-    }
-    Ok(())
-}
-
-/// Pulls the images a build needs that the store lacks (all of them with `refresh`).
-/// Returns whether anything was pulled (the plan must then be made again).
-pub fn pull_needed(
-    store: &Store,
-    planned: &slipway_planner::request::Planned,
-    refresh: bool,
-    quiet: bool,
-) -> io::Result<bool> {
-    let mut pulled = false;
-    let mut client: Option<Client> = None;
-    for (name, platform) in needed_images(planned) {
-        // Images from OCI layouts on disk are read by the build itself.
-        if name.starts_with("oci-layout://") {
-            continue;
-        }
-        let present = slipway_runner::image::resolve(store, &name).is_ok();
-        if present && !refresh {
-            continue;
-        }
-        if client.is_none() {
-            client = Some(self::client()?);
-        }
-        let client = client.as_ref().expect("set above");
-        if !quiet {
-            eprintln!("pulling {name}");
-        }
-        let platform = match platform.as_deref().map(Platform::parse).transpose() {
-            Ok(p) => p.unwrap_or_else(Platform::host),
-            Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidInput, e)),
-        };
-        let options = PullOptions {
-            platform,
-            ..PullOptions::default()
-        };
-        let bars = Bars::new(quiet);
-        match slipway_registry::pull::pull(client, store, &name, &options, &bars) {
-            Ok(p) => {
-                pulled = true;
-                if !quiet {
-                    eprintln!(
-                        "pulled {} ({}) from {}",
-                        familiar_name(&p.name),
-                        p.manifest.digest,
-                        p.source
-                    );
-                }
-            }
-            Err(e) if present => eprintln!("warning: cannot refresh {name}, using the stored image: {e}"),
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind_hint(),
-                    format!(
-                        "base image {name} is not in the store and cannot be pulled: {e} (configure a mirror in {}, or import a root filesystem with `slipway image import ROOTFS.tar --tag {name}`)",
-                        slipway_registry::config::RegistriesConfig::default_path()
-                            .map_or_else(|| "registries.toml".to_string(), |p| p.display().to_string())
-                    ),
-                ))
-            }
-        }
-    }
-    Ok(pulled)
-}
-
-trait KindHint {
-    fn kind_hint(&self) -> io::ErrorKind;
-}
-
-impl KindHint for slipway_registry::Error {
-    fn kind_hint(&self) -> io::ErrorKind {
-        match self {
-            slipway_registry::Error::NotFound(_) => io::ErrorKind::NotFound,
-            slipway_registry::Error::Auth(_) => io::ErrorKind::PermissionDenied,
-            _ => io::ErrorKind::Other,
-        }
-    }
-}
-
-/// `--push`: pushes every tag of a built image.
-pub fn push_tags(
-    store: &Store,
-    manifest: &slipway_store::Descriptor,
-    tags: &[String],
-    compression: Compression,
-    quiet: bool,
-) -> io::Result<ExitCode> {
-    if tags.is_empty() {
-        return fail("--push needs a name: add -t REGISTRY/REPO:TAG");
-    }
-    let client = client()?;
-    for t in tags {
-        let code = push_one(&client, store, manifest, t, compression, quiet)?;
-        if code != ExitCode::SUCCESS {
-            return Ok(code);
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Parses `--cache-to` / `--cache-from` values; a usage error names the bad one.
 pub fn cache_specs(specs: &[String]) -> Result<Vec<CacheSpec>, String> {
     specs.iter().map(|s| slipway_registry::cache::parse_spec(s)).collect()
-}
-
-/// `--cache-from`: imports each cache into the store before planning (and, unless the
-/// spec says `mounts=false`, the contents of its cache mounts as seeds). A cache that
-/// cannot be imported is a warning, as in BuildKit: the build goes on without it.
-pub fn import_caches(specs: &[CacheSpec], quiet: bool) -> io::Result<()> {
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let store = store()?;
-    let client = client()?;
-    for spec in specs {
-        let r = &spec.reference;
-        let bars = Bars::new(quiet);
-        // Records and base manifests only: a plan needs no layer, and a build fetches
-        // the layers of the steps it reuses (`fetch_reused`), none of those it runs.
-        let options = ImportOptions {
-            mounts: spec.mounts.unwrap_or(true),
-            ..ImportOptions::default()
-        };
-        match slipway_registry::cache::import(&client, &store, r, &options, &bars) {
-            Ok(i) => {
-                if !quiet {
-                    eprintln!(
-                        "imported cache {r}: {} records ({} new), layers fetched when a build reuses them{}{}",
-                        i.records,
-                        i.new_records,
-                        if i.bases.is_empty() {
-                            String::new()
-                        } else {
-                            format!(
-                                ", base images {}",
-                                i.bases.iter().map(|b| familiar_name(b)).collect::<Vec<_>>().join(", ")
-                            )
-                        },
-                        if i.mounts == 0 {
-                            String::new()
-                        } else {
-                            format!(", {} cache mount(s) restored when a step that runs uses them", i.mounts)
-                        }
-                    );
-                }
-            }
-            Err(e) => eprintln!("warning: cannot import cache {r}: {e}"),
-        }
-    }
-    Ok(())
-}
-
-/// `--cache-to`: exports the cache records of a build's steps, their layers and its base
-/// images; with `mounts=true`, the contents of the cache mounts its RUN steps use.
-pub fn export_caches(
-    store: &Store,
-    planned: &slipway_planner::request::Planned,
-    specs: &[CacheSpec],
-    compression: Compression,
-    quiet: bool,
-) -> io::Result<ExitCode> {
-    if specs.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut records = Vec::new();
-    for step in &planned.plan.steps {
-        if let Some(mut r) = store.get_cache(&step.cache_key)? {
-            if !records.iter().any(|x: &slipway_store::CacheRecord| x.key == r.key) {
-                // The layer as it leaves the store (compressed), the record naming it.
-                if let Some(d) = r.result.as_ref().filter(|d| store.has_blob(&d.digest)) {
-                    r.result = Some(slipway_runner::distribute::layer(store, d, compression)?);
-                }
-                records.push(r);
-            }
-        }
-    }
-    let bases: Vec<String> = needed_images(planned)
-        .into_iter()
-        .filter_map(|(n, _)| slipway_store::image::normalize_name(&n).ok())
-        .collect();
-    // The mounts' blobs are written before the cache names them: no prune meanwhile.
-    let _in_use = store.lock_in_use()?;
-    let mut packed: Option<Vec<slipway_store::mounts::MountSnapshot>> = None;
-    let client = client()?;
-    for spec in specs {
-        let r = &spec.reference;
-        let mounts: &[slipway_store::mounts::MountSnapshot] = if spec.mounts == Some(true) {
-            if packed.is_none() {
-                let used = slipway_runner::mounts::used_by(planned, |_| true);
-                let p = match slipway_runner::mounts::pack(store, &used) {
-                    Ok(p) => p,
-                    Err(e) => return fail(format!("cannot pack the cache mounts for {r}: {e}")),
-                };
-                packed = Some(p.into_iter().map(|p| p.snapshot).collect());
-            }
-            packed.as_deref().unwrap_or_default()
-        } else {
-            &[]
-        };
-        let bars = Bars::new(quiet);
-        let contents = slipway_registry::cache::Contents {
-            records: &records,
-            bases: &bases,
-            mounts,
-        };
-        match slipway_registry::cache::export(&client, store, &contents, r, &bars) {
-            Ok(e) => {
-                if !quiet {
-                    eprintln!(
-                        "exported cache {r}: {} records, {} layers ({} uploaded){}",
-                        e.records,
-                        e.layers,
-                        e.uploaded,
-                        if spec.mounts == Some(true) {
-                            format!(", {} cache mount(s) ({} uploaded)", e.mounts, e.mounts_uploaded)
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-            }
-            Err(e) => return fail(format!("cannot export the cache to {r}: {e}")),
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
