@@ -490,3 +490,29 @@ fn commands_are_expanded_where_buildkit_expands_them() {
     assert_eq!((h.interval.map(|d| d.as_secs()), h.retries), (Some(90), Some(3)));
     assert_eq!(h.test, Some(model::CommandLine::Exec(vec!["curl".into(), "-f".into()])));
 }
+
+#[test]
+fn predefined_platform_args_take_the_target_platform() {
+    let src = "FROM scratch\nARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT BUILDPLATFORM\n";
+    let parsed = slipway_parser::parse(src);
+    let options = CheckOptions {
+        platform: Some(slipway_parser::model::PlatformArgs {
+            os: "linux".into(),
+            architecture: "arm".into(),
+            variant: Some("v7".into()),
+        }),
+        ..CheckOptions::default()
+    };
+    let m = slipway_parser::model::analyze(src, &parsed.file, &options);
+    let value = |name: &str| {
+        m.vars
+            .iter()
+            .find(|v| v.name == name)
+            .and_then(|v| v.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("TARGETPLATFORM"), "linux/arm/v7");
+    assert_eq!(value("TARGETARCH"), "arm");
+    assert_eq!(value("TARGETVARIANT"), "v7");
+    assert_eq!(value("BUILDPLATFORM"), slipway_parser::model::PlatformArgs::host().specifier());
+}

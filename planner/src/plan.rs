@@ -279,7 +279,7 @@ pub fn plan(
         }
         // Fold config instructions before this step into the state.
         for &ci in &step.config {
-            apply_config(&mut state, model.commands.get(ci).and_then(Option::as_ref), options);
+            apply_config(&mut state, model, ci);
         }
         let command = model.commands.get(step.instruction).and_then(Option::as_ref);
         if let Some(Command::Workdir { path }) = command {
@@ -487,7 +487,7 @@ pub fn plan(
         if graph.stage_last[step.stage] == Some(node) {
             let mut end = state;
             for &ci in &graph.stage_tail[step.stage] {
-                apply_config(&mut end, model.commands.get(ci).and_then(Option::as_ref), options);
+                apply_config(&mut end, model, ci);
             }
             states.insert(step.stage, end);
         }
@@ -603,18 +603,21 @@ fn join_workdir(current: &str, path: &str) -> String {
     }
 }
 
-fn apply_config(state: &mut StageState, command: Option<&Command>, options: &PlanOptions) {
-    match command {
+fn apply_config(state: &mut StageState, model: &Model, ci: usize) {
+    match model.commands.get(ci).and_then(Option::as_ref) {
         Some(Command::Env { pairs }) => state.env.extend(pairs.iter().cloned()),
-        Some(Command::Arg { args }) => {
-            for (k, v) in args {
-                let value = options
-                    .build_args
-                    .get(k)
-                    .cloned()
-                    .or_else(|| v.clone())
-                    .unwrap_or_default();
-                state.args.insert(k.clone(), value);
+        Some(Command::Arg { .. }) => {
+            // The value as the model resolved it (as the runner sets it): `--build-arg`,
+            // else the default, else the global ARG's, which for `ARG TARGETARCH` is the
+            // target platform's. An ARG with none of them is not set.
+            for v in model
+                .vars
+                .iter()
+                .filter(|v| v.instruction == ci && v.kind == slipway_parser::model::VarKind::Arg)
+            {
+                if let Some(value) = &v.value {
+                    state.args.insert(v.name.clone(), value.clone());
+                }
             }
         }
         Some(Command::User { user }) => state.user = user.clone(),

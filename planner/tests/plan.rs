@@ -292,3 +292,61 @@ fn a_changed_instruction_says_where_it_changed() {
     let p = run("FROM scratch\nCOPY a /a\n", &files(&[("a", "2")]), &store, &[]);
     assert_eq!(p.steps.last().unwrap().change, TextChange::Same);
 }
+
+/// Plans `src` for `platform` (None: the host's), with TARGET* as the model gives them.
+fn run_for(src: &str, store: &Store, platform: Option<model::PlatformArgs>) -> Plan {
+    let parsed = parse(src);
+    let options = CheckOptions {
+        platform: platform.clone(),
+        ..CheckOptions::default()
+    };
+    let m = model::analyze(src, &parsed.file, &options);
+    let g = graph::build(&parsed.file, &m, None, 0..0).unwrap();
+    let options = PlanOptions {
+        dockerfile_id: "Dockerfile".into(),
+        platform,
+        ..PlanOptions::default()
+    };
+    plan(&parsed.file, &m, &g, &files(&[]), Some(store), &options)
+}
+
+#[test]
+fn the_target_platform_is_in_the_keys_of_the_stages_built_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let arm64 = model::PlatformArgs {
+        os: "linux".into(),
+        architecture: "arm64".into(),
+        variant: None,
+    };
+    let host = model::PlatformArgs::host();
+    let src = "FROM --platform=$BUILDPLATFORM scratch AS tools\nARG TARGETARCH\nRUN echo $TARGETARCH\nRUN echo same\nFROM scratch\nCOPY --from=tools /x /x\n";
+    let (a, b, h) = (
+        run_for(src, &store, Some(arm64.clone())),
+        run_for(src, &store, Some(host.clone())),
+        run_for(src, &store, None),
+    );
+    let keys = |p: &Plan| p.steps.iter().map(|s| s.cache_key.clone()).collect::<Vec<_>>();
+    // `--platform` of the host's platform is a host build.
+    assert_eq!(keys(&b), keys(&h));
+    if host == arm64 {
+        return;
+    }
+    // The pinned stage's base is the same for both targets, the RUN that reads TARGETARCH
+    // is not, and neither is anything after it; the final stage's base differs.
+    let (ka, kh) = (keys(&a), keys(&h));
+    assert_eq!(ka[0], kh[0], "the $BUILDPLATFORM stage's base");
+    assert_ne!(ka[1], kh[1], "RUN echo $TARGETARCH");
+    assert_eq!(ka.len(), 5);
+    assert_ne!(ka[3], kh[3], "the final stage's base (scratch for arm64)");
+    assert!(a.steps[1].instruction.contains("TARGETARCH"));
+}
+
+#[test]
+fn a_stage_arg_that_takes_the_global_default_keys_on_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let one = run("ARG V=1\nFROM scratch\nARG V\nRUN echo $V\n", &files(&[]), &store, &[]);
+    let two = run("ARG V=2\nFROM scratch\nARG V\nRUN echo $V\n", &files(&[]), &store, &[]);
+    assert_ne!(one.steps[1].cache_key, two.steps[1].cache_key, "the RUN sees V=1, then V=2");
+}
