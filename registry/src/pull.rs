@@ -18,62 +18,8 @@ const MAX_MANIFEST: u64 = 4 << 20;
 /// How often one blob download may be resumed after its connection broke.
 const MAX_RESUMES: u32 = 5;
 
-/// An image platform (`linux/amd64`, `linux/arm64/v8`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// This machine's platform.
-    pub fn host() -> Platform {
-        let (architecture, variant) = match std::env::consts::ARCH {
-            "x86_64" => ("amd64", None),
-            "aarch64" => ("arm64", Some("v8")),
-            "x86" => ("386", None),
-            "arm" => ("arm", Some("v7")),
-            "powerpc64" => ("ppc64le", None),
-            other => (other, None),
-        };
-        Platform {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: variant.map(String::from),
-        }
-    }
-
-    /// Parses `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(format!(
-                "invalid platform {s:?} (want os/arch[/variant], e.g. linux/amd64)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
+/// An image platform: the store's type, re-exported here where it was first defined.
+pub use slipway_store::platform::Platform;
 
 #[derive(Debug, Clone)]
 pub struct PullOptions {
@@ -119,17 +65,7 @@ struct IndexEntry {
     digest: Digest,
     size: u64,
     #[serde(default)]
-    platform: Option<PlatformDoc>,
-}
-
-#[derive(serde::Deserialize)]
-struct PlatformDoc {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
+    platform: Option<Platform>,
 }
 
 /// Pulls `reference` into the store (mirrors first, as configured) and names it there.
@@ -264,21 +200,18 @@ fn select_platform(bytes: &[u8], platform: &Platform, what: &str) -> Result<(Dig
     let index: IndexDoc =
         serde_json::from_slice(bytes).map_err(|e| Error::Invalid(format!("{what}: invalid image index: {e}")))?;
     let _ = index.media_type;
-    let mut best: Option<&IndexEntry> = None;
-    for m in &index.manifests {
-        let Some(p) = &m.platform else { continue };
-        if p.os != platform.os || p.architecture != platform.architecture {
-            continue;
-        }
-        let exact = p.variant == platform.variant;
-        if exact {
-            best = Some(m);
-            break;
-        }
-        if best.is_none() && (p.variant.is_none() || platform.variant.is_none()) {
-            best = Some(m);
-        }
-    }
+    // The exact platform first; else the same platform after normalisation
+    // (`arm64/v8` is `arm64`, `aarch64` is `arm64`), as containerd matches.
+    let best = index
+        .manifests
+        .iter()
+        .find(|m| m.platform.as_ref() == Some(platform))
+        .or_else(|| {
+            index
+                .manifests
+                .iter()
+                .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(platform)))
+        });
     match best {
         Some(m) => Ok((m.digest.clone(), m.size, m.media_type.clone())),
         None => {
@@ -287,14 +220,7 @@ fn select_platform(bytes: &[u8], platform: &Platform, what: &str) -> Result<(Dig
                 .iter()
                 .filter_map(|m| m.platform.as_ref())
                 .filter(|p| p.os != "unknown")
-                .map(|p| {
-                    let mut s = format!("{}/{}", p.os, p.architecture);
-                    if let Some(v) = &p.variant {
-                        s.push('/');
-                        s.push_str(v);
-                    }
-                    s
-                })
+                .map(|p| p.to_string())
                 .collect();
             Err(Error::NotFound(format!(
                 "{what}: no image for {platform} (the index has {})",

@@ -16,6 +16,7 @@
 pub mod image;
 pub mod layout;
 pub mod mounts;
+pub mod platform;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
