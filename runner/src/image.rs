@@ -112,8 +112,17 @@ pub(crate) fn store_layer(
 }
 
 /// Imports a root filesystem (a directory, or a tar or tar.gz file) as a one-layer image
-/// named `name`; returns the stored image.
+/// of this machine's platform named `name` (see [`import_for`]); returns the stored image.
 pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
+    import_for(store, source, name, &Platform::host())
+}
+
+/// Imports a root filesystem as a one-layer image for `platform` (its config gets the
+/// platform's os, architecture and variant, normalised) named `name`. When the name has
+/// images of other platforms it becomes an index of them all (an image of the same
+/// platform is replaced), see [`Store::set_ref_platform`]. Returns the stored image.
+pub fn import_for(store: &Store, source: &Path, name: &str, platform: &Platform) -> io::Result<Image> {
+    let platform = platform.normalize();
     let full = normalize_name(name).map_err(invalid)?;
     let _in_use = store.lock_in_use()?;
     let meta =
@@ -131,8 +140,9 @@ pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
     let created = rfc3339(created_now());
     let config = ImageConfig {
         created: Some(created.clone()),
-        architecture: architecture().into(),
-        os: "linux".into(),
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
         config: RunConfig {
             env: vec![format!("PATH={}", crate::container::DEFAULT_PATH)],
             ..RunConfig::default()
@@ -159,7 +169,7 @@ pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
         annotations: BTreeMap::new(),
     }];
     let (_, manifest, descriptor) = put_manifest(store, &config_bytes, layers)?;
-    store.set_ref(&full, descriptor.clone())?;
+    store.set_ref_platform(&full, descriptor.clone(), &platform)?;
     Ok(Image {
         name: Some(full),
         manifest_descriptor: descriptor,
@@ -815,6 +825,45 @@ mod tests {
             manifest,
             ..image
         }
+    }
+
+    #[test]
+    fn imports_of_two_platforms_under_one_name_make_an_index() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("store")).unwrap();
+        let rootfs = d.path().join("rootfs");
+        fs::create_dir_all(&rootfs).unwrap();
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let amd = import_for(&store, &rootfs, "bb", &p("linux/x86_64")).unwrap();
+        assert_eq!(
+            (amd.config.os.as_str(), amd.config.architecture.as_str()),
+            ("linux", "amd64")
+        );
+        let arm = import_for(&store, &rootfs, "bb", &p("linux/arm64/v8")).unwrap();
+        assert_eq!(
+            (arm.config.architecture.as_str(), arm.config.variant.as_deref()),
+            ("arm64", None)
+        );
+        let armv7 = import_for(&store, &rootfs, "bb", &p("linux/arm")).unwrap();
+        assert_eq!(armv7.config.variant.as_deref(), Some("v7"));
+        let Stored::Index(index) = find(&store, "bb").unwrap() else {
+            panic!("bb is not an index")
+        };
+        let platforms: Vec<String> = index.images.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+        assert_eq!(
+            resolve_platform(&store, "bb", Some(&p("linux/aarch64"))).unwrap().id(),
+            arm.id()
+        );
+        // Importing arm64 again replaces that entry only.
+        fs::write(rootfs.join("new"), "x").unwrap();
+        let arm2 = import_for(&store, &rootfs, "bb", &p("linux/arm64")).unwrap();
+        let Stored::Index(index) = find(&store, "bb").unwrap() else {
+            panic!("bb is not an index")
+        };
+        let ids: Vec<&Digest> = index.images.iter().map(|(_, i)| i.id()).collect();
+        assert_eq!(ids, [amd.id(), arm2.id(), armv7.id()]);
+        assert!(store.verify().unwrap().is_empty());
     }
 
     #[test]
