@@ -4,6 +4,7 @@ use clap::{Subcommand, ValueEnum};
 use slipway_runner::export;
 use slipway_runner::image;
 use slipway_store::image::familiar_name;
+use slipway_store::platform::Platform;
 use std::io::IsTerminal;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -20,6 +21,10 @@ pub enum Command {
         /// The image's name, NAME[:TAG].
         #[arg(long, short)]
         tag: String,
+        /// The platform the root filesystem is for, `os/arch[/variant]` (default: this
+        /// machine's). A name with images of other platforms becomes an index of them all.
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Print images' manifest and config as JSON.
     Inspect {
@@ -256,8 +261,15 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match command {
-        Command::Import { source, tag } => {
-            let image = image::import(&store, &source, &tag)?;
+        Command::Import { source, tag, platform } => {
+            let platform = match platform.as_deref().map(Platform::parse).transpose() {
+                Ok(p) => p.unwrap_or_else(Platform::host),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let image = image::import_for(&store, &source, &tag, &platform)?;
             writeln!(out, "{}", image.id())?;
         }
         Command::Inspect { images } => {

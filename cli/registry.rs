@@ -198,7 +198,27 @@ pub fn pull(image: &str, platform: Option<&str>, quiet: bool) -> io::Result<Exit
                 println!("{}", p.manifest.digest);
             } else {
                 println!("Digest: {}", p.manifest.digest);
-                println!("Pulled {} from {}", familiar_name(&p.name), p.source);
+                println!("Pulled {} ({}) from {}", familiar_name(&p.name), p.platform, p.source);
+                if p.named.digest != p.manifest.digest {
+                    let platforms = slipway_runner::image::find(&store, &p.name)
+                        .ok()
+                        .and_then(|s| match s {
+                            slipway_runner::image::Stored::Index(x) => Some(
+                                x.images
+                                    .iter()
+                                    .map(|(p, _)| p.to_string())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                            ),
+                            slipway_runner::image::Stored::Image(_) => None,
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "{} is an index now: {platforms} ({})",
+                        familiar_name(&p.name),
+                        p.named.digest
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -18,62 +18,8 @@ const MAX_MANIFEST: u64 = 4 << 20;
 /// How often one blob download may be resumed after its connection broke.
 const MAX_RESUMES: u32 = 5;
 
-/// An image platform (`linux/amd64`, `linux/arm64/v8`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// This machine's platform.
-    pub fn host() -> Platform {
-        let (architecture, variant) = match std::env::consts::ARCH {
-            "x86_64" => ("amd64", None),
-            "aarch64" => ("arm64", Some("v8")),
-            "x86" => ("386", None),
-            "arm" => ("arm", Some("v7")),
-            "powerpc64" => ("ppc64le", None),
-            other => (other, None),
-        };
-        Platform {
-            os: "linux".into(),
-            architecture: architecture.into(),
-            variant: variant.map(String::from),
-        }
-    }
-
-    /// Parses `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(v.to_string()),
-            }),
-            _ => Err(format!(
-                "invalid platform {s:?} (want os/arch[/variant], e.g. linux/amd64)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
+/// An image platform: the store's type, re-exported here where it was first defined.
+pub use slipway_store::platform::Platform;
 
 #[derive(Debug, Clone)]
 pub struct PullOptions {
@@ -98,6 +44,11 @@ pub struct Pulled {
     pub name: String,
     /// The platform manifest, as stored.
     pub manifest: Descriptor,
+    /// The platform it is for (the index entry's, else the config's).
+    pub platform: Platform,
+    /// What the name points at now: the manifest, or a local index of it and the name's
+    /// images of other platforms (see [`Store::set_ref_platform`]).
+    pub named: Descriptor,
     /// Where it came from (a mirror or the registry), as a URL base.
     pub source: String,
     /// Blobs downloaded, and their bytes.
@@ -107,29 +58,15 @@ pub struct Pulled {
 
 #[derive(serde::Deserialize)]
 struct IndexDoc {
-    #[serde(rename = "mediaType", default)]
-    media_type: Option<String>,
     manifests: Vec<IndexEntry>,
 }
 
+/// An entry of an index as registries send it (lenient: only what selection needs).
 #[derive(serde::Deserialize)]
 struct IndexEntry {
-    #[serde(rename = "mediaType", default)]
-    media_type: Option<String>,
     digest: Digest,
-    size: u64,
     #[serde(default)]
-    platform: Option<PlatformDoc>,
-}
-
-#[derive(serde::Deserialize)]
-struct PlatformDoc {
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    variant: Option<String>,
+    platform: Option<Platform>,
 }
 
 /// Pulls `reference` into the store (mirrors first, as configured) and names it there.
@@ -147,11 +84,18 @@ pub fn pull(
     let mut notes = Vec::new();
     for ep in client.registries().pull_endpoints(&r.registry) {
         match pull_from(client, store, &r, &ep, options, progress) {
-            Ok((manifest, fetched, bytes)) => {
-                store.set_ref(&name, manifest.clone())?;
+            Ok((manifest, platform, fetched, bytes)) => {
+                // A pull for one platform keeps the name's images of others.
+                let platform = match platform {
+                    Some(p) => p,
+                    None => store.platform_of(&manifest)?,
+                };
+                let named = store.set_ref_platform(&name, manifest.clone(), &platform)?;
                 return Ok(Pulled {
                     name,
                     manifest,
+                    platform,
+                    named,
                     source: ep.base,
                     fetched,
                     bytes,
@@ -259,42 +203,31 @@ fn is_index(media_type: &str) -> bool {
     media_type == slipway_store::MEDIA_INDEX || media_type == MEDIA_DOCKER_LIST
 }
 
-/// Picks the manifest for `platform` from an index.
-fn select_platform(bytes: &[u8], platform: &Platform, what: &str) -> Result<(Digest, u64, Option<String>), Error> {
+/// Picks the manifest for `platform` from an index: its digest and its entry's platform.
+fn select_platform(bytes: &[u8], platform: &Platform, what: &str) -> Result<(Digest, Platform), Error> {
     let index: IndexDoc =
         serde_json::from_slice(bytes).map_err(|e| Error::Invalid(format!("{what}: invalid image index: {e}")))?;
-    let _ = index.media_type;
-    let mut best: Option<&IndexEntry> = None;
-    for m in &index.manifests {
-        let Some(p) = &m.platform else { continue };
-        if p.os != platform.os || p.architecture != platform.architecture {
-            continue;
-        }
-        let exact = p.variant == platform.variant;
-        if exact {
-            best = Some(m);
-            break;
-        }
-        if best.is_none() && (p.variant.is_none() || platform.variant.is_none()) {
-            best = Some(m);
-        }
-    }
+    // The exact platform first; else the same platform after normalisation
+    // (`arm64/v8` is `arm64`, `aarch64` is `arm64`), as containerd matches.
+    let best = index
+        .manifests
+        .iter()
+        .find(|m| m.platform.as_ref() == Some(platform))
+        .or_else(|| {
+            index
+                .manifests
+                .iter()
+                .find(|m| m.platform.as_ref().is_some_and(|p| p.matches(platform)))
+        });
     match best {
-        Some(m) => Ok((m.digest.clone(), m.size, m.media_type.clone())),
+        Some(m) => Ok((m.digest.clone(), m.platform.clone().unwrap_or_else(|| platform.clone()))),
         None => {
             let have: Vec<String> = index
                 .manifests
                 .iter()
                 .filter_map(|m| m.platform.as_ref())
                 .filter(|p| p.os != "unknown")
-                .map(|p| {
-                    let mut s = format!("{}/{}", p.os, p.architecture);
-                    if let Some(v) = &p.variant {
-                        s.push('/');
-                        s.push_str(v);
-                    }
-                    s
-                })
+                .map(|p| p.to_string())
                 .collect();
             Err(Error::NotFound(format!(
                 "{what}: no image for {platform} (the index has {})",
@@ -315,12 +248,14 @@ fn pull_from(
     ep: &Endpoint,
     options: &PullOptions,
     progress: &dyn Progress,
-) -> Result<(Descriptor, usize, u64), Error> {
+) -> Result<(Descriptor, Option<Platform>, usize, u64), Error> {
     let repo = &r.repository;
+    let mut platform = None;
     let (mut bytes, mut media_type, mut digest) = get_manifest(client, ep, repo, &r.version(), r.digest.as_ref())?;
     if is_index(&media_type) {
         let what = format!("{}/{repo}:{}", ep.host, r.version());
-        let (child, _size, _mt) = select_platform(&bytes, &options.platform, &what)?;
+        let (child, entry_platform) = select_platform(&bytes, &options.platform, &what)?;
+        platform = Some(entry_platform);
         (bytes, media_type, digest) = get_manifest(client, ep, repo, child.as_str(), Some(&child))?;
         if is_index(&media_type) {
             return Err(Error::Invalid(format!(
@@ -355,6 +290,7 @@ fn pull_from(
             size: bytes.len() as u64,
             annotations: BTreeMap::new(),
         },
+        platform,
         fetched,
         total,
     ))
@@ -585,7 +521,7 @@ mod tests {
         );
         let pick = |p: &str| {
             select_platform(index.as_bytes(), &Platform::parse(p).unwrap(), "x")
-                .map(|(d, ..)| d.to_string())
+                .map(|(d, _)| d.to_string())
                 .unwrap_or_else(|e| e.to_string())
         };
         assert_eq!(pick("linux/amd64"), d('c'));

@@ -6,7 +6,10 @@
 //! shown in their short form. An image's ID is its config's digest, as in Docker.
 
 use crate::layer::{layer_from_tar, write_layer, LayerInfo, LayerOptions};
-use slipway_store::image::{familiar_name, normalize_name, History, ImageConfig, Manifest, RootFs, RunConfig};
+use slipway_store::image::{
+    familiar_name, is_index, normalize_name, History, ImageConfig, ImageIndex, Manifest, RootFs, RunConfig,
+};
+use slipway_store::platform::Platform;
 use slipway_store::{Descriptor, Digest, Store, MEDIA_CONFIG, MEDIA_MANIFEST};
 use std::collections::BTreeMap;
 use std::fs;
@@ -109,8 +112,17 @@ pub(crate) fn store_layer(
 }
 
 /// Imports a root filesystem (a directory, or a tar or tar.gz file) as a one-layer image
-/// named `name`; returns the stored image.
+/// of this machine's platform named `name` (see [`import_for`]); returns the stored image.
 pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
+    import_for(store, source, name, &Platform::host())
+}
+
+/// Imports a root filesystem as a one-layer image for `platform` (its config gets the
+/// platform's os, architecture and variant, normalised) named `name`. When the name has
+/// images of other platforms it becomes an index of them all (an image of the same
+/// platform is replaced), see [`Store::set_ref_platform`]. Returns the stored image.
+pub fn import_for(store: &Store, source: &Path, name: &str, platform: &Platform) -> io::Result<Image> {
+    let platform = platform.normalize();
     let full = normalize_name(name).map_err(invalid)?;
     let _in_use = store.lock_in_use()?;
     let meta =
@@ -128,8 +140,9 @@ pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
     let created = rfc3339(created_now());
     let config = ImageConfig {
         created: Some(created.clone()),
-        architecture: architecture().into(),
-        os: "linux".into(),
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone(),
         config: RunConfig {
             env: vec![format!("PATH={}", crate::container::DEFAULT_PATH)],
             ..RunConfig::default()
@@ -156,7 +169,7 @@ pub fn import(store: &Store, source: &Path, name: &str) -> io::Result<Image> {
         annotations: BTreeMap::new(),
     }];
     let (_, manifest, descriptor) = put_manifest(store, &config_bytes, layers)?;
-    store.set_ref(&full, descriptor.clone())?;
+    store.set_ref_platform(&full, descriptor.clone(), &platform)?;
     Ok(Image {
         name: Some(full),
         manifest_descriptor: descriptor,
@@ -188,48 +201,153 @@ pub fn load(store: &Store, name: Option<String>, descriptor: Descriptor) -> io::
 }
 
 /// Every image: one entry per name (sorted by name), then the untagged images
-/// (`name` None), in the order they were made.
+/// (`name` None), in the order they were made. A name of an index gives each of the
+/// index's images under that name (see [`entries`] for the indexes themselves).
 pub fn list(store: &Store) -> io::Result<Vec<Image>> {
+    let mut out = Vec::new();
+    for entry in entries(store)? {
+        match entry {
+            Stored::Image(i) => out.push(*i),
+            Stored::Index(x) => out.extend(x.images.into_iter().map(|(_, i)| i)),
+        }
+    }
+    Ok(out)
+}
+
+/// What a name (or an untagged entry) of the store holds: an image, or an index of images
+/// for several platforms.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Image(Box<Image>),
+    Index(Index),
+}
+
+/// An image index in the store, with its images.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// The full name (None for an untagged index).
+    pub name: Option<String>,
+    /// The index blob's descriptor; its digest is the index's ID.
+    pub descriptor: Descriptor,
+    pub index: ImageIndex,
+    /// The entries' images with their platforms, in the index's order (attestations and
+    /// entries whose blobs the store lacks are left out).
+    pub images: Vec<(Platform, Image)>,
+}
+
+impl Index {
+    /// The ID `images` shows and `run` accepts: the index's digest.
+    pub fn id(&self) -> &Digest {
+        &self.descriptor.digest
+    }
+
+    /// The image for `platform` (see [`ImageIndex::select`]).
+    pub fn select(&self, platform: &Platform) -> Option<&Image> {
+        let entry = self.index.select(platform)?;
+        self.images
+            .iter()
+            .find(|(_, i)| i.manifest_descriptor.digest == entry.descriptor.digest)
+            .map(|(_, i)| i)
+    }
+}
+
+impl Stored {
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Stored::Image(i) => i.name.as_deref(),
+            Stored::Index(i) => i.name.as_deref(),
+        }
+    }
+
+    /// The ID: an image's config digest, an index's digest.
+    pub fn id(&self) -> &Digest {
+        match self {
+            Stored::Image(i) => i.id(),
+            Stored::Index(i) => i.id(),
+        }
+    }
+
+    /// The descriptor the name points at (a manifest's or an index's).
+    pub fn descriptor(&self) -> &Descriptor {
+        match self {
+            Stored::Image(i) => &i.manifest_descriptor,
+            Stored::Index(i) => &i.descriptor,
+        }
+    }
+}
+
+/// Loads what a descriptor of `index.json` points at: an image, or an index and its images.
+pub fn load_stored(store: &Store, name: Option<String>, descriptor: Descriptor) -> io::Result<Stored> {
+    if !is_index(&descriptor.media_type) {
+        return load(store, name, descriptor).map(|i| Stored::Image(Box::new(i)));
+    }
+    let bytes = store.get_blob(&descriptor.digest)?;
+    let index: ImageIndex = serde_json::from_slice(&bytes)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("index {}: {e}", descriptor.digest)))?;
+    let mut images = Vec::new();
+    for entry in &index.manifests {
+        let Some(platform) = entry.platform.clone().filter(|p| p.os != "unknown") else {
+            continue;
+        };
+        if is_index(&entry.descriptor.media_type) || !store.has_blob(&entry.descriptor.digest) {
+            continue;
+        }
+        images.push((platform, load(store, name.clone(), entry.descriptor.clone())?));
+    }
+    let mut descriptor = descriptor;
+    descriptor.annotations.clear();
+    Ok(Stored::Index(Index {
+        name,
+        descriptor,
+        index,
+        images,
+    }))
+}
+
+/// Every name and untagged entry of the store, images and indexes: one per name (sorted by
+/// name), then the untagged ones in the order they were made.
+pub fn entries(store: &Store) -> io::Result<Vec<Stored>> {
     store
         .images()?
         .into_iter()
-        .map(|(name, d)| load(store, name, d))
+        .map(|(name, d)| load_stored(store, name, d))
         .collect()
 }
 
-/// Finds an image by name (`busybox`, `me/app:1`), by ID or manifest digest
-/// (`sha256:…`), or by a unique prefix of an ID's hex (at least 4 characters).
-/// `oci-layout://PATH[:tag|@digest]` is an image in an OCI layout directory, brought
-/// into the store (see [`crate::export::import_layout`]).
-pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
-    if let Some(r) = reference.strip_prefix(slipway_store::layout::SCHEME) {
-        return crate::export::import_layout(store, r);
-    }
+/// Finds what a reference names, without choosing a platform: a name, an ID (an image's
+/// config digest or an index's digest), a manifest digest, or a unique prefix of one (at
+/// least 4 hex digits). An image of an index is found by its ID or manifest digest too.
+pub fn find(store: &Store, reference: &str) -> io::Result<Stored> {
     if let Ok(full) = normalize_name(reference) {
         if let Some(d) = store.get_ref(&full)? {
-            return load(store, Some(full), d);
+            return load_stored(store, Some(full), d);
         }
     }
     let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
     if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let mut found: Vec<Image> = Vec::new();
-        for image in list(store)? {
-            let matches = image.id().hex().starts_with(hex) || image.manifest_descriptor.digest.hex().starts_with(hex);
-            if matches
-                && !found
-                    .iter()
-                    .any(|f| f.manifest_descriptor.digest == image.manifest_descriptor.digest)
-            {
-                found.push(image);
+        let hex = hex.to_ascii_lowercase();
+        let mut found: Vec<Stored> = Vec::new();
+        let mut add = |s: Stored| {
+            if !found.iter().any(|f| f.descriptor().digest == s.descriptor().digest) {
+                found.push(s);
+            }
+        };
+        let hit = |i: &Image| i.id().hex().starts_with(&hex) || i.manifest_descriptor.digest.hex().starts_with(&hex);
+        for entry in entries(store)? {
+            match entry {
+                Stored::Image(i) if hit(&i) => add(Stored::Image(Box::new(Image { name: None, ..*i }))),
+                Stored::Image(_) => {}
+                Stored::Index(x) if x.id().hex().starts_with(&hex) => add(Stored::Index(Index { name: None, ..x })),
+                Stored::Index(x) => {
+                    for (_, i) in x.images.into_iter().filter(|(_, i)| hit(i)) {
+                        add(Stored::Image(Box::new(Image { name: None, ..i })));
+                    }
+                }
             }
         }
         match found.len() {
             0 => {}
-            1 => {
-                let mut image = found.remove(0);
-                image.name = None;
-                return Ok(image);
-            }
+            1 => return Ok(found.remove(0)),
             _ => {
                 return Err(invalid(format!(
                     "{reference} matches {} images; give more of the ID",
@@ -246,11 +364,98 @@ pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
     ))
 }
 
+/// Finds an image by name (`busybox`, `me/app:1`), by ID or manifest digest
+/// (`sha256:…`), or by a unique prefix of an ID's hex (at least 4 characters); for a name
+/// or ID of an index, the host platform's image ([`resolve_platform`] with None).
+/// `oci-layout://PATH[:tag|@digest]` is an image in an OCI layout directory, brought
+/// into the store (see [`crate::export::import_layout`]).
+pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
+    resolve_platform(store, reference, None)
+}
+
+/// [`resolve`] for a platform. An index gives its image for `platform` (None: the host's);
+/// a plain image is itself when `platform` is None or its config matches it. Otherwise the
+/// error names the platforms there are and how to get the one asked for.
+pub fn resolve_platform(store: &Store, reference: &str, platform: Option<&Platform>) -> io::Result<Image> {
+    if let Some(r) = reference.strip_prefix(slipway_store::layout::SCHEME) {
+        let image = crate::export::import_layout(store, r)?;
+        return match platform {
+            Some(p) if !Platform::of_config(&image.config).matches(p) => {
+                Err(no_platform(reference, p, &[Platform::of_config(&image.config)]))
+            }
+            _ => Ok(image),
+        };
+    }
+    match find(store, reference)? {
+        Stored::Image(image) => match platform {
+            Some(p) if !Platform::of_config(&image.config).matches(p) => {
+                Err(no_platform(reference, p, &[Platform::of_config(&image.config)]))
+            }
+            _ => Ok(*image),
+        },
+        Stored::Index(index) => {
+            let want = platform.cloned().unwrap_or_else(Platform::host);
+            match index.select(&want) {
+                Some(image) => Ok(image.clone()),
+                None => Err(no_platform(reference, &want, &index.index.platforms())),
+            }
+        }
+    }
+}
+
+fn no_platform(reference: &str, want: &Platform, have: &[Platform]) -> io::Error {
+    let have: Vec<String> = have.iter().map(Platform::to_string).collect();
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "{reference} has no {want} image (it has {}): pull it with `slipway pull --platform {want} {reference}`, or import one with `slipway image import --platform {want} ROOTFS.tar --tag {reference}`",
+            if have.is_empty() { "none".to_string() } else { have.join(", ") }
+        ),
+    )
+}
+
+/// Writes an image index of `entries` (manifests in the store, with their platforms) and
+/// names it under every tag (normalised as Docker does), or records it untagged when `tags`
+/// is empty. The manifests stop being untagged images of their own (the index reaches them).
+/// Returns the index's descriptor; its digest is the index's ID.
+pub fn store_index(store: &Store, tags: &[String], entries: &[(Descriptor, Platform)]) -> io::Result<Descriptor> {
+    let names = tags
+        .iter()
+        .map(|t| normalize_name(t).map_err(invalid))
+        .collect::<io::Result<Vec<_>>>()?;
+    if entries.is_empty() {
+        return Err(invalid("an image index needs at least one image".into()));
+    }
+    for (i, (d, p)) in entries.iter().enumerate() {
+        if is_index(&d.media_type) {
+            return Err(invalid(format!(
+                "{} is an index: an index holds image manifests",
+                d.digest
+            )));
+        }
+        if entries[..i].iter().any(|(_, q)| q.matches(p)) {
+            return Err(invalid(format!("two images for {p} in one index")));
+        }
+    }
+    let _in_use = store.lock_in_use()?;
+    let descriptor = store.put_index(entries)?;
+    if names.is_empty() {
+        store.add_image(descriptor.clone())?;
+    }
+    for n in &names {
+        store.set_ref(n, descriptor.clone())?;
+    }
+    for (d, _) in entries {
+        store.remove_image(&d.digest)?;
+    }
+    Ok(descriptor)
+}
+
 /// Gives the image `source` a new name; returns the new full name.
 pub fn tag(store: &Store, source: &str, target: &str) -> io::Result<String> {
-    let image = resolve(store, source)?;
+    let found = find(store, source)?;
     let full = normalize_name(target).map_err(invalid)?;
-    store.set_ref(&full, image.manifest_descriptor)?;
+    store.set_ref(&full, found.descriptor().clone())?;
     Ok(full)
 }
 
@@ -271,8 +476,8 @@ pub fn remove(store: &Store, reference: &str, force: bool) -> io::Result<Removed
             return Ok(Removed::Untagged(full));
         }
     }
-    let image = match resolve(store, reference) {
-        Ok(i) if i.name.is_none() => i,
+    let image = match find(store, reference) {
+        Ok(i) if i.name().is_none() => i,
         _ => {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -280,7 +485,7 @@ pub fn remove(store: &Store, reference: &str, force: bool) -> io::Result<Removed
             ))
         }
     };
-    let digest = &image.manifest_descriptor.digest;
+    let digest = &image.descriptor().digest;
     let names: Vec<String> = store
         .refs()?
         .into_iter()
@@ -600,6 +805,208 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    /// An image of `platform` under `name`: a directory imported, its config rewritten.
+    fn image_for(store: &Store, dir: &Path, name: &str, platform: &str) -> Image {
+        let p = Platform::parse(platform).unwrap();
+        let mut image = import(store, dir, name).unwrap();
+        image.config.os = p.os;
+        image.config.architecture = p.architecture;
+        image.config.variant = p.variant;
+        let bytes = serde_json::to_vec(&image.config).unwrap();
+        let (_, manifest, descriptor) = put_manifest(store, &bytes, image.manifest.layers.clone()).unwrap();
+        store
+            .set_ref(&normalize_name(name).unwrap(), descriptor.clone())
+            .unwrap();
+        store.remove_image(&image.manifest_descriptor.digest).unwrap();
+        Image {
+            manifest_descriptor: descriptor,
+            manifest,
+            ..image
+        }
+    }
+
+    #[test]
+    fn imports_of_two_platforms_under_one_name_make_an_index() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("store")).unwrap();
+        let rootfs = d.path().join("rootfs");
+        fs::create_dir_all(&rootfs).unwrap();
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let amd = import_for(&store, &rootfs, "bb", &p("linux/x86_64")).unwrap();
+        assert_eq!(
+            (amd.config.os.as_str(), amd.config.architecture.as_str()),
+            ("linux", "amd64")
+        );
+        let arm = import_for(&store, &rootfs, "bb", &p("linux/arm64/v8")).unwrap();
+        assert_eq!(
+            (arm.config.architecture.as_str(), arm.config.variant.as_deref()),
+            ("arm64", None)
+        );
+        let armv7 = import_for(&store, &rootfs, "bb", &p("linux/arm")).unwrap();
+        assert_eq!(armv7.config.variant.as_deref(), Some("v7"));
+        let Stored::Index(index) = find(&store, "bb").unwrap() else {
+            panic!("bb is not an index")
+        };
+        let platforms: Vec<String> = index.images.iter().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+        assert_eq!(
+            resolve_platform(&store, "bb", Some(&p("linux/aarch64"))).unwrap().id(),
+            arm.id()
+        );
+        // Importing arm64 again replaces that entry only.
+        fs::write(rootfs.join("new"), "x").unwrap();
+        let arm2 = import_for(&store, &rootfs, "bb", &p("linux/arm64")).unwrap();
+        let Stored::Index(index) = find(&store, "bb").unwrap() else {
+            panic!("bb is not an index")
+        };
+        let ids: Vec<&Digest> = index.images.iter().map(|(_, i)| i.id()).collect();
+        assert_eq!(ids, [amd.id(), arm2.id(), armv7.id()]);
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_index_names_one_image_per_platform() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path().join("store")).unwrap();
+        let rootfs = d.path().join("rootfs");
+        fs::create_dir_all(&rootfs).unwrap();
+        fs::write(rootfs.join("f"), "x").unwrap();
+        let host = Platform::host();
+        let foreign = if host.architecture == "s390x" {
+            "linux/riscv64"
+        } else {
+            "linux/s390x"
+        };
+        let native = image_for(&store, &rootfs, "one:native", &host.to_string());
+        let other = image_for(&store, &rootfs, "one:foreign", foreign);
+        let p = |s: &str| Platform::parse(s).unwrap();
+
+        // A plain image: itself without a platform or for its own, an error for another.
+        assert_eq!(resolve_platform(&store, "one:foreign", None).unwrap().id(), other.id());
+        assert_eq!(
+            resolve_platform(&store, "one:foreign", Some(&p(foreign))).unwrap().id(),
+            other.id()
+        );
+        let e = resolve_platform(&store, "one:foreign", Some(&host)).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("one:foreign has no {host} image (it has {foreign}): ")),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains(&format!("slipway pull --platform {host} one:foreign")),
+            "{e}"
+        );
+
+        let index = store_index(
+            &store,
+            &["multi:1".to_string(), "multi:latest".to_string()],
+            &[
+                (native.manifest_descriptor.clone(), host.clone()),
+                (other.manifest_descriptor.clone(), p(foreign)),
+            ],
+        )
+        .unwrap();
+        assert_eq!(index.media_type, slipway_store::MEDIA_INDEX);
+        assert_eq!(
+            store.get_ref("docker.io/library/multi:1").unwrap().unwrap().digest,
+            index.digest
+        );
+        assert_eq!(
+            store
+                .get_ref_for("docker.io/library/multi:1", &p(foreign))
+                .unwrap()
+                .unwrap()
+                .digest,
+            other.manifest_descriptor.digest
+        );
+        // The host's by default, each platform's on request, a clear error for another.
+        assert_eq!(resolve(&store, "multi:1").unwrap().id(), native.id());
+        assert_eq!(
+            resolve_platform(&store, "multi:1", Some(&p(foreign))).unwrap().id(),
+            other.id()
+        );
+        let e = resolve_platform(&store, "multi:1", Some(&p("linux/mips64le"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("multi:1 has no linux/mips64le image (it has {host}, {foreign}): pull it with `slipway pull --platform linux/mips64le multi:1`")),
+            "{e}"
+        );
+        // The index's ID is its digest; a prefix finds it, and its images by their IDs.
+        let by_id = find(&store, &index.digest.hex()[..12]).unwrap();
+        assert!(matches!(&by_id, Stored::Index(x) if x.id() == &index.digest && x.images.len() == 2));
+        assert_eq!(
+            resolve_platform(&store, index.digest.as_str(), Some(&p(foreign)))
+                .unwrap()
+                .id(),
+            other.id()
+        );
+        assert!(matches!(find(&store, &other.id().hex()[..12]).unwrap(), Stored::Image(i) if i.id() == other.id()));
+        // Listed once per name; `list` gives the images under the index's names.
+        let listed: Vec<(Option<String>, String)> = entries(&store)
+            .unwrap()
+            .iter()
+            .map(|e| (e.name().map(String::from), e.id().to_string()))
+            .collect();
+        assert!(listed.contains(&(Some("docker.io/library/multi:1".into()), index.digest.to_string())));
+        assert_eq!(
+            listed.iter().filter(|(_, id)| *id == index.digest.to_string()).count(),
+            2
+        );
+        assert_eq!(
+            list(&store)
+                .unwrap()
+                .iter()
+                .filter(|i| i.name.as_deref() == Some("docker.io/library/multi:1"))
+                .count(),
+            2
+        );
+
+        // Tagging a name of an index tags the index; an index of one platform twice is refused.
+        tag(&store, "multi:1", "again:1").unwrap();
+        assert_eq!(
+            store.get_ref("docker.io/library/again:1").unwrap().unwrap().digest,
+            index.digest
+        );
+        let twice = store_index(
+            &store,
+            &[],
+            &[
+                (native.manifest_descriptor.clone(), host.clone()),
+                (native.manifest_descriptor.clone(), host.clone()),
+            ],
+        );
+        assert!(twice.unwrap_err().to_string().contains("two images for"));
+        assert!(store_index(&store, &["x:1".into()], &[]).is_err());
+        assert!(store_index(
+            &store,
+            &["Bad Name".into()],
+            &[(native.manifest_descriptor.clone(), host.clone())]
+        )
+        .is_err());
+
+        // The images' own names go; prune keeps everything the index reaches.
+        store.remove_ref("docker.io/library/one:native").unwrap();
+        store.remove_ref("docker.io/library/one:foreign").unwrap();
+        crate::prune::prune(&store, crate::prune::PruneOptions::default(), || {}).unwrap();
+        assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
+        assert_eq!(
+            resolve_platform(&store, "multi:1", Some(&p(foreign))).unwrap().id(),
+            other.id()
+        );
+        assert!(store.has_blob(&other.manifest.layers[0].digest));
+        // An untagged index: listed without a name, found by its ID.
+        let untagged = store_index(&store, &[], &[(other.manifest_descriptor.clone(), p(foreign))]).unwrap();
+        assert!(entries(&store)
+            .unwrap()
+            .iter()
+            .any(|e| e.name().is_none() && e.id() == &untagged.digest));
+        assert!(
+            matches!(remove(&store, untagged.digest.as_str(), false).unwrap(), Removed::Deleted { id, .. } if id == untagged.digest)
+        );
     }
 
     #[test]

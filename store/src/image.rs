@@ -3,6 +3,7 @@
 //! <https://github.com/opencontainers/image-spec/blob/main/manifest.md>,
 //! <https://github.com/opencontainers/image-spec/blob/main/config.md>
 
+use crate::platform::Platform;
 use crate::{Descriptor, Digest};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -86,6 +87,85 @@ pub struct History {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub empty_layer: bool,
+}
+
+/// Docker's media type for a manifest list (an index).
+pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Whether a descriptor's media type is an image index (OCI, or Docker's manifest list).
+pub fn is_index(media_type: &str) -> bool {
+    media_type == crate::MEDIA_INDEX || media_type == MEDIA_DOCKER_LIST
+}
+
+/// An OCI image index: manifests for several platforms under one name.
+/// <https://github.com/opencontainers/image-spec/blob/main/image-index.md>
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageIndex {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub manifests: Vec<IndexEntry>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One manifest of an index, with the platform it is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    #[serde(flatten)]
+    pub descriptor: Descriptor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+}
+
+impl ImageIndex {
+    /// An OCI index of `entries` (manifest descriptors with their platforms), in that order.
+    pub fn of(entries: &[(Descriptor, Platform)]) -> ImageIndex {
+        ImageIndex {
+            schema_version: 2,
+            media_type: Some(crate::MEDIA_INDEX.into()),
+            manifests: entries
+                .iter()
+                .map(|(d, p)| IndexEntry {
+                    descriptor: Descriptor {
+                        annotations: d
+                            .annotations
+                            .iter()
+                            .filter(|(k, _)| k.as_str() != crate::REF_NAME)
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        ..d.clone()
+                    },
+                    platform: Some(p.clone()),
+                })
+                .collect(),
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// The entry for `platform`: one with exactly that platform, else the first that
+    /// [`Platform::matches`] it. Entries without a platform, and attestation manifests
+    /// (`unknown/unknown`), are never chosen.
+    pub fn select(&self, platform: &Platform) -> Option<&IndexEntry> {
+        self.manifests
+            .iter()
+            .find(|e| e.platform.as_ref() == Some(platform))
+            .or_else(|| {
+                self.manifests
+                    .iter()
+                    .find(|e| e.platform.as_ref().is_some_and(|p| p.matches(platform)))
+            })
+    }
+
+    /// The platforms of the entries, in order, without attestations (`unknown/unknown`).
+    pub fn platforms(&self) -> Vec<Platform> {
+        self.manifests
+            .iter()
+            .filter_map(|e| e.platform.clone())
+            .filter(|p| p.os != "unknown")
+            .collect()
+    }
 }
 
 /// Docker Hub's registry name in full references.
@@ -188,6 +268,46 @@ mod tests {
         assert_eq!(familiar_name("docker.io/library/busybox:latest"), "busybox:latest");
         assert_eq!(familiar_name("docker.io/me/app:1"), "me/app:1");
         assert_eq!(familiar_name("ghcr.io/o/r:1"), "ghcr.io/o/r:1");
+    }
+
+    #[test]
+    fn an_index_round_trips_and_selects_platforms() {
+        let d = |c: char, annotations: &[(&str, &str)]| Descriptor {
+            media_type: crate::MEDIA_MANIFEST.into(),
+            digest: format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap(),
+            size: 7,
+            annotations: annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let p = |s: &str| Platform::parse(s).unwrap();
+        let index = ImageIndex::of(&[
+            (d('a', &[(crate::REF_NAME, "x:1")]), p("linux/amd64")),
+            (d('b', &[("k", "v")]), p("linux/arm64/v8")),
+        ]);
+        let json = serde_json::to_string(&index).unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{m}","digest":"sha256:{a}","size":7,"platform":{{"os":"linux","architecture":"amd64"}}}},{{"mediaType":"{m}","digest":"sha256:{b}","size":7,"annotations":{{"k":"v"}},"platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}}]}}"#,
+                crate::MEDIA_INDEX,
+                m = crate::MEDIA_MANIFEST,
+                a = "a".repeat(64),
+                b = "b".repeat(64)
+            ),
+            "the ref name is not copied into the index"
+        );
+        let back: ImageIndex = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, index);
+        let pick = |s: &str| index.select(&p(s)).map(|e| e.descriptor.digest.hex()[..1].to_string());
+        assert_eq!(pick("linux/amd64").as_deref(), Some("a"));
+        assert_eq!(pick("linux/x86_64").as_deref(), Some("a"));
+        assert_eq!(pick("linux/arm64").as_deref(), Some("b"));
+        assert_eq!(pick("linux/aarch64").as_deref(), Some("b"));
+        assert_eq!(pick("linux/s390x"), None);
+        assert_eq!(index.platforms(), [p("linux/amd64"), p("linux/arm64/v8")]);
+        assert!(is_index(crate::MEDIA_INDEX) && is_index(MEDIA_DOCKER_LIST) && !is_index(crate::MEDIA_MANIFEST));
     }
 
     #[test]

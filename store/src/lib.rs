@@ -16,6 +16,7 @@
 pub mod image;
 pub mod layout;
 pub mod mounts;
+pub mod platform;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -121,6 +122,32 @@ fn sort_index(index: &mut Index) {
             (None, None) => std::cmp::Ordering::Equal,
         },
     );
+}
+
+/// Points `name` at `descriptor` in `index`: the image the name pointed at before stays as
+/// an untagged image when nothing else points at it and it is not one of `children` (the
+/// manifests of the new index, which reaches them); the new descriptor and its children
+/// lose their untagged entries.
+fn point(index: &mut Index, name: &str, descriptor: Descriptor, children: &[Digest]) {
+    let old = index
+        .manifests
+        .iter()
+        .position(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
+        .map(|i| index.manifests.remove(i));
+    // An image with a name has no untagged entry.
+    index.manifests.retain(|d| {
+        d.annotations.contains_key(REF_NAME) || (d.digest != descriptor.digest && !children.contains(&d.digest))
+    });
+    let mut d = descriptor;
+    d.annotations.insert(REF_NAME.into(), name.into());
+    index.manifests.push(d);
+    if let Some(mut old) = old {
+        if !index.manifests.iter().any(|d| d.digest == old.digest) && !children.contains(&old.digest) {
+            old.annotations.remove(REF_NAME);
+            index.manifests.push(old);
+        }
+    }
+    sort_index(index);
 }
 
 /// What produced a cached step: enough to explain a later miss.
@@ -489,26 +516,113 @@ impl Store {
     pub fn set_ref(&self, name: &str, descriptor: Descriptor) -> io::Result<()> {
         let _w = self.lock_exclusive()?;
         let mut index = self.read_index()?;
+        point(&mut index, name, descriptor, &[]);
+        self.write_index(&index)
+    }
+
+    /// Writes an image index of `entries` (manifest descriptors with their platforms, in
+    /// that order) as a blob, under no name; returns its descriptor.
+    pub fn put_index(&self, entries: &[(Descriptor, platform::Platform)]) -> io::Result<Descriptor> {
+        let bytes = serde_json::to_vec(&image::ImageIndex::of(entries)).map_err(io::Error::other)?;
+        Ok(Descriptor {
+            media_type: MEDIA_INDEX.into(),
+            digest: self.put_blob(&bytes)?,
+            size: bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        })
+    }
+
+    /// Points `name` at `manifest` as its image for `platform`, keeping the name's images
+    /// of other platforms: when the name has images of other platforms (a manifest whose
+    /// config is for another platform, or an index), it becomes an index of them all, the
+    /// platform's old entry (if any) replaced in place, a new one appended. Otherwise the
+    /// name points at the manifest itself, as [`Store::set_ref`]. An image replaced stays
+    /// as an untagged image when nothing else names it. Returns what the name points at
+    /// now. The whole change is made under the exclusive lock.
+    pub fn set_ref_platform(
+        &self,
+        name: &str,
+        manifest: Descriptor,
+        platform: &platform::Platform,
+    ) -> io::Result<Descriptor> {
+        let mut manifest = manifest;
+        manifest.annotations.remove(REF_NAME);
+        let _w = self.lock_exclusive()?;
+        let mut index = self.read_index()?;
         let old = index
             .manifests
             .iter()
-            .position(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
-            .map(|i| index.manifests.remove(i));
-        // An image with a name has no untagged entry.
-        index
-            .manifests
-            .retain(|d| d.annotations.contains_key(REF_NAME) || d.digest != descriptor.digest);
-        let mut d = descriptor;
-        d.annotations.insert(REF_NAME.into(), name.into());
-        index.manifests.push(d);
-        if let Some(mut old) = old {
-            if !index.manifests.iter().any(|d| d.digest == old.digest) {
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
+            .cloned();
+        let mut entries: Vec<(Descriptor, platform::Platform)> = match &old {
+            None => Vec::new(),
+            Some(old) if image::is_index(&old.media_type) => {
+                let doc: image::ImageIndex = serde_json::from_slice(&self.get_blob(&old.digest)?).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("index {} of {name}: {e}", old.digest),
+                    )
+                })?;
+                // Attestations (`unknown/unknown`) describe the old images: they go.
+                doc.manifests
+                    .into_iter()
+                    .filter_map(|e| Some((e.descriptor, e.platform.filter(|p| p.os != "unknown")?)))
+                    .collect()
+            }
+            Some(old) => {
+                let mut old = old.clone();
                 old.annotations.remove(REF_NAME);
-                index.manifests.push(old);
+                // An image whose platform cannot be read is replaced.
+                match self.platform_of(&old) {
+                    Ok(p) => vec![(old, p)],
+                    Err(_) => Vec::new(),
+                }
+            }
+        };
+        let mut replaced = Vec::new();
+        match entries.iter().position(|(_, p)| p.matches(platform)) {
+            Some(i) => {
+                let (d, _) = std::mem::replace(&mut entries[i], (manifest.clone(), platform.clone()));
+                replaced.push(d);
+                let mut j = i + 1;
+                while j < entries.len() {
+                    if entries[j].1.matches(platform) {
+                        replaced.push(entries.remove(j).0);
+                    } else {
+                        j += 1;
+                    }
+                }
+            }
+            None => entries.push((manifest.clone(), platform.clone())),
+        }
+        let target = if entries.len() == 1 {
+            manifest
+        } else {
+            self.put_index(&entries)?
+        };
+        let children: Vec<Digest> = entries.iter().map(|(d, _)| d.digest.clone()).collect();
+        point(&mut index, name, target.clone(), &children);
+        for mut d in replaced.into_iter().filter(|d| !children.contains(&d.digest)) {
+            if !index.manifests.iter().any(|x| x.digest == d.digest) {
+                d.annotations.clear();
+                index.manifests.push(d);
             }
         }
         sort_index(&mut index);
-        self.write_index(&index)
+        self.write_index(&index)?;
+        Ok(target)
+    }
+
+    /// The platform of an image manifest in the store, from its config.
+    pub fn platform_of(&self, manifest: &Descriptor) -> io::Result<platform::Platform> {
+        let bad = |what: &str, digest: &Digest, e: serde_json::Error| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{what} {digest} in the store: {e}"))
+        };
+        let m: image::Manifest = serde_json::from_slice(&self.get_blob(&manifest.digest)?)
+            .map_err(|e| bad("manifest", &manifest.digest, e))?;
+        let config: image::ImageConfig = serde_json::from_slice(&self.get_blob(&m.config.digest)?)
+            .map_err(|e| bad("config", &m.config.digest, e))?;
+        Ok(platform::Platform::of_config(&config))
     }
 
     /// Records an image that has no name (an untagged build's result, a loaded image
@@ -582,6 +696,35 @@ impl Store {
             .manifests
             .into_iter()
             .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name)))
+    }
+
+    /// The image manifest a name gives for `platform`. For a name that points at an image
+    /// index: the entry for the platform ([`image::ImageIndex::select`]), None when the index
+    /// has none. For a name that points at a manifest: that manifest when its config's
+    /// os/architecture/variant match the platform (after normalisation), else None. None
+    /// too when the name is unknown; an unreadable manifest, index or config is an error.
+    pub fn get_ref_for(&self, name: &str, platform: &platform::Platform) -> io::Result<Option<Descriptor>> {
+        let Some(d) = self.get_ref(name)? else {
+            return Ok(None);
+        };
+        self.descriptor_for(&d, platform)
+    }
+
+    /// What [`Store::get_ref_for`] does for a name, for a descriptor (a ref's, or an
+    /// untagged image's).
+    pub fn descriptor_for(&self, d: &Descriptor, platform: &platform::Platform) -> io::Result<Option<Descriptor>> {
+        let bad = |what: &str, digest: &Digest, e: serde_json::Error| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("{what} {digest} in the store: {e}"))
+        };
+        if image::is_index(&d.media_type) {
+            let index: image::ImageIndex =
+                serde_json::from_slice(&self.get_blob(&d.digest)?).map_err(|e| bad("index", &d.digest, e))?;
+            return Ok(index.select(platform).map(|e| e.descriptor.clone()));
+        }
+        let found = self.platform_of(d)?;
+        let mut d = d.clone();
+        d.annotations.remove(REF_NAME);
+        Ok(found.matches(platform).then_some(d))
     }
 
     /// Every named manifest: `(name, descriptor)`.
@@ -979,6 +1122,117 @@ mod tests {
         r2.key = "ef".repeat(32);
         s.put_cache(&r2).unwrap();
         assert_eq!(s.last_for_step("Dockerfile#0#2").unwrap().unwrap().key, r2.key);
+    }
+
+    #[test]
+    fn a_ref_gives_the_manifest_for_a_platform_through_an_index_or_its_config() {
+        use platform::Platform;
+        let (_d, s) = temp();
+        let p = |x: &str| Platform::parse(x).unwrap();
+        let manifest_for = |arch: &str, variant: Option<&str>| {
+            let config = serde_json::json!({
+                "architecture": arch, "os": "linux", "variant": variant,
+                "rootfs": {"type": "layers", "diff_ids": []}
+            });
+            let config = serde_json::to_vec(&config).unwrap();
+            let manifest = serde_json::json!({
+                "schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
+                "config": {"mediaType": MEDIA_CONFIG, "digest": s.put_blob(&config).unwrap(), "size": config.len()},
+                "layers": []
+            });
+            let bytes = serde_json::to_vec(&manifest).unwrap();
+            Descriptor {
+                media_type: MEDIA_MANIFEST.into(),
+                digest: s.put_blob(&bytes).unwrap(),
+                size: bytes.len() as u64,
+                annotations: BTreeMap::new(),
+            }
+        };
+        let amd = manifest_for("amd64", None);
+        let arm = manifest_for("arm64", Some("v8"));
+        s.set_ref("one:1", amd.clone()).unwrap();
+        assert_eq!(s.get_ref_for("one:1", &p("linux/amd64")).unwrap(), Some(amd.clone()));
+        assert_eq!(s.get_ref_for("one:1", &p("linux/x86_64")).unwrap(), Some(amd.clone()));
+        assert_eq!(s.get_ref_for("one:1", &p("linux/arm64")).unwrap(), None);
+        s.set_ref("arm:1", arm.clone()).unwrap();
+        assert_eq!(s.get_ref_for("arm:1", &p("linux/arm64")).unwrap(), Some(arm.clone()));
+        assert_eq!(s.get_ref_for("nothing:1", &p("linux/arm64")).unwrap(), None);
+
+        let index = image::ImageIndex::of(&[(amd.clone(), p("linux/amd64")), (arm.clone(), p("linux/arm64"))]);
+        let bytes = serde_json::to_vec(&index).unwrap();
+        let idx = Descriptor {
+            media_type: MEDIA_INDEX.into(),
+            digest: s.put_blob(&bytes).unwrap(),
+            size: bytes.len() as u64,
+            annotations: BTreeMap::new(),
+        };
+        s.set_ref("both:1", idx.clone()).unwrap();
+        assert_eq!(
+            s.get_ref_for("both:1", &p("linux/arm64/v8")).unwrap(),
+            Some(arm.clone())
+        );
+        assert_eq!(s.get_ref_for("both:1", &p("linux/amd64")).unwrap(), Some(amd.clone()));
+        assert_eq!(s.get_ref_for("both:1", &p("linux/riscv64")).unwrap(), None);
+        // An index is followed by `references`, so verify checks what it reaches.
+        let reached: Vec<Digest> = s.references(&idx).unwrap().into_iter().map(|d| d.digest).collect();
+        assert_eq!(reached, [amd.digest.clone(), arm.digest.clone()]);
+        assert!(s.verify().unwrap().is_empty());
+        let arm_manifest: image::Manifest = serde_json::from_slice(&s.get_blob(&arm.digest).unwrap()).unwrap();
+        fs::remove_file(s.blob_path(&arm_manifest.config.digest)).unwrap();
+        let problems = s.verify().unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&format!("blob {} is missing", arm_manifest.config.digest))),
+            "{problems:?}"
+        );
+        // Per-platform naming: another platform makes the name an index, the same one
+        // replaces its entry only, the replaced image stays untagged.
+        let amd2 = manifest_for("x86_64", Some("v1"));
+        assert_eq!(
+            s.set_ref_platform("grow:1", amd.clone(), &p("linux/amd64")).unwrap(),
+            amd
+        );
+        let grown = s.set_ref_platform("grow:1", arm.clone(), &p("linux/arm64/v8")).unwrap();
+        assert_eq!(grown.media_type, MEDIA_INDEX);
+        assert_eq!(s.get_ref_for("grow:1", &p("linux/amd64")).unwrap(), Some(amd.clone()));
+        assert_eq!(s.get_ref_for("grow:1", &p("linux/arm64")).unwrap(), Some(arm.clone()));
+        let untagged = |s: &Store| -> Vec<Digest> {
+            s.images()
+                .unwrap()
+                .into_iter()
+                .filter(|(n, _)| n.is_none())
+                .map(|(_, d)| d.digest)
+                .collect()
+        };
+        assert!(untagged(&s).is_empty(), "the manifests are the index's now");
+        let regrown = s.set_ref_platform("grow:1", amd2.clone(), &p("linux/x86_64")).unwrap();
+        let doc: image::ImageIndex = serde_json::from_slice(&s.get_blob(&regrown.digest).unwrap()).unwrap();
+        let order: Vec<&Digest> = doc.manifests.iter().map(|e| &e.descriptor.digest).collect();
+        assert_eq!(order, [&amd2.digest, &arm.digest], "replaced in place");
+        assert_eq!(
+            untagged(&s),
+            vec![grown.digest.clone()],
+            "the old index is an untagged image now"
+        );
+        // amd was named by "one:1" too, so only the old index became untagged.
+        s.remove_ref("one:1").unwrap();
+        let again = s.set_ref_platform("grow:1", amd.clone(), &p("linux/amd64")).unwrap();
+        assert!(untagged(&s).contains(&amd2.digest));
+        assert!(!untagged(&s).contains(&amd.digest));
+        assert_eq!(s.get_ref("grow:1").unwrap().unwrap().digest, again.digest);
+
+        // A corrupt index is an error, not "no image".
+        s.set_ref(
+            "bad:1",
+            Descriptor {
+                digest: Digest::of(b"{}"),
+                ..idx.clone()
+            },
+        )
+        .unwrap();
+        s.put_blob(b"{}").unwrap();
+        assert!(s.get_ref_for("bad:1", &p("linux/amd64")).is_err());
     }
 
     #[test]
