@@ -141,6 +141,10 @@ enum Command {
         /// base): which steps this change rebuilds, and why. Needs only git.
         #[arg(long, value_name = "REV")]
         base: Option<String>,
+        /// Plan for these platforms, `os/arch[/variant]`, comma-separated or repeated: one
+        /// report per platform, naming the RUN steps that would run under emulation.
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Vec<String>,
         /// The build context directory.
         #[arg(default_value = ".")]
         context: PathBuf,
@@ -433,6 +437,7 @@ fn main() -> ExitCode {
             fail_on_miss,
             cache_from,
             base,
+            platform,
             context,
         } => plan::run(&plan::Options {
             request: slipway_planner::request::Request {
@@ -449,6 +454,7 @@ fn main() -> ExitCode {
             color: color(std::io::stderr().is_terminal()),
             cache_from,
             base,
+            platforms: platform,
         }),
         Command::Build {
             file,

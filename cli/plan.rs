@@ -22,6 +22,8 @@ pub struct Options {
     pub cache_from: Vec<String>,
     /// `--base REV`: compare with a git revision instead of the store.
     pub base: Option<String>,
+    /// `--platform`, unparsed.
+    pub platforms: Vec<String>,
 }
 
 /// A plan that could not be made: an I/O error is returned, Dockerfile errors are rendered
@@ -98,9 +100,22 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     };
     let store = slipway_store::Store::open(slipway_store::default_root())?;
     let events = crate::registry::Cli::new(false);
-    let planned = match slipway_engine::plan_with_caches(&store, &opts.request, &cache_from, &events) {
+    let platforms = match crate::build::parse_platforms(&opts.platforms) {
+        Ok(p) => p,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let plans = match slipway_engine::plan_with_caches(&store, &opts.request, &platforms, &cache_from, &events) {
         Ok(p) => p,
         Err(e) => return crate::build::session_error(e, opts.color),
+    };
+    if plans.len() > 1 {
+        return several(opts, &plans);
+    }
+    let Some(planned) = plans.into_iter().next() else {
+        return Ok(ExitCode::SUCCESS);
     };
     let p = &planned.plan;
     let out = match opts.format {
@@ -128,6 +143,52 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The plans of several platforms: one report after the other (human, Markdown), one
+/// JSON object `{"platforms": [plan, ...]}`, one DOT graph per platform.
+fn several(opts: &Options, plans: &[slipway_planner::request::Planned]) -> io::Result<ExitCode> {
+    let mut out = String::new();
+    match opts.format {
+        Format::Json => {
+            let all: Vec<&slipway_planner::plan::Plan> = plans.iter().map(|p| &p.plan).collect();
+            out = serde_json::to_string_pretty(&serde_json::json!({ "platforms": all })).map_err(io::Error::other)?;
+            out.push('\n');
+        }
+        _ => {
+            for (i, p) in plans.iter().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                let platform = p.plan.summary.platform.clone().unwrap_or_default();
+                out.push_str(&match opts.format {
+                    Format::Human => format!("Platform {platform}:\n{}", report::human(&p.plan)),
+                    Format::Markdown => format!("#### {platform}\n\n{}", report::markdown(&p.plan)),
+                    _ => report::dot(&p.plan),
+                });
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut lock = stdout.lock();
+    lock.write_all(out.as_bytes())?;
+    lock.flush()?;
+    let mut code = ExitCode::SUCCESS;
+    for p in plans {
+        let unselectable = source_errors(p, opts.request.context.as_path());
+        if !unselectable.is_empty() {
+            let name = p.dockerfile.display().to_string();
+            eprint!(
+                "{}",
+                crate::render::diagnostics(&name, &p.text, &unselectable, opts.color)
+            );
+            return Ok(ExitCode::from(1));
+        }
+        if opts.fail_on_miss && p.plan.summary.misses > 0 {
+            code = ExitCode::from(1);
+        }
+    }
+    Ok(code)
 }
 
 /// A diagnostic at the source (else the instruction) of every step whose sources cannot

@@ -232,3 +232,59 @@ fn plan_with_a_missing_copy_source_reports_it_then_fails() {
     assert!(errors[0].as_str().unwrap().contains("missing.txt"), "{v}");
     assert_eq!(v["steps"][0]["errors"], serde_json::json!([]));
 }
+
+#[test]
+fn plan_for_several_platforms_names_the_steps_that_run_under_emulation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = (dir.path().join("store"), dir.path().join("ctx"));
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM --platform=$BUILDPLATFORM scratch AS tools\nARG TARGETARCH\nRUN echo build for $TARGETARCH > /tool\nFROM scratch\nRUN echo final\nCOPY --from=tools /tool /tool\n",
+    )
+    .unwrap();
+    let host = slipway_store::platform::Platform::host().to_string();
+    let foreign = if host == "linux/amd64" {
+        "linux/arm64"
+    } else {
+        "linux/amd64"
+    };
+    let (code, v) = plan_json(&store, &ctx, &["--platform", &format!("{host},{foreign}")]);
+    assert_eq!(code, 0, "{v}");
+    let plans = v["platforms"].as_array().expect("one plan per platform");
+    assert_eq!(plans.len(), 2);
+    assert_eq!(plans[0]["summary"]["platform"], host.as_str());
+    assert_eq!(plans[1]["summary"]["platform"], foreign);
+    let emulated = |plan: &serde_json::Value, instruction: &str| {
+        plan["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["instruction"].as_str().unwrap().starts_with(instruction))
+            .map(|s| s["emulated"].clone())
+            .unwrap()
+    };
+    // The host's plan emulates nothing; the foreign one only the final stage's RUN: the
+    // tools stage is pinned to the build platform.
+    assert_eq!(emulated(&plans[0], "RUN echo final"), serde_json::Value::Null);
+    assert_eq!(emulated(&plans[1], "RUN echo final"), foreign);
+    assert_eq!(emulated(&plans[1], "RUN echo build"), serde_json::Value::Null);
+    assert_eq!(plans[1]["summary"]["emulated"], 1);
+    // TARGETARCH differs, so the pinned stage's RUN has a key per target; its base does not.
+    let key = |plan: &serde_json::Value, i: usize| plan["steps"][i]["cache_key"].clone();
+    assert_eq!(key(&plans[0], 0), key(&plans[1], 0));
+    assert_ne!(key(&plans[0], 1), key(&plans[1], 1));
+    // The human report says what emulation costs and what to do.
+    let out = crate::bin()
+        .args(["plan", "--platform", foreign])
+        .arg(&ctx)
+        .env("SLIPWAY_ROOT", &store)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("runs under emulation") && text.contains("10-20x slower"),
+        "{text}"
+    );
+    assert!(text.contains("FROM --platform=$BUILDPLATFORM"), "{text}");
+}

@@ -12,22 +12,23 @@ use slipway_store::Store;
 use std::io;
 
 /// The images a planned build needs from outside (stage bases and `COPY --from=IMAGE`),
-/// with their `--platform`.
-pub fn needed_images(planned: &Planned) -> Vec<(String, Option<String>)> {
+/// with the platform of the stage that needs them (`None`: the host's, leniently).
+pub fn needed_images(planned: &Planned) -> Vec<(String, Option<Platform>)> {
     use slipway_parser::model::{Base, Command};
-    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    let mut out: Vec<(String, Option<Platform>)> = Vec::new();
     let graph = &planned.graph;
     let stages: std::collections::BTreeSet<usize> = graph.graph.node_indices().map(|n| graph.graph[n].stage).collect();
     for &s in &stages {
         let stage = &planned.model.stages[s];
+        let platform = planned.stage_platform(s);
         if let Base::Image(r) = &stage.base {
-            out.push((r.clone(), stage.platform.clone()));
+            out.push((r.clone(), platform.clone()));
         }
         for &i in &stage.instructions {
             if let Some(Some(Command::Copy(c) | Command::Add(c))) = planned.model.commands.get(i) {
                 if let Some(f) = &c.from {
-                    if planned.model.stage_by_ref(f).is_none() && !out.iter().any(|(n, _)| n == f) {
-                        out.push((f.clone(), stage.platform.clone()));
+                    if planned.model.stage_by_ref(f).is_none() && !out.iter().any(|(n, p)| n == f && *p == platform) {
+                        out.push((f.clone(), platform.clone()));
                     }
                 }
             }
@@ -54,15 +55,9 @@ impl Lazy {
 }
 
 /// Pulls the images a build needs that the store lacks (all of them with `refresh`),
-/// each for its stage's platform (`--platform`, else `target`). Returns whether anything
-/// was pulled (the plan must then be made again).
-pub fn pull_needed(
-    store: &Store,
-    planned: &Planned,
-    target: &Platform,
-    refresh: bool,
-    events: &dyn Events,
-) -> Result<bool, Error> {
+/// each for its stage's platform (`--platform`, else the target's, else the host's).
+/// Returns whether anything was pulled (the plan must then be made again).
+pub fn pull_needed(store: &Store, planned: &Planned, refresh: bool, events: &dyn Events) -> Result<bool, Error> {
     let mut pulled = false;
     let mut client = Lazy::new();
     for (name, platform) in needed_images(planned) {
@@ -70,16 +65,17 @@ pub fn pull_needed(
         if name.starts_with("oci-layout://") {
             continue;
         }
-        let platform = match platform.as_deref().map(Platform::parse).transpose() {
-            Ok(p) => p.unwrap_or_else(|| target.clone()),
-            Err(e) => return Err(Error::Usage(e)),
-        };
-        let present = slipway_runner::image::resolve(store, &name).is_ok();
+        let present = slipway_runner::image::resolve_platform(store, &name, platform.as_ref()).is_ok();
+        let platform = platform.unwrap_or_else(Platform::host);
         if present && !refresh {
             continue;
         }
         let client = client.get()?;
-        events.info(&format!("pulling {name}"));
+        if platform == Platform::host() {
+            events.info(&format!("pulling {name}"));
+        } else {
+            events.info(&format!("pulling {name} for {platform}"));
+        }
         let options = PullOptions {
             platform,
             ..PullOptions::default()
@@ -130,8 +126,8 @@ pub fn fetch_reused(store: &Store, planned: &Planned, events: &dyn Events) -> Re
             wanted.push(d);
         }
     }
-    for (name, _) in needed_images(planned) {
-        if let Ok(image) = slipway_runner::image::resolve(store, &name) {
+    for (name, platform) in needed_images(planned) {
+        if let Ok(image) = slipway_runner::image::resolve_platform(store, &name, platform.as_ref()) {
             wanted.extend(image.manifest.layers);
         }
     }

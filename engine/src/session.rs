@@ -89,15 +89,27 @@ pub fn plan(store: &Store, request: &Request, events: &dyn Events) -> Result<Pla
     Ok(planned)
 }
 
-/// `slipway plan`'s session: imports the caches, then plans.
+/// `slipway plan`'s session: imports the caches, then plans for each platform (none: one
+/// plan for the host's).
 pub fn plan_with_caches(
     store: &Store,
     request: &Request,
+    platforms: &[Platform],
     cache_from: &[CacheSpec],
     events: &dyn Events,
-) -> Result<Planned, Error> {
+) -> Result<Vec<Planned>, Error> {
     crate::caches::import(store, cache_from, events)?;
-    plan(store, request, events)
+    if platforms.is_empty() {
+        return Ok(vec![plan(store, request, events)?]);
+    }
+    platforms
+        .iter()
+        .map(|p| {
+            let mut r = request.clone();
+            r.platform = Some(platform_args(p));
+            plan(store, &r, events)
+        })
+        .collect()
 }
 
 impl From<Failure> for Error {
@@ -132,9 +144,9 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
         request.platforms.iter().map(Some).collect()
     };
     let several = targets.len() > 1;
-    if several {
+    if several && !request.outputs.is_empty() {
         return Err(Error::Usage(
-            "--platform with several platforms: one image index per build is not built yet; build one platform at a time".into(),
+            "--output of a build for several platforms is not supported yet: build one platform per --output".into(),
         ));
     }
     let mut planned_all: Vec<Planned> = Vec::new();
@@ -150,7 +162,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
         let target_platform = target.cloned().unwrap_or_else(|| host.clone());
         let mut planned = plan(store, &plan_request, events)?;
         // Base images the store lacks are pulled, and the plan made again with their digests.
-        if crate::bases::pull_needed(store, &planned, &target_platform, request.pull, events)? {
+        if crate::bases::pull_needed(store, &planned, request.pull, events)? {
             planned = plan(store, &plan_request, events)?;
         }
         crate::bases::fetch_reused(store, &planned, events)?;
@@ -181,12 +193,31 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
         }
         planned_all.push(planned);
     }
-    let only = images.first().expect("one platform was built");
-    let outcome = Outcome {
-        id: only.built.id.clone(),
-        descriptor: only.built.manifest.clone(),
-        tags: only.built.tags.clone(),
-        images: images.clone(),
+    let outcome = if several {
+        let entries: Vec<(Descriptor, Platform)> = images
+            .iter()
+            .map(|i| (i.built.manifest.clone(), i.platform.clone()))
+            .collect();
+        let descriptor = slipway_runner::image::store_index(store, &request.tags, &entries)?;
+        let tags = request
+            .tags
+            .iter()
+            .map(|t| slipway_store::image::normalize_name(t).map_err(Error::Usage))
+            .collect::<Result<Vec<_>, _>>()?;
+        Outcome {
+            id: descriptor.digest.clone(),
+            descriptor,
+            tags,
+            images,
+        }
+    } else {
+        let only = images.pop().expect("one platform was built");
+        Outcome {
+            id: only.built.id.clone(),
+            descriptor: only.built.manifest.clone(),
+            tags: only.built.tags.clone(),
+            images: vec![only],
+        }
     };
     events.built(&outcome);
     for output in &request.outputs {
@@ -206,14 +237,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
     Ok(outcome)
 }
 
-/// A platform as the predefined ARGs see it.
-fn platform_args(p: &Platform) -> slipway_parser::model::PlatformArgs {
-    slipway_parser::model::PlatformArgs {
-        os: p.os.clone(),
-        architecture: p.architecture.clone(),
-        variant: p.variant.clone(),
-    }
-}
+use slipway_planner::request::args_of_platform as platform_args;
 
 /// One `--output`: the image (or the index) with the tags and the output's own names.
 fn export_output(store: &Store, outcome: &Outcome, request: &BuildRequest, output: &Output) -> Result<(), Error> {

@@ -514,5 +514,8 @@ fn predefined_platform_args_take_the_target_platform() {
     assert_eq!(value("TARGETPLATFORM"), "linux/arm/v7");
     assert_eq!(value("TARGETARCH"), "arm");
     assert_eq!(value("TARGETVARIANT"), "v7");
-    assert_eq!(value("BUILDPLATFORM"), slipway_parser::model::PlatformArgs::host().specifier());
+    assert_eq!(
+        value("BUILDPLATFORM"),
+        slipway_parser::model::PlatformArgs::host().specifier()
+    );
 }

@@ -14,6 +14,7 @@
 use slipway_parser::graph::{Edge, StepGraph, StepKind};
 use slipway_parser::model::{Base, Command, CommandLine, CopySpec, Model};
 use slipway_parser::syntax::{Dockerfile, Instruction};
+use slipway_store::platform::Platform;
 use slipway_store::{CacheInputs, CacheRecord, Store};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -72,6 +73,10 @@ pub struct PlannedStep {
     /// such a plan is reported, and fails.
     pub errors: Vec<String>,
     pub depends_on: Vec<usize>,
+    /// A RUN step of a stage built for a platform this machine cannot run natively: the
+    /// platform (it runs under QEMU user-mode emulation, commonly 10-20x slower).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulated: Option<String>,
     /// The logical line with whitespace squeezed, for one row of a table.
     #[serde(skip)]
     pub summary: String,
@@ -106,6 +111,16 @@ pub struct Summary {
     pub misses: usize,
     pub stages: usize,
     pub target: String,
+    /// The platform planned for, when one was asked (`--platform`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// RUN steps that would run (misses) under emulation.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub emulated: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The plan of a build.
@@ -132,7 +147,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A base image's descriptor in the store, by its name as written (`bb` → `docker.io/library/bb:latest`);
 /// for `oci-layout://PATH[:tag|@digest]`, the descriptor in that layout (read, not copied).
-fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
+/// A name of an image index gives the manifest for `platform` (None: the host's, and a plain
+/// manifest is taken whatever its config says); with a platform, a plain manifest only when
+/// its config matches.
+fn base_ref(store: &Store, name: &str, platform: Option<&Platform>) -> Option<slipway_store::Descriptor> {
     if let Some(r) = name.strip_prefix(slipway_store::layout::SCHEME) {
         return slipway_store::layout::parse_reference(r)
             .ok()
@@ -140,7 +158,13 @@ fn base_ref(store: &Store, name: &str) -> Option<slipway_store::Descriptor> {
     }
     let full = slipway_store::image::normalize_name(name).unwrap_or_else(|_| name.to_string());
     if let Some(d) = store.get_ref(&full).ok().flatten() {
-        return Some(d);
+        return match platform {
+            Some(p) => store.descriptor_for(&d, p).ok().flatten(),
+            None if slipway_store::image::is_index(&d.media_type) => {
+                store.descriptor_for(&d, &Platform::host()).ok().flatten()
+            }
+            None => Some(d),
+        };
     }
     // `FROM <image ID>` (or a unique prefix of one, as Docker accepts): an image of the
     // store, named or not, whose config digest starts so.
@@ -294,6 +318,7 @@ pub fn plan(
         let mut errors = Vec::new();
         match step.kind {
             StepKind::Base => {
+                let stage_platform = crate::request::stage_platform(model, options.platform.as_ref(), step.stage);
                 // A stage's platform: its `--platform`, else the target's when that is not
                 // the host's (a host build's keys stay what they were).
                 let platform = model.stages[step.stage].platform.clone().unwrap_or_else(|| {
@@ -306,7 +331,7 @@ pub fn plan(
                 });
                 inputs.parent = Some(match &model.stages[step.stage].base {
                     Base::Scratch => format!("scratch{platform}"),
-                    Base::Image(r) => match store.and_then(|s| base_ref(s, r)) {
+                    Base::Image(r) => match store.and_then(|s| base_ref(s, r, stage_platform.as_ref())) {
                         Some(d) => format!("image {r} {}{platform}", d.digest),
                         None => format!("image {r}{platform}"),
                     },
@@ -417,7 +442,17 @@ pub fn plan(
             match &model.stages[step.stage].base {
                 Base::Scratch => Status::Hit,
                 Base::Stage(_) if !parent_missed => Status::Hit,
-                Base::Image(r) if store.and_then(|s| base_ref(s, r)).is_some() && !forced => Status::Hit,
+                Base::Image(r)
+                    if store
+                        .and_then(|s| {
+                            let p = crate::request::stage_platform(model, options.platform.as_ref(), step.stage);
+                            base_ref(s, r, p.as_ref())
+                        })
+                        .is_some()
+                        && !forced =>
+                {
+                    Status::Hit
+                }
                 _ => Status::Miss,
             }
         } else {
@@ -501,6 +536,11 @@ pub fn plan(
             reasons,
             errors,
             depends_on: needs.iter().map(|(n, _)| n.index()).collect(),
+            emulated: (step.kind == StepKind::Run)
+                .then(|| crate::request::stage_platform(model, options.platform.as_ref(), step.stage))
+                .flatten()
+                .filter(|p| !p.runs_natively_on(&Platform::host()))
+                .map(|p| p.to_string()),
             summary,
             change,
             kind: Some(step.kind),
@@ -516,6 +556,11 @@ pub fn plan(
         misses: steps.len() - hits,
         stages: graph.stage_last.iter().filter(|s| s.is_some()).count(),
         target: stage_name(graph.target),
+        platform: options.platform.as_ref().map(|p| p.specifier()),
+        emulated: steps
+            .iter()
+            .filter(|s| s.status == Status::Miss && s.emulated.is_some())
+            .count(),
     };
     Plan { steps, summary }
 }

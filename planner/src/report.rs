@@ -81,13 +81,33 @@ pub fn human(plan: &Plan) -> String {
             for r in &s.reasons {
                 let _ = writeln!(out, "{:w$}↳ {r}", "", w = 9 + width + 2 + 4 + 2 + 12 + 2);
             }
+            if let Some(p) = &s.emulated {
+                let _ = writeln!(
+                    out,
+                    "{:w$}↳ runs under emulation ({p} on {}): commonly 10-20x slower",
+                    "",
+                    slipway_store::platform::Platform::host(),
+                    w = 9 + width + 2 + 4 + 2 + 12 + 2
+                );
+            }
         }
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "\n{} steps: {} cached, {} to rebuild (target {})",
+        "\n{} steps: {} cached, {} to rebuild (target {}",
         plan.summary.steps, plan.summary.hits, plan.summary.misses, plan.summary.target
     );
+    if let Some(p) = &plan.summary.platform {
+        let _ = write!(out, ", for {p}");
+    }
+    let _ = writeln!(out, ")");
+    if plan.summary.emulated > 0 {
+        let _ = writeln!(
+            out,
+            "{} RUN step(s) to rebuild run under emulation: pin the stages that only produce files (compilers, downloads) with FROM --platform=$BUILDPLATFORM and cross-compile for $TARGETARCH",
+            plan.summary.emulated
+        );
+    }
     out
 }
 
@@ -104,17 +124,38 @@ pub fn json(plan: &Plan) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let icon = if plan.summary.misses == 0 { "✅" } else { "🔁" };
+    let platform = plan
+        .summary
+        .platform
+        .as_ref()
+        .map_or_else(String::new, |p| format!(", for `{p}`"));
     let _ = writeln!(
         out,
-        "{icon} **slipway plan** (target `{}`): {} of {} steps cached, **{} to rebuild**\n",
+        "{icon} **slipway plan** (target `{}`{platform}): {} of {} steps cached, **{} to rebuild**\n",
         plan.summary.target, plan.summary.hits, plan.summary.steps, plan.summary.misses
     );
+    if plan.summary.emulated > 0 {
+        let _ = writeln!(
+            out,
+            "⚠️ {} RUN step(s) to rebuild run under emulation (commonly 10-20x slower)\n",
+            plan.summary.emulated
+        );
+    }
     let _ = writeln!(out, "| | stage | line | instruction | why it rebuilds |");
     let _ = writeln!(out, "|---|---|---:|---|---|");
     for s in &plan.steps {
         let (mark, why) = match s.status {
             Status::Hit => ("✅", String::new()),
-            Status::Miss => ("🔁", s.reasons.join("; ")),
+            Status::Miss => {
+                let mut why = s.reasons.join("; ");
+                if let Some(p) = &s.emulated {
+                    why.push_str(&format!(
+                        "{}under emulation ({p})",
+                        if why.is_empty() { "" } else { "; " }
+                    ));
+                }
+                ("🔁", why)
+            }
         };
         let _ = writeln!(
             out,
@@ -202,6 +243,7 @@ mod tests {
             reasons: Vec::new(),
             errors: Vec::new(),
             depends_on: Vec::new(),
+            emulated: None,
             summary: text.into(),
             change,
             kind: None,

@@ -6,6 +6,7 @@ use crate::context::{Context, ScanOptions};
 use crate::dockerignore::DockerIgnore;
 use crate::plan::{plan, Plan, PlanOptions};
 use slipway_parser::{graph, model, CheckOptions, Diagnostic, Severity};
+use slipway_store::platform::Platform;
 use slipway_store::Store;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,44 @@ pub struct Planned {
     pub context: Context,
     /// The platform it is planned for (`None`: the host's).
     pub platform: Option<model::PlatformArgs>,
+}
+
+impl Planned {
+    /// The platform stage `stage` is built for: its `FROM --platform` (expanded), else the
+    /// target platform; `None` when neither is given (the host's, leniently: a base image
+    /// whose config names another platform is still used, as before multi-platform builds).
+    pub fn stage_platform(&self, stage: usize) -> Option<Platform> {
+        stage_platform(&self.model, self.platform.as_ref(), stage)
+    }
+}
+
+/// [`Planned::stage_platform`] before there is a plan.
+pub fn stage_platform(model: &model::Model, target: Option<&model::PlatformArgs>, stage: usize) -> Option<Platform> {
+    let explicit = model.stages.get(stage).and_then(|s| s.platform.as_deref());
+    match explicit.map(Platform::parse) {
+        Some(Ok(p)) => Some(p.normalize()),
+        _ => target.map(platform_of_args),
+    }
+}
+
+/// A platform as the predefined ARGs see it, as the store names it.
+pub fn platform_of_args(p: &model::PlatformArgs) -> Platform {
+    Platform {
+        os: p.os.clone(),
+        architecture: p.architecture.clone(),
+        variant: p.variant.clone(),
+    }
+    .normalize()
+}
+
+/// The predefined ARGs' view of a platform.
+pub fn args_of_platform(p: &Platform) -> model::PlatformArgs {
+    let p = p.normalize();
+    model::PlatformArgs {
+        os: p.os,
+        architecture: p.architecture,
+        variant: p.variant,
+    }
 }
 
 /// `<Dockerfile>.dockerignore` next to the Dockerfile, else `.dockerignore` in the context.

@@ -348,5 +348,8 @@ fn a_stage_arg_that_takes_the_global_default_keys_on_its_value() {
     let store = Store::open(dir.path()).unwrap();
     let one = run("ARG V=1\nFROM scratch\nARG V\nRUN echo $V\n", &files(&[]), &store, &[]);
     let two = run("ARG V=2\nFROM scratch\nARG V\nRUN echo $V\n", &files(&[]), &store, &[]);
-    assert_ne!(one.steps[1].cache_key, two.steps[1].cache_key, "the RUN sees V=1, then V=2");
+    assert_ne!(
+        one.steps[1].cache_key, two.steps[1].cache_key,
+        "the RUN sees V=1, then V=2"
+    );
 }

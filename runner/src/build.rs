@@ -228,6 +228,9 @@ struct StageState {
     cmd_set: bool,
     /// The base image's ID, when the stage starts from an image.
     image_id: String,
+    /// The platform the stage is built for (`Planned::stage_platform`): images it starts
+    /// from or copies from are resolved for it. `None`: the host's, leniently.
+    platform: Option<slipway_store::platform::Platform>,
 }
 
 impl StageState {
@@ -510,7 +513,7 @@ fn do_step(
     let mut state = match state {
         Some(s) => s,
         None => {
-            let mut state = base_state(store, model, step.stage, finished).map_err(|e| fail(e.into()))?;
+            let mut state = base_state(store, planned, step.stage, finished).map_err(|e| fail(e.into()))?;
             match &model.stages[step.stage].base {
                 Base::Image(r) => progress.note(
                     n,
@@ -705,15 +708,20 @@ fn history_text(original: &str, command: Option<&Command>, state: &StageState) -
 
 fn base_state(
     store: &Store,
-    model: &slipway_parser::model::Model,
+    planned: &Planned,
     stage: usize,
     finished: &BTreeMap<usize, StageState>,
 ) -> io::Result<StageState> {
+    let model = &planned.model;
+    let platform = planned.stage_platform(stage);
     let mut state = match &model.stages[stage].base {
         Base::Scratch => StageState {
             config: ImageConfig {
-                architecture: image::architecture().into(),
-                os: "linux".into(),
+                architecture: platform
+                    .as_ref()
+                    .map_or_else(|| image::architecture().into(), |p| p.architecture.clone()),
+                os: platform.as_ref().map_or_else(|| "linux".into(), |p| p.os.clone()),
+                variant: platform.as_ref().and_then(|p| p.variant.clone()),
                 rootfs: RootFs {
                     kind: "layers".into(),
                     diff_ids: Vec::new(),
@@ -727,7 +735,7 @@ fn base_state(
             .cloned()
             .ok_or_else(|| io::Error::other(format!("stage {s} was not built before stage {stage}")))?,
         Base::Image(r) => {
-            let img = image::resolve(store, r)?;
+            let img = image::resolve_platform(store, r, platform.as_ref())?;
             if img.manifest.layers.len() != img.config.rootfs.diff_ids.len() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -750,6 +758,7 @@ fn base_state(
     };
     state.args.clear();
     state.cmd_set = false;
+    state.platform = platform;
     if state.config.config.env.is_empty() && !matches!(model.stages[stage].base, Base::Stage(_)) {
         state.set_env("PATH", container::DEFAULT_PATH);
     }
@@ -1389,7 +1398,7 @@ fn prepare_mount(
                             .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?
                             .dirs(store)?,
                         None => {
-                            let img = image::resolve(store, from)?;
+                            let img = image::resolve_platform(store, from, state.platform.as_ref())?;
                             image::unpack_image(store, &img)?
                         }
                     };
@@ -1828,7 +1837,7 @@ fn plan_copy(
                     .ok_or_else(|| io::Error::other(format!("stage {from} was not built")))?
                     .dirs(store)?,
                 None => {
-                    let img = image::resolve(store, from)?;
+                    let img = image::resolve_platform(store, from, state.platform.as_ref())?;
                     image::unpack_image(store, &img)?
                 }
             };

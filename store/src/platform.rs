@@ -107,6 +107,14 @@ impl Platform {
         self.normalize() == other.normalize()
     }
 
+    /// Whether a program of this platform runs on a `host` machine without emulation: the
+    /// same OS and architecture, or 32-bit x86 on amd64. (An arm64 CPU may run 32-bit arm
+    /// programs too, but not every one does: that counts as emulated.)
+    pub fn runs_natively_on(&self, host: &Platform) -> bool {
+        let (p, h) = (self.normalize(), host.normalize());
+        p.os == h.os && (p.architecture == h.architecture || (p.architecture == "386" && h.architecture == "amd64"))
+    }
+
     /// The architecture's name as `uname -m` reports it inside such a container
     /// (`aarch64`, `x86_64`, `armv7l`), when known.
     pub fn uname_machine(&self) -> Option<&'static str> {
