@@ -5,6 +5,7 @@ use slipway_registry::cache::{CacheSpec, ImportOptions};
 use slipway_registry::pull::{Platform, PullOptions};
 use slipway_registry::push::PushOptions;
 use slipway_registry::{Client, ClientConfig, Credentials, Progress};
+use slipway_runner::image::Stored;
 use slipway_runner::layer::Compression;
 use slipway_store::image::familiar_name;
 use slipway_store::Store;
@@ -149,13 +150,18 @@ pub fn pull(image: &str, platform: Option<&str>, quiet: bool) -> io::Result<Exit
 /// `slipway push IMAGE [TARGET]`.
 pub fn push(image: &str, target: Option<&str>, compression: Compression, quiet: bool) -> io::Result<ExitCode> {
     let store = store()?;
-    let found = match slipway_runner::image::resolve(&store, image) {
+    let found = if image.starts_with(slipway_store::layout::SCHEME) {
+        slipway_runner::image::resolve(&store, image).map(|i| Stored::Image(Box::new(i)))
+    } else {
+        slipway_runner::image::find(&store, image)
+    };
+    let found = match found {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let target = match (target, &found.name) {
+    let target = match (target, found.name()) {
         (Some(t), _) => t.to_string(),
-        (None, Some(n)) => n.clone(),
+        (None, Some(n)) => n.to_string(),
         (None, None) => {
             return fail(format!(
                 "{image} is an ID: name a target, `slipway push {image} REGISTRY/REPO:TAG`"
@@ -163,7 +169,10 @@ pub fn push(image: &str, target: Option<&str>, compression: Compression, quiet: 
         }
     };
     let client = client()?;
-    push_one(&client, &store, &found.manifest_descriptor, &target, compression, quiet)
+    match &found {
+        Stored::Image(i) => push_one(&client, &store, &i.manifest_descriptor, &target, compression, quiet),
+        Stored::Index(x) => push_index(&client, &store, &x.descriptor, &target, compression, quiet),
+    }
 }
 
 fn push_one(
@@ -180,7 +189,33 @@ fn push_one(
         Err(e) => return fail(format!("cannot push {target}: {e}")),
     };
     let bars = Bars::new(quiet);
-    match slipway_registry::push::push(client, store, &manifest, target, &PushOptions::default(), &bars) {
+    let pushed = slipway_registry::push::push(client, store, &manifest, target, &PushOptions::default(), &bars);
+    report_push(pushed, quiet)
+}
+
+/// Pushes an image index: every platform's image by digest, then the index under the tag.
+fn push_index(
+    client: &Client,
+    store: &Store,
+    index: &slipway_store::Descriptor,
+    target: &str,
+    compression: Compression,
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    let index = match slipway_runner::distribute::index(store, index, compression) {
+        Ok((d, _)) => d,
+        Err(e) => return fail(format!("cannot push {target}: {e}")),
+    };
+    let bars = Bars::new(quiet);
+    let pushed = slipway_registry::push::push_index(client, store, &index, target, &PushOptions::default(), &bars);
+    report_push(pushed, quiet)
+}
+
+fn report_push(
+    pushed: Result<slipway_registry::push::Pushed, slipway_registry::Error>,
+    quiet: bool,
+) -> io::Result<ExitCode> {
+    match pushed {
         Ok(p) => {
             let digest = p.digest.map(|d| d.to_string()).unwrap_or_default();
             if quiet {
