@@ -31,6 +31,10 @@ pub enum Command {
         /// Names, IDs or unique ID prefixes.
         #[arg(required = true)]
         images: Vec<String>,
+        /// Of an image index, the image for this platform, `os/arch[/variant]` (without it,
+        /// an index is shown whole: the index and each platform's image).
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// Give an image another name.
     Tag {
@@ -95,6 +99,9 @@ pub struct ListOptions {
     /// repeatable.
     #[arg(long, short, value_name = "KEY=VALUE")]
     pub filter: Vec<String>,
+    /// Each image's platforms below it (an index has one per platform), as `docker image ls --tree`.
+    #[arg(long)]
+    pub tree: bool,
 }
 
 /// A parsed `--filter`.
@@ -195,53 +202,91 @@ pub fn list(options: &ListOptions) -> io::Result<ExitCode> {
         }
     };
     let store = store()?;
-    let images: Vec<image::Image> = image::list(&store)?
+    let entries: Vec<image::Stored> = image::entries(&store)?
         .into_iter()
         .filter(|i| {
             filters.iter().all(|f| match f {
-                Filter::Dangling(d) => i.name.is_none() == *d,
+                Filter::Dangling(d) => i.name().is_none() == *d,
                 Filter::Reference(p) => i
-                    .name
-                    .as_deref()
+                    .name()
                     .map(familiar_name)
                     .is_some_and(|n| glob(p, n) || n.rsplit_once(':').is_some_and(|(repo, _)| glob(p, repo))),
             })
         })
         .collect();
-    let id = |i: &image::Image| {
+    let short = |id: &slipway_store::Digest| {
         if options.no_trunc {
-            i.id().to_string()
+            id.to_string()
         } else {
-            i.id().hex()[..12].to_string()
+            id.hex()[..12].to_string()
         }
     };
     let stdout = io::stdout();
     let mut out = stdout.lock();
     if options.quiet {
         let mut seen = std::collections::BTreeSet::new();
-        for i in &images {
+        for i in &entries {
             if seen.insert(i.id().clone()) {
-                writeln!(out, "{}", id(i))?;
+                writeln!(out, "{}", short(i.id()))?;
             }
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<[String; 5]> = images
+    // (platform, ID, size) of each image of an entry.
+    let platforms = |e: &image::Stored| -> Vec<(String, String, u64)> {
+        match e {
+            image::Stored::Image(i) => vec![(Platform::of_config(&i.config).to_string(), short(i.id()), i.size())],
+            image::Stored::Index(x) => x
+                .images
+                .iter()
+                .map(|(p, i)| (p.to_string(), short(i.id()), i.size()))
+                .collect(),
+        }
+    };
+    if options.tree {
+        let mut rows: Vec<[String; 3]> = Vec::new();
+        for e in &entries {
+            let (_, size) = summary(e);
+            rows.push([
+                e.name().map_or("<none>:<none>", familiar_name).to_string(),
+                short(e.id()),
+                human_size(size),
+            ]);
+            let children = platforms(e);
+            for (k, (p, id, size)) in children.iter().enumerate() {
+                let branch = if k + 1 == children.len() { "└─" } else { "├─" };
+                rows.push([format!("{branch} {p}"), id.clone(), human_size(*size)]);
+            }
+        }
+        let header = ["IMAGE", "ID", "SIZE"].map(String::from);
+        write_table(&mut out, &header, &rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<[String; 5]> = entries
         .iter()
-        .map(|i| {
-            let (repo, tag) = match i.name.as_deref().map(familiar_name) {
+        .map(|e| {
+            let (repo, tag) = match e.name().map(familiar_name) {
                 Some(n) => match n.rsplit_once(':').filter(|(r, _)| !r.is_empty()) {
                     Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
                     _ => (n.to_string(), "<none>".to_string()),
                 },
                 None => ("<none>".into(), "<none>".into()),
             };
-            [repo, tag, id(i), ago(i.config.created.as_deref()), human_size(i.size())]
+            let (created, size) = summary(e);
+            [repo, tag, short(e.id()), ago(created.as_deref()), human_size(size)]
         })
         .collect();
     let header = ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"].map(String::from);
     write_table(&mut out, &header, &rows)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// When an entry was made and its size: an index's newest image and all its blobs.
+fn summary(e: &image::Stored) -> (Option<String>, u64) {
+    match e {
+        image::Stored::Image(i) => (i.config.created.clone(), i.size()),
+        image::Stored::Index(x) => (x.created().map(String::from), x.size()),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -272,18 +317,49 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
             let image = image::import_for(&store, &source, &tag, &platform)?;
             writeln!(out, "{}", image.id())?;
         }
-        Command::Inspect { images } => {
+        Command::Inspect { images, platform } => {
+            let platform = match platform.as_deref().map(Platform::parse).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let json = |i: &image::Image| {
+                serde_json::json!({
+                    "Name": i.name.as_deref().map(familiar_name),
+                    "Id": i.id(),
+                    "ManifestDescriptor": i.manifest_descriptor,
+                    "Manifest": i.manifest,
+                    "Config": i.config,
+                })
+            };
             let mut code = ExitCode::SUCCESS;
             let mut found = Vec::new();
             for name in &images {
-                match image::resolve(&store, name) {
-                    Ok(i) => found.push(serde_json::json!({
-                        "Name": i.name.as_deref().map(familiar_name),
-                        "Id": i.id(),
-                        "ManifestDescriptor": i.manifest_descriptor,
-                        "Manifest": i.manifest,
-                        "Config": i.config,
-                    })),
+                let got = match &platform {
+                    Some(p) => image::resolve_platform(&store, name, Some(p)).map(|i| json(&i)),
+                    None if name.starts_with(slipway_store::layout::SCHEME) => {
+                        image::resolve(&store, name).map(|i| json(&i))
+                    }
+                    None => match image::find(&store, name) {
+                        Ok(image::Stored::Index(x)) => Ok(serde_json::json!({
+                            "Name": x.name.as_deref().map(familiar_name),
+                            "Id": x.id(),
+                            "Descriptor": x.descriptor,
+                            "Index": x.index,
+                            "Images": x.images.iter().map(|(p, i)| {
+                                let mut v = json(i);
+                                v["Platform"] = serde_json::json!(p.to_string());
+                                v
+                            }).collect::<Vec<_>>(),
+                        })),
+                        Ok(image::Stored::Image(i)) => Ok(json(&i)),
+                        Err(e) => Err(e),
+                    },
+                };
+                match got {
+                    Ok(v) => found.push(v),
                     Err(e) => {
                         eprintln!("error: {e}");
                         code = ExitCode::from(2);
@@ -295,17 +371,6 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
             return Ok(code);
         }
         Command::Save { output, format, images } => {
-            let mut resolved = Vec::new();
-            for name in &images {
-                resolved.push(image::resolve(&store, name)?);
-            }
-            let named: Vec<export::Named<'_>> = resolved
-                .iter()
-                .map(|i| export::Named {
-                    image: i,
-                    names: i.name.iter().cloned().collect(),
-                })
-                .collect();
             let format = match format {
                 SaveFormat::Docker => export::Format::Docker,
                 SaveFormat::Oci => export::Format::Oci,
@@ -324,6 +389,31 @@ pub fn run(command: Command) -> io::Result<ExitCode> {
                 Some(p) => export::Dest::Tar(p),
             };
             drop(out);
+            // One index alone: all its platforms (an OCI layout), or the host's (a docker archive).
+            if let [name] = images.as_slice() {
+                if let Ok(image::Stored::Index(index)) = image::find(&store, name) {
+                    let names: Vec<String> = index.name.iter().cloned().collect();
+                    let compression = slipway_runner::layer::Compression::Gzip;
+                    if let Some(p) = export::export_index(&store, &index, &names, format, compression, &dest)? {
+                        eprintln!("note: {name} is an image index; a docker archive holds one platform, so it has the {p} image (save with --format oci for every platform)");
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let mut resolved = Vec::new();
+            for name in &images {
+                if let Ok(image::Stored::Index(_)) = image::find(&store, name) {
+                    eprintln!("note: {name} is an image index; the archive holds its {} image (save it alone for every platform)", Platform::host());
+                }
+                resolved.push(image::resolve(&store, name)?);
+            }
+            let named: Vec<export::Named<'_>> = resolved
+                .iter()
+                .map(|i| export::Named {
+                    image: i,
+                    names: i.name.iter().cloned().collect(),
+                })
+                .collect();
             export::export(&store, &named, format, slipway_runner::layer::Compression::Gzip, &dest)?;
             return Ok(ExitCode::SUCCESS);
         }

@@ -5,6 +5,7 @@ use slipway_engine::Events;
 use slipway_registry::cache::CacheSpec;
 use slipway_registry::pull::{Platform, PullOptions};
 use slipway_registry::{Client, ClientConfig, Credentials, Progress};
+use slipway_runner::image::Stored;
 use slipway_runner::layer::Compression;
 use slipway_store::image::familiar_name;
 use slipway_store::Store;
@@ -229,20 +230,25 @@ pub fn pull(image: &str, platform: Option<&str>, quiet: bool) -> io::Result<Exit
 /// `slipway push IMAGE [TARGET]`.
 pub fn push(image: &str, target: Option<&str>, compression: Compression, quiet: bool) -> io::Result<ExitCode> {
     let store = store()?;
-    let found = match slipway_runner::image::resolve(&store, image) {
+    let found = if image.starts_with(slipway_store::layout::SCHEME) {
+        slipway_runner::image::resolve(&store, image).map(|i| Stored::Image(Box::new(i)))
+    } else {
+        slipway_runner::image::find(&store, image)
+    };
+    let found = match found {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let target = match (target, &found.name) {
+    let target = match (target, found.name()) {
         (Some(t), _) => t.to_string(),
-        (None, Some(n)) => n.clone(),
+        (None, Some(n)) => n.to_string(),
         (None, None) => {
             return fail(format!(
                 "{image} is an ID: name a target, `slipway push {image} REGISTRY/REPO:TAG`"
             ))
         }
     };
-    push_one(&store, &found.manifest_descriptor, &target, compression, quiet)
+    push_one(&store, found.descriptor(), &target, compression, quiet)
 }
 
 fn push_one(

@@ -1480,7 +1480,16 @@ fn multi_platform_index_and_docker_format_images_pull() {
         assert_eq!(manifest_digest(&b, &multi), two["digest"].as_str().unwrap());
     }
     b.ok(&b.dir, &["pull", "--platform", "linux/arm64", &multi]);
-    assert_eq!(manifest_digest(&b, &multi), one["digest"].as_str().unwrap());
+    // A second platform's pull keeps the first: the name is a local index of both (issue 16).
+    let for_platform = |p: &str| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&b.ok(&b.dir, &["image", "inspect", "--platform", p, &multi])).unwrap();
+        v[0]["ManifestDescriptor"]["digest"].clone()
+    };
+    assert_eq!(for_platform("linux/arm64"), one["digest"]);
+    if host_is_amd64 {
+        assert_eq!(for_platform("linux/amd64"), two["digest"]);
+    }
     let err = b.fails(&b.dir, &["pull", "--platform", "linux/s390x", &multi]);
     assert!(
         err.contains("no image for linux/s390x (the index has linux/arm64/v8, linux/amd64)"),

@@ -9,7 +9,8 @@ use slipway_registry::push::PushOptions;
 use slipway_runner::layer::Compression;
 use slipway_store::{Descriptor, Store};
 
-/// Pushes the image `descriptor` names to `target` (`REGISTRY/REPO[:TAG]`).
+/// Pushes the image `descriptor` names to `target` (`REGISTRY/REPO[:TAG]`); an image index
+/// goes as one: every platform's image by digest, then the index under the tag.
 pub fn push(
     store: &Store,
     descriptor: &Descriptor,
@@ -17,14 +18,27 @@ pub fn push(
     compression: Compression,
     events: &dyn Events,
 ) -> Result<Pushed, Error> {
-    let manifest = slipway_runner::distribute::manifest(store, descriptor, compression)
-        .map_err(|e| Error::Registry(format!("cannot push {target}: {e}")))?
-        .0;
+    let cannot = |e: std::io::Error| Error::Registry(format!("cannot push {target}: {e}"));
+    let index = slipway_store::image::is_index(&descriptor.media_type);
+    let leaving = if index {
+        slipway_runner::distribute::index(store, descriptor, compression)
+            .map_err(cannot)?
+            .0
+    } else {
+        slipway_runner::distribute::manifest(store, descriptor, compression)
+            .map_err(cannot)?
+            .0
+    };
     let mut client = Lazy::new();
     let client = client.get()?;
     let bars = events.transfer();
-    let p = slipway_registry::push::push(client, store, &manifest, target, &PushOptions::default(), &*bars)
-        .map_err(|e| Error::Registry(e.to_string()))?;
+    let options = PushOptions::default();
+    let p = if index {
+        slipway_registry::push::push_index(client, store, &leaving, target, &options, &*bars)
+    } else {
+        slipway_registry::push::push(client, store, &leaving, target, &options, &*bars)
+    }
+    .map_err(|e| Error::Registry(e.to_string()))?;
     Ok(Pushed {
         reference: p.reference,
         digest: p.digest.map(|d| d.to_string()).unwrap_or_default(),

@@ -144,11 +144,6 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
         request.platforms.iter().map(Some).collect()
     };
     let several = targets.len() > 1;
-    if several && !request.outputs.is_empty() {
-        return Err(Error::Usage(
-            "--output of a build for several platforms is not supported yet: build one platform per --output".into(),
-        ));
-    }
     let mut planned_all: Vec<Planned> = Vec::new();
     let mut images: Vec<PlatformImage> = Vec::new();
     for (i, &target) in targets.iter().enumerate() {
@@ -221,7 +216,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
     };
     events.built(&outcome);
     for output in &request.outputs {
-        export_output(store, &outcome, request, output)?;
+        export_output(store, &outcome, request, output, events)?;
         if let Dest::Dir(p) | Dest::Tar(p) = &output.dest {
             events.info(&format!("exported {} to {}", &outcome.id.hex()[..12], p.display()));
         }
@@ -240,8 +235,25 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
 use slipway_planner::request::args_of_platform as platform_args;
 
 /// One `--output`: the image (or the index) with the tags and the output's own names.
-fn export_output(store: &Store, outcome: &Outcome, request: &BuildRequest, output: &Output) -> Result<(), Error> {
+fn export_output(
+    store: &Store,
+    outcome: &Outcome,
+    request: &BuildRequest,
+    output: &Output,
+    events: &dyn Events,
+) -> Result<(), Error> {
     let names: Vec<String> = request.tags.iter().chain(&output.names).cloned().collect();
+    if let slipway_runner::image::Stored::Index(index) =
+        slipway_runner::image::load_stored(store, None, outcome.descriptor.clone())?
+    {
+        let only = export::export_index(store, &index, &names, output.format, request.compression, &output.dest)?;
+        if let Some(p) = only {
+            events.info(&format!(
+                "a docker archive holds one platform: exported the {p} image of the index (type=oci keeps them all)"
+            ));
+        }
+        return Ok(());
+    }
     let image = slipway_runner::image::load(store, None, outcome.descriptor.clone())?;
     let named = [export::Named { image: &image, names }];
     export::export(store, &named, output.format, request.compression, &output.dest)?;

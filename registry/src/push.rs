@@ -6,7 +6,7 @@ use crate::client::{describe, with_query, Client};
 use crate::config::Endpoint;
 use crate::reference::Reference;
 use crate::{short, Error, Progress};
-use slipway_store::image::Manifest;
+use slipway_store::image::{is_index, ImageIndex, Manifest};
 use slipway_store::{Descriptor, Digest, Store};
 use std::io::{Read, Seek, SeekFrom};
 
@@ -57,16 +57,98 @@ pub fn push(
 ) -> Result<Pushed, Error> {
     let r = Reference::parse(target).map_err(Error::Invalid)?;
     let ep = client.registries().endpoint(&r.registry);
+    let mut pushed = Pushed {
+        reference: r.to_string(),
+        ..Pushed::default()
+    };
+    let digest = push_manifest(
+        client,
+        store,
+        &ep,
+        &r.repository,
+        manifest,
+        &r.version(),
+        options,
+        progress,
+        &mut pushed,
+    )?;
+    pushed.digest = Some(digest);
+    Ok(pushed)
+}
+
+/// Pushes the image index `index` (in the store, its manifests' layers as they should
+/// leave: see `slipway_runner::distribute::index`) as `target`: each manifest's blobs,
+/// then each manifest by its digest, then the index under the tag. The digest is the
+/// index's.
+pub fn push_index(
+    client: &Client,
+    store: &Store,
+    index: &Descriptor,
+    target: &str,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<Pushed, Error> {
+    let r = Reference::parse(target).map_err(Error::Invalid)?;
+    let ep = client.registries().endpoint(&r.registry);
+    let bytes = store.get_blob(&index.digest)?;
+    let doc: ImageIndex = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Invalid(format!("index {} in the store: {e}", index.digest)))?;
+    let mut pushed = Pushed {
+        reference: r.to_string(),
+        ..Pushed::default()
+    };
+    for entry in &doc.manifests {
+        let d = &entry.descriptor;
+        if is_index(&d.media_type) {
+            return Err(Error::Invalid(format!(
+                "index {}: an index inside an index is not supported",
+                index.digest
+            )));
+        }
+        push_manifest(
+            client,
+            store,
+            &ep,
+            &r.repository,
+            d,
+            d.digest.as_str(),
+            options,
+            progress,
+            &mut pushed,
+        )?;
+    }
+    let media_type = doc.media_type.clone().unwrap_or_else(|| index.media_type.clone());
+    pushed.digest = Some(put_manifest(
+        client,
+        &ep,
+        &r.repository,
+        &r.version(),
+        &media_type,
+        &bytes,
+    )?);
+    Ok(pushed)
+}
+
+/// Pushes a manifest's config and layers, then the manifest as `version` (a tag or its
+/// digest); counts into `pushed`; returns the manifest's digest.
+#[allow(clippy::too_many_arguments)]
+fn push_manifest(
+    client: &Client,
+    store: &Store,
+    ep: &Endpoint,
+    repo: &str,
+    manifest: &Descriptor,
+    version: &str,
+    options: &PushOptions,
+    progress: &dyn Progress,
+    pushed: &mut Pushed,
+) -> Result<Digest, Error> {
     let bytes = store.get_blob(&manifest.digest)?;
     let m: Manifest = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Invalid(format!("manifest {} in the store: {e}", manifest.digest)))?;
     let mut blobs = m.layers.clone();
     blobs.push(m.config.clone());
-    let mut pushed = Pushed {
-        reference: r.to_string(),
-        ..Pushed::default()
-    };
-    let outcomes = push_blobs(client, store, &ep, &r.repository, &blobs, options, progress)?;
+    let outcomes = push_blobs(client, store, ep, repo, &blobs, options, progress)?;
     for (b, o) in blobs.iter().zip(&outcomes) {
         match o {
             BlobOutcome::Existed => pushed.existing += 1,
@@ -78,15 +160,7 @@ pub fn push(
         }
     }
     let media_type = m.media_type.clone().unwrap_or_else(|| manifest.media_type.clone());
-    pushed.digest = Some(put_manifest(
-        client,
-        &ep,
-        &r.repository,
-        &r.version(),
-        &media_type,
-        &bytes,
-    )?);
-    Ok(pushed)
+    put_manifest(client, ep, repo, version, &media_type, &bytes)
 }
 
 /// Puts a manifest; returns its digest (checked against the registry's answer).

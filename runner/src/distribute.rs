@@ -11,7 +11,7 @@
 
 use crate::image::{store_layer, Image};
 use crate::layer::{layer_from_tar, Compression, LayerOptions};
-use slipway_store::image::Manifest;
+use slipway_store::image::{is_index, ImageIndex, IndexEntry, Manifest};
 use slipway_store::{Descriptor, Digest, Store, MEDIA_LAYER_TAR};
 use std::fs;
 use std::io;
@@ -137,6 +137,47 @@ pub fn manifest(store: &Store, manifest: &Descriptor, compression: Compression) 
         digest: store.put_blob(&bytes)?,
         size: bytes.len() as u64,
         ..manifest.clone()
+    };
+    Ok((descriptor, out))
+}
+
+/// The image index `index` (in the store) as it leaves: itself when none of its manifests
+/// changes, else an index (stored as a blob, under no name) whose entries are the
+/// manifests as they leave ([`manifest`]), platforms and annotations kept. The images'
+/// configs, so their IDs, are the same.
+pub fn index(store: &Store, index: &Descriptor, compression: Compression) -> io::Result<(Descriptor, ImageIndex)> {
+    let bytes = store.get_blob(&index.digest)?;
+    let doc: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("index {} in the store: {e}", index.digest),
+        )
+    })?;
+    let mut changed = false;
+    let mut manifests = Vec::with_capacity(doc.manifests.len());
+    for entry in &doc.manifests {
+        if is_index(&entry.descriptor.media_type) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("index {}: an index inside an index is not supported", index.digest),
+            ));
+        }
+        let (d, _) = manifest(store, &entry.descriptor, compression)?;
+        changed |= d.digest != entry.descriptor.digest;
+        manifests.push(IndexEntry {
+            descriptor: d,
+            platform: entry.platform.clone(),
+        });
+    }
+    if !changed {
+        return Ok((index.clone(), doc));
+    }
+    let out = ImageIndex { manifests, ..doc };
+    let bytes = serde_json::to_vec(&out).map_err(io::Error::other)?;
+    let descriptor = Descriptor {
+        digest: store.put_blob(&bytes)?,
+        size: bytes.len() as u64,
+        ..index.clone()
     };
     Ok((descriptor, out))
 }

@@ -13,6 +13,7 @@ use crate::image::{self, Image};
 use crate::layer::{layer_from_tar, Compression, LayerOptions};
 use slipway_store::image::{familiar_name, normalize_name, ImageConfig, Manifest};
 use slipway_store::layout::{self, LayoutRef};
+use slipway_store::platform::Platform;
 use slipway_store::{Descriptor, Digest, Store, MEDIA_INDEX, REF_NAME};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -171,17 +172,115 @@ pub fn export(
             None => groups.push((image, names)),
         }
     }
-    match (format, dest) {
-        (Format::Docker, Dest::Dir(d)) => Err(invalid(format!(
+    let out = match format {
+        Format::Oci => Out::Oci(
+            groups
+                .iter()
+                .map(|(image, names)| Top {
+                    descriptor: image.manifest_descriptor.clone(),
+                    blobs: image_blobs(image),
+                    names: names.clone(),
+                })
+                .collect(),
+        ),
+        Format::Docker => Out::Docker(groups),
+    };
+    write_out(store, &out, dest)
+}
+
+/// Writes an image index of the store (see [`image::Index`]) to `dest`, named `names`.
+/// An OCI layout gets the index itself: `index.json` points at the index blob, which names
+/// each platform's manifest (layers compressed as `compression` says, see
+/// [`crate::distribute::index`]), with their configs and layers. A docker archive holds
+/// one image per name, so it gets the host platform's image: the platform written is
+/// returned then (None for an OCI layout), for the caller to say so.
+pub fn export_index(
+    store: &Store,
+    index: &image::Index,
+    names: &[String],
+    format: Format,
+    compression: Compression,
+    dest: &Dest,
+) -> io::Result<Option<Platform>> {
+    let names: Vec<String> = names
+        .iter()
+        .map(|x| normalize_name(x).map_err(invalid))
+        .collect::<io::Result<_>>()?;
+    let what = || {
+        index
+            .name
+            .as_deref()
+            .map_or_else(|| index.id().to_string(), |n| familiar_name(n).to_string())
+    };
+    match format {
+        Format::Docker => {
+            let host = Platform::host();
+            let Some(image) = index.select(&host) else {
+                let have: Vec<String> = index.index.platforms().iter().map(Platform::to_string).collect();
+                return Err(invalid(format!(
+                    "{} has no {host} image (it has {}), and a docker archive holds one platform's image; export it with type=oci to keep every platform",
+                    what(),
+                    have.join(", ")
+                )));
+            };
+            export(store, &[Named { image, names }], Format::Docker, compression, dest)?;
+            Ok(Some(host))
+        }
+        Format::Oci => {
+            let (descriptor, doc) = crate::distribute::index(store, &index.descriptor, compression)?;
+            let mut blobs = BTreeSet::from([descriptor.digest.clone()]);
+            for entry in &doc.manifests {
+                let image = image::load(store, None, entry.descriptor.clone())?;
+                blobs.extend(image_blobs(&image));
+            }
+            let mut descriptor = descriptor;
+            descriptor.annotations.clear();
+            let out = Out::Oci(vec![Top {
+                descriptor,
+                blobs,
+                names,
+            }]);
+            write_out(store, &out, dest)?;
+            Ok(None)
+        }
+    }
+}
+
+/// What an export writes: OCI entries, or a docker archive's images.
+enum Out<'a> {
+    Oci(Vec<Top>),
+    Docker(Vec<(&'a Image, Vec<String>)>),
+}
+
+/// One entry of an OCI layout's `index.json`: an image manifest or an index, its names,
+/// and every blob it reaches.
+struct Top {
+    descriptor: Descriptor,
+    blobs: BTreeSet<Digest>,
+    names: Vec<String>,
+}
+
+fn image_blobs(image: &Image) -> BTreeSet<Digest> {
+    let mut blobs = BTreeSet::from([
+        image.manifest_descriptor.digest.clone(),
+        image.manifest.config.digest.clone(),
+    ]);
+    blobs.extend(image.manifest.layers.iter().map(|l| l.digest.clone()));
+    blobs
+}
+
+fn write_out(store: &Store, out: &Out<'_>, dest: &Dest) -> io::Result<()> {
+    match (out, dest) {
+        (Out::Docker(_), Dest::Dir(d)) => Err(invalid(format!(
             "{}: a docker archive is a tar file, not a directory",
             d.display()
         ))),
-        (Format::Oci, Dest::Dir(d)) => oci_to_dir(store, &groups, d),
-        (_, Dest::Tar(path)) => write_file_atomic(path, |w| write_tar(store, &groups, format, w)),
+        (Out::Oci(tops), Dest::Dir(d)) => oci_to_dir(store, tops, d),
+        (_, Dest::Tar(path)) => write_file_atomic(path, |w| write_tar(store, out, w)),
         (_, Dest::Stdout) => {
             let stdout = io::stdout();
             let mut w = io::BufWriter::new(stdout.lock());
-            write_tar(store, &groups, format, &mut w)?;
+            write_tar(store, out, &mut w)?;
             w.flush()
         }
     }
@@ -237,11 +336,11 @@ fn tag_of(full: &str) -> &str {
 /// The `index.json` entries for images: one per name, `ref.name` the tag (as BuildKit and
 /// skopeo write it; the familiar name when two names share a tag), the full name in
 /// containerd's annotation; one plain entry for an image without names.
-fn index_entries(groups: &[(&Image, Vec<String>)]) -> Vec<Descriptor> {
+fn index_entries(tops: &[Top]) -> Vec<Descriptor> {
     let mut used = BTreeSet::new();
     let mut out = Vec::new();
-    for (image, names) in groups {
-        let mut base = image.manifest_descriptor.clone();
+    for Top { descriptor, names, .. } in tops {
+        let mut base = descriptor.clone();
         base.annotations.clear();
         if names.is_empty() {
             out.push(base);
@@ -263,15 +362,9 @@ fn index_entries(groups: &[(&Image, Vec<String>)]) -> Vec<Descriptor> {
     out
 }
 
-/// Every blob an OCI export carries: manifests, configs, layers; sorted, once each.
-fn oci_blobs(groups: &[(&Image, Vec<String>)]) -> BTreeSet<Digest> {
-    let mut blobs = BTreeSet::new();
-    for (image, _) in groups {
-        blobs.insert(image.manifest_descriptor.digest.clone());
-        blobs.insert(image.manifest.config.digest.clone());
-        blobs.extend(image.manifest.layers.iter().map(|l| l.digest.clone()));
-    }
-    blobs
+/// Every blob an OCI export carries: indexes, manifests, configs, layers; sorted, once each.
+fn oci_blobs(tops: &[Top]) -> BTreeSet<Digest> {
+    tops.iter().flat_map(|t| t.blobs.iter().cloned()).collect()
 }
 
 fn index_json(entries: Vec<Descriptor>) -> io::Result<Vec<u8>> {
@@ -289,7 +382,7 @@ const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// An OCI layout directory: blobs copied (verified), `index.json` written last, atomically.
 /// An existing layout keeps its other entries; entries with the same `ref.name` are replaced.
-fn oci_to_dir(store: &Store, groups: &[(&Image, Vec<String>)], dir: &Path) -> io::Result<()> {
+fn oci_to_dir(store: &Store, groups: &[Top], dir: &Path) -> io::Result<()> {
     let existing = if dir.join("index.json").exists() {
         layout::read_index(dir)?
     } else {
@@ -394,13 +487,13 @@ impl<W: Write> TarOut<W> {
     }
 }
 
-fn write_tar(store: &Store, groups: &[(&Image, Vec<String>)], format: Format, w: impl Write) -> io::Result<()> {
+fn write_tar(store: &Store, out: &Out<'_>, w: impl Write) -> io::Result<()> {
     let mut t = TarOut {
         b: tar::Builder::new(w),
         mtime: crate::layer::source_date_epoch(),
     };
-    match format {
-        Format::Oci => {
+    match out {
+        Out::Oci(groups) => {
             t.bytes("oci-layout", OCI_LAYOUT)?;
             t.bytes("index.json", &index_json(index_entries(groups))?)?;
             t.dir("blobs/")?;
@@ -416,7 +509,7 @@ fn write_tar(store: &Store, groups: &[(&Image, Vec<String>)], format: Format, w:
                 }
             }
         }
-        Format::Docker => docker_entries(store, groups, &mut t)?,
+        Out::Docker(groups) => docker_entries(store, groups, &mut t)?,
     }
     t.b.into_inner()?.flush()
 }

@@ -241,6 +241,31 @@ impl Index {
         &self.descriptor.digest
     }
 
+    /// The index blob plus every blob of its images, each counted once.
+    pub fn size(&self) -> u64 {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut size = self.descriptor.size;
+        for (_, i) in &self.images {
+            let blobs = std::iter::once(&i.manifest_descriptor)
+                .chain(std::iter::once(&i.manifest.config))
+                .chain(&i.manifest.layers);
+            for b in blobs {
+                if seen.insert(&b.digest) {
+                    size += b.size;
+                }
+            }
+        }
+        size
+    }
+
+    /// When its newest image was made (RFC 3339, as in the configs).
+    pub fn created(&self) -> Option<&str> {
+        self.images
+            .iter()
+            .filter_map(|(_, i)| i.config.created.as_deref())
+            .max()
+    }
+
     /// The image for `platform` (see [`ImageIndex::select`]).
     pub fn select(&self, platform: &Platform) -> Option<&Image> {
         let entry = self.index.select(platform)?;
