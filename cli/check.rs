@@ -138,6 +138,8 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// `--target`: the stage being built.
     pub target: Option<String>,
+    /// `--platform`, unparsed.
+    pub platforms: Vec<String>,
     pub fix: bool,
     pub color: bool,
     /// Run shellcheck on RUN scripts when it is installed.
@@ -358,6 +360,20 @@ pub fn build_args(args: &[String]) -> Vec<(String, String)> {
 
 /// Runs `slipway check`.
 pub fn run(opts: &Options) -> io::Result<ExitCode> {
+    // The platform checked: of several, the first this machine cannot run natively.
+    let platform = match crate::build::parse_platforms(&opts.platforms) {
+        Ok(p) => {
+            let host = slipway_store::platform::Platform::host();
+            p.iter()
+                .find(|p| !p.runs_natively_on(&host))
+                .or(p.first())
+                .map(slipway_planner::request::args_of_platform)
+        }
+        Err(m) => {
+            eprintln!("error: {m}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let mut errors = 0usize;
     let mut inputs = Vec::new();
     let paths = if opts.paths.is_empty() {
@@ -590,7 +606,7 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             config,
             target: opts.target.clone(),
             scripts,
-            platform: None,
+            platform: platform.clone(),
         };
 
         jobs.push((name, path_buf, text, options, fail_level));

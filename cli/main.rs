@@ -98,6 +98,12 @@ enum Command {
         /// The stage being built (the value of TARGETSTAGE).
         #[arg(long, value_name = "STAGE")]
         target: Option<String>,
+        /// The platform(s) the Dockerfile is built for, `os/arch[/variant]` (comma-separated
+        /// or repeated): TARGETPLATFORM and the other TARGET* ARGs take its values, and a
+        /// build stage that would run under emulation though it is only copied from is
+        /// reported. Of several, the first this machine cannot run natively is checked.
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Vec<String>,
         /// Apply the machine-applicable fixes to the files, then report what remains.
         #[arg(long)]
         fix: bool,
@@ -409,6 +415,7 @@ fn main() -> ExitCode {
             ignore,
             config,
             target,
+            platform,
             fix,
             no_shellcheck,
             hadolint,
@@ -422,6 +429,7 @@ fn main() -> ExitCode {
             ignore,
             config,
             target,
+            platforms: platform,
             fix,
             color: color(std::io::stdout().is_terminal()) && !hadolint.no_color,
             shellcheck: !no_shellcheck,

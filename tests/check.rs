@@ -890,3 +890,41 @@ fn hadolint_output_formats_have_hadolints_shapes() {
     prints.dedup();
     assert_eq!(prints.len(), g.len(), "fingerprints are distinct");
 }
+
+#[test]
+fn check_for_a_foreign_platform_reports_a_build_stage_under_emulation() {
+    let dir = tree(&[(
+        "Dockerfile",
+        "FROM golang:1.22 AS build\nRUN go build -o /app .\nFROM alpine:3.20\nCOPY --from=build /app /app\n",
+    )]);
+    let host = slipway_store::platform::Platform::host();
+    let foreign = if host.architecture == "arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    let rule = "slipway::lint::emulated-build-stage".to_string();
+    let out = slipway_in(
+        dir.path(),
+        &["check", "--format", "json", "--platform", foreign, "Dockerfile"],
+    );
+    assert!(codes(&out).contains(&rule), "{}", stdout(&out));
+    // The host's platform, or none: nothing runs under emulation.
+    let out = slipway_in(
+        dir.path(),
+        &[
+            "check",
+            "--format",
+            "json",
+            "--platform",
+            &host.to_string(),
+            "Dockerfile",
+        ],
+    );
+    assert!(!codes(&out).contains(&rule), "{}", stdout(&out));
+    let out = slipway_in(dir.path(), &["check", "--format", "json", "Dockerfile"]);
+    assert!(!codes(&out).contains(&rule));
+    // A bad platform is a usage error.
+    let out = slipway_in(dir.path(), &["check", "--platform", "linux", "Dockerfile"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -93,6 +93,9 @@ pub fn check(text: &str, options: &CheckOptions) -> Parse {
     parsed
         .diagnostics
         .extend(lint::run(text, &parsed.file, &model, options));
+    parsed
+        .diagnostics
+        .extend(lint::platform::run(text, &parsed.file, &model, options));
     if let Some(scripts) = &options.scripts {
         parsed.diagnostics.extend(scripts(text, &parsed.file, &model));
     }

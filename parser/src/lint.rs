@@ -15,6 +15,7 @@
 
 mod commands;
 mod labels;
+pub mod platform;
 mod shell_words;
 
 use crate::diagnostics::{codes, did_you_mean, Diagnostic, Edit, Severity};
@@ -246,6 +247,17 @@ pub const RULES: &[Rule] = &[
         Warning,
         "Set the SHELL option -o pipefail before RUN with a pipe in it"
     ),
+    // slipway's own (no hadolint rule): see `lint/platform.rs`.
+    Rule {
+        code: platform::EMULATED_BUILD_STAGE,
+        description: "A build stage that is only copied from should run on the build platform (FROM --platform=$BUILDPLATFORM), not under emulation",
+        url: "https://docs.docker.com/build/building/multi-platform/#cross-compilation",
+        hadolint: None,
+        severity: Severity::Warning,
+        buildkit: false,
+        experimental: false,
+        off_by_default: false,
+    },
 ];
 
 /// hadolint rules a BuildKit build check covers: `(hadolint code, BuildKit rule)`.
