@@ -14,6 +14,7 @@ mod isolation;
 mod lsp;
 mod plan;
 mod plan_base;
+mod platform_builds;
 mod platforms;
 mod registry;
 mod runner;

@@ -176,3 +176,39 @@ pub fn fetch_reused(store: &Store, planned: &Planned, events: &dyn Events) -> Re
     }
     Ok(())
 }
+
+/// BuildKit's InvalidBaseImagePlatform: a base image whose config names another platform
+/// than the one its stage is built for (an image imported or pulled for another machine).
+/// The build goes on with it, as BuildKit's does; the warning says what will happen.
+pub fn check_platforms(store: &Store, planned: &Planned, events: &dyn Events) {
+    use slipway_parser::model::Base;
+    let host = Platform::host();
+    for (s, stage) in planned.model.stages.iter().enumerate() {
+        let Base::Image(name) = &stage.base else {
+            continue;
+        };
+        if !planned
+            .graph
+            .graph
+            .node_indices()
+            .any(|n| planned.graph.graph[n].stage == s)
+        {
+            continue;
+        }
+        let Ok(image) = slipway_runner::image::resolve_platform(store, name, planned.stage_platform(s).as_ref()) else {
+            continue;
+        };
+        let expected = planned.stage_platform(s).unwrap_or_else(|| host.clone());
+        let actual = Platform::of_config(&image.config);
+        if !actual.matches(&expected) {
+            events.warning(&format!(
+                "InvalidBaseImagePlatform: Base image {name} was pulled with platform \"{actual}\", expected \"{expected}\" for current build{}",
+                if actual.runs_natively_on(&host) {
+                    String::new()
+                } else {
+                    " (its programs run here only under emulation: `slipway binfmt`)".to_string()
+                }
+            ));
+        }
+    }
+}

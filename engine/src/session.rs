@@ -161,6 +161,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
             planned = plan(store, &plan_request, events)?;
         }
         crate::bases::fetch_reused(store, &planned, events)?;
+        crate::bases::check_platforms(store, &planned, events);
         let options = BuildOptions {
             // With several platforms the index gets the names, not each platform's image.
             tags: if several { Vec::new() } else { request.tags.clone() },
