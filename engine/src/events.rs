@@ -19,10 +19,23 @@ pub trait Events: Sync {
     }
     /// The build of one of several target platforms starts (`index` counts from 0).
     fn platform(&self, _platform: &slipway_registry::pull::Platform, _index: usize, _count: usize) {}
+    /// A build step's event (started, note, cached, output, done, failed), as the runner's
+    /// display shows it (`BuildRequest::progress`; `Mode::Quiet` shows nothing and leaves
+    /// these to the listener).
+    fn step(&self, _event: &slipway_runner::progress::StepEvent<'_>) {}
     /// The image is in the store under its names (before outputs, cache exports, pushes).
     fn built(&self, _outcome: &crate::Outcome) {}
     /// The image was pushed under one of its names.
     fn pushed(&self, _pushed: &crate::Pushed) {}
+}
+
+/// The runner's listener that hands step events to an [`Events`].
+pub(crate) struct Steps<'a>(pub(crate) &'a dyn Events);
+
+impl slipway_runner::progress::StepListener for Steps<'_> {
+    fn step(&self, event: &slipway_runner::progress::StepEvent<'_>) {
+        self.0.step(event);
+    }
 }
 
 /// Ignores every event.

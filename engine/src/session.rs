@@ -178,7 +178,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
             ssh: request.ssh.clone(),
             materialise_copies: false,
         };
-        match slipway_runner::build::build(store, &planned, &options) {
+        match slipway_runner::build::build_with(store, &planned, &options, &crate::events::Steps(events)) {
             Ok(built) => images.push(PlatformImage {
                 platform: target_platform,
                 built,

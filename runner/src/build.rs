@@ -313,7 +313,7 @@ struct Ctx<'a> {
     store: &'a Store,
     planned: &'a Planned,
     options: &'a BuildOptions,
-    progress: &'a Progress,
+    progress: &'a Progress<'a>,
     by_id: BTreeMap<usize, &'a slipway_planner::plan::PlannedStep>,
     /// Step numbers (1-based) of every instruction the build dispatches, by instruction
     /// index: the ARGs before the first FROM, then each built stage's FROM and every
@@ -327,6 +327,16 @@ struct Ctx<'a> {
 /// Runs the plan of `planned`: builds the target stage and names it. Steps of one level
 /// of the step graph (independent stages) run in parallel threads.
 pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result<Built, BuildError> {
+    build_with(store, planned, options, &progress::NoListener)
+}
+
+/// [`build`], telling `listener` every step event as the display shows it.
+pub fn build_with(
+    store: &Store,
+    planned: &Planned,
+    options: &BuildOptions,
+    listener: &dyn progress::StepListener,
+) -> Result<Built, BuildError> {
     // RUN steps' seccomp filter, compiled once per store rather than once per build.
     if let Err(e) = crate::security::Security::default().warm_seccomp_cache(&store.root().join("cache/seccomp")) {
         eprintln!("warning: seccomp filter cache: {e}");
@@ -336,7 +346,7 @@ pub fn build(store: &Store, planned: &Planned, options: &BuildOptions) -> Result
     let graph = &planned.graph;
     let levels = graph.levels();
     let numbers = step_numbers(planned);
-    let progress = Progress::new(options.progress, numbers.len());
+    let progress = Progress::with_listener(options.progress, numbers.len(), listener);
     for (&i, &n) in numbers.range(..planned.model.stages.first().map_or(0, |s| s.from)) {
         // The ARGs before the first FROM: numbered, and only said.
         progress.start(n, "global", &first_line(&planned.file.instructions[i].original));
@@ -906,7 +916,7 @@ fn run_step(
     planned: &Planned,
     finished: &BTreeMap<usize, StageState>,
     options: &BuildOptions,
-    progress: &Progress,
+    progress: &Progress<'_>,
     n: usize,
 ) -> Result<Descriptor, BuildError> {
     let _ = crate::tree::remove(dir);
@@ -1162,7 +1172,7 @@ fn commit_and_adopt(store: &Store, upper: &Path, options: &LayerOptions) -> io::
 }
 
 /// Runs a container with its stdout and stderr going to `progress` (step `n`).
-fn run_captured(spec: &ContainerSpec, progress: &Progress, n: usize) -> io::Result<std::process::ExitStatus> {
+fn run_captured(spec: &ContainerSpec, progress: &Progress<'_>, n: usize) -> io::Result<std::process::ExitStatus> {
     let (r, w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io::Error::other(format!("pipe2: {e}")))?;
     std::thread::scope(|scope| {

@@ -59,11 +59,56 @@ struct Inner {
     parallel: bool,
 }
 
+/// What happens to a build's steps, for a listener other than the display (an
+/// embedding, the language server): the same events the display shows. `n` counts the
+/// build's steps from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepEvent<'a> {
+    Started {
+        n: usize,
+        total: usize,
+        stage: &'a str,
+        instruction: &'a str,
+    },
+    Note {
+        n: usize,
+        text: &'a str,
+    },
+    Cached {
+        n: usize,
+        layer: &'a str,
+        size: u64,
+    },
+    Output {
+        n: usize,
+        bytes: &'a [u8],
+    },
+    Done {
+        n: usize,
+    },
+    Failed {
+        n: usize,
+        why: &'a str,
+    },
+}
+
+/// Hears every [`StepEvent`] of a build (from the threads of parallel stages too).
+pub trait StepListener: Sync {
+    fn step(&self, event: &StepEvent<'_>);
+}
+
+/// Hears nothing.
+pub struct NoListener;
+impl StepListener for NoListener {
+    fn step(&self, _: &StepEvent<'_>) {}
+}
+
 /// A build's progress display. Shared by the threads of parallel stages.
-pub struct Progress {
+pub struct Progress<'a> {
     mode: Mode,
     total: usize,
     inner: Mutex<Inner>,
+    listener: &'a dyn StepListener,
 }
 
 /// A size in decimal units with one decimal (`1.2 MB`), for narration.
@@ -88,11 +133,17 @@ pub fn short_id(digest: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
-impl Progress {
-    pub fn new(mode: Mode, total: usize) -> Progress {
+impl<'a> Progress<'a> {
+    pub fn new(mode: Mode, total: usize) -> Progress<'static> {
+        Progress::with_listener(mode, total, &NoListener)
+    }
+
+    /// A display that also tells `listener` every event.
+    pub fn with_listener(mode: Mode, total: usize, listener: &'a dyn StepListener) -> Progress<'a> {
         Progress {
             mode,
             total,
+            listener,
             inner: Mutex::new(Inner {
                 steps: BTreeMap::new(),
                 drawn: 0,
@@ -136,6 +187,12 @@ impl Progress {
 
     /// A step starts: `n` of the build's total, `title` its instruction's first line.
     pub fn start(&self, n: usize, stage: &str, title: &str) {
+        self.listener.step(&StepEvent::Started {
+            n,
+            total: self.total,
+            stage,
+            instruction: title,
+        });
         let mut inner = self.lock();
         inner.steps.insert(
             n,
@@ -158,6 +215,7 @@ impl Progress {
 
     /// A note on step `n` (plain: ` ---> note`).
     pub fn note(&self, n: usize, text: &str) {
+        self.listener.step(&StepEvent::Note { n, text });
         match self.mode {
             Mode::Plain => self.plain(&format!("{} ---> {text}", self.prefix(n))),
             Mode::Json => self.json(json!({"event": "note", "step": n, "text": text})),
@@ -174,6 +232,7 @@ impl Progress {
 
     /// Step `n` reuses a cached layer.
     pub fn cached(&self, n: usize, layer: &str, bytes: u64) {
+        self.listener.step(&StepEvent::Cached { n, layer, size: bytes });
         let mut inner = self.lock();
         if let Some(s) = inner.steps.get_mut(&n) {
             s.state = State::Cached;
@@ -195,6 +254,7 @@ impl Progress {
 
     /// Bytes a RUN wrote to its stdout/stderr.
     pub fn output(&self, n: usize, bytes: &[u8]) {
+        self.listener.step(&StepEvent::Output { n, bytes });
         let mut inner = self.lock();
         let parallel = inner.parallel;
         let Some(step) = inner.steps.get_mut(&n) else { return };
@@ -247,6 +307,7 @@ impl Progress {
 
     /// Step `n` finished.
     pub fn done(&self, n: usize) {
+        self.listener.step(&StepEvent::Done { n });
         let mut inner = self.lock();
         let rest = self.flush_partial(&mut inner, n);
         if let Some(s) = inner.steps.get_mut(&n) {
@@ -274,6 +335,7 @@ impl Progress {
 
     /// Step `n` failed.
     pub fn failed(&self, n: usize, why: &str) {
+        self.listener.step(&StepEvent::Failed { n, why });
         let mut inner = self.lock();
         let rest = self.flush_partial(&mut inner, n);
         if let Some(s) = inner.steps.get_mut(&n) {
