@@ -697,30 +697,22 @@ fn import_manifest(store: &Store, blobs: &Blobs<'_>, d: &Descriptor, depth: usiz
         .to_string();
     if let Some(children) = v.get("manifests").and_then(|m| m.as_array()) {
         let children: Vec<serde_json::Value> = children.clone();
-        let arch = image::architecture();
+        let host = Platform::host();
         let platform_of = |c: &serde_json::Value| {
-            let p = c.get("platform");
-            (
-                p.and_then(|p| p.get("os")).and_then(|x| x.as_str()).map(str::to_string),
-                p.and_then(|p| p.get("architecture"))
-                    .and_then(|x| x.as_str())
-                    .map(str::to_string),
-            )
+            c.get("platform")
+                .and_then(|p| serde_json::from_value::<Platform>(p.clone()).ok())
         };
         let pick = children
             .iter()
-            .find(|c| platform_of(c) == (Some("linux".into()), Some(arch.into())))
+            .find(|c| platform_of(c).is_some_and(|p| p.matches(&host)))
             .or_else(|| (children.len() == 1).then(|| &children[0]))
             .ok_or_else(|| {
                 let have: Vec<String> = children
                     .iter()
-                    .map(|c| match platform_of(c) {
-                        (Some(o), Some(a)) => format!("{o}/{a}"),
-                        _ => "?".into(),
-                    })
+                    .map(|c| platform_of(c).map_or_else(|| "?".into(), |p| p.to_string()))
                     .collect();
                 invalid(format!(
-                    "index {} has no image for linux/{arch} (it has: {})",
+                    "index {} has no image for {host} (it has: {})",
                     d.digest,
                     have.join(", ")
                 ))

@@ -511,6 +511,12 @@ pub fn remove(store: &Store, reference: &str, force: bool) -> io::Result<Removed
         }
     };
     let digest = &image.descriptor().digest;
+    // An image found by ID inside an index is not an entry of its own: the index goes whole.
+    if !store.images()?.iter().any(|(_, d)| &d.digest == digest) {
+        return Err(invalid(format!(
+            "{reference} is one platform's image of an image index; remove the index (by its name or ID, see `slipway images --tree`)"
+        )));
+    }
     let names: Vec<String> = store
         .refs()?
         .into_iter()
@@ -1016,6 +1022,8 @@ mod tests {
         // The images' own names go; prune keeps everything the index reaches.
         store.remove_ref("docker.io/library/one:native").unwrap();
         store.remove_ref("docker.io/library/one:foreign").unwrap();
+        let e = remove(&store, other.id().as_str(), false).unwrap_err();
+        assert!(e.to_string().contains("one platform's image of an image index"), "{e}");
         crate::prune::prune(&store, crate::prune::PruneOptions::default(), || {}).unwrap();
         assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
         assert_eq!(
