@@ -230,6 +230,34 @@ fn an_index_exports_as_an_oci_index() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
     }
+    // Loaded back (a directory, and a tar of it): the same index, every platform.
+    m.ok(&m.dir, &["image", "rm", "multi:1"]);
+    let loaded = m.ok(&m.dir, &["image", "load", layout.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: multi:1"), "{loaded}");
+    let back = json(&m.ok(&m.dir, &["image", "inspect", "multi:1"]));
+    assert_eq!(back[0]["Id"], index_id.as_str());
+    assert_eq!(back[0]["Images"].as_array().unwrap().len(), 2);
+    let tar = m.dir.join("multi.tar");
+    m.ok(
+        &m.dir,
+        &[
+            "image",
+            "save",
+            "--format",
+            "oci",
+            "-o",
+            tar.to_str().unwrap(),
+            "multi:1",
+        ],
+    );
+    m.ok(&m.dir, &["image", "rm", "multi:1"]);
+    m.ok(&m.dir, &["image", "load", "-i", tar.to_str().unwrap()]);
+    assert_eq!(
+        json(&m.ok(&m.dir, &["image", "inspect", "multi:1"]))[0]["Id"],
+        index_id.as_str()
+    );
+    m.assert_store_clean();
+
     // A docker archive: the host's image, with a note.
     let o = m.run(
         &m.dir,

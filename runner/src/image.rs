@@ -403,7 +403,8 @@ pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
 /// error names the platforms there are and how to get the one asked for.
 pub fn resolve_platform(store: &Store, reference: &str, platform: Option<&Platform>) -> io::Result<Image> {
     if let Some(r) = reference.strip_prefix(slipway_store::layout::SCHEME) {
-        let image = crate::export::import_layout(store, r)?;
+        let want = platform.cloned().unwrap_or_else(Platform::host);
+        let image = crate::export::import_layout_for(store, r, &want)?;
         return match platform {
             Some(p) if !Platform::of_config(&image.config).matches(p) => {
                 Err(no_platform(reference, p, &[Platform::of_config(&image.config)]))
@@ -895,6 +896,25 @@ mod tests {
         let ids: Vec<&Digest> = index.images.iter().map(|(_, i)| i.id()).collect();
         assert_eq!(ids, [amd.id(), arm2.id(), armv7.id()]);
         assert!(store.verify().unwrap().is_empty());
+
+        // `oci-layout://` of an exported index gives the platform asked for.
+        let layout = d.path().join("layout");
+        let names = ["bb:latest".to_string()];
+        let dest = crate::export::Dest::Dir(layout.clone());
+        let compression = crate::layer::Compression::Gzip;
+        crate::export::export_index(&store, &index, &names, crate::export::Format::Oci, compression, &dest).unwrap();
+        let other = Store::open(d.path().join("other")).unwrap();
+        let r = format!("oci-layout://{}:latest", layout.display());
+        assert_eq!(
+            resolve_platform(&other, &r, Some(&p("linux/arm64"))).unwrap().id(),
+            arm2.id()
+        );
+        assert_eq!(
+            resolve_platform(&other, &r, Some(&p("linux/arm/v7"))).unwrap().id(),
+            armv7.id()
+        );
+        let e = resolve_platform(&other, &r, Some(&p("linux/s390x"))).unwrap_err();
+        assert!(e.to_string().contains("has no image for linux/s390x"), "{e}");
     }
 
     #[test]
