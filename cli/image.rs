@@ -604,3 +604,76 @@ fn write_table<const N: usize>(out: &mut impl Write, header: &[String; N], rows:
     }
     Ok(())
 }
+
+/// `slipway binfmt [--install]`.
+pub fn binfmt(install: bool) -> io::Result<ExitCode> {
+    use slipway_runner::binfmt::{self, Installed};
+    let dir = std::path::Path::new(binfmt::BINFMT_MISC);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if install {
+        if !slipway_runner::sys::is_root() {
+            eprintln!("error: `slipway binfmt --install` needs root (it mounts binfmt_misc and registers handlers)");
+            return Ok(ExitCode::from(2));
+        }
+        let find = |a: &binfmt::Arch| binfmt::interpreter(a);
+        for (arch, done) in binfmt::install(&mut slipway_runner::sys::Linux, dir, &find)? {
+            let what = match done {
+                Installed::Registered {
+                    handler,
+                    interpreter,
+                    flags,
+                } => {
+                    format!("registered {handler}: {} (flags {flags})", interpreter.display())
+                }
+                Installed::Present { handler } => format!("already registered ({handler})"),
+                Installed::NoInterpreter => {
+                    format!("no qemu-{} installed (apt-get install qemu-user-static)", arch.qemu)
+                }
+            };
+            writeln!(out, "{}: {what}", arch.platform())?;
+        }
+        writeln!(out)?;
+    }
+    match binfmt::handlers(dir)? {
+        None => writeln!(out, "binfmt_misc is not mounted at {}", dir.display())?,
+        Some(handlers) => {
+            let rows: Vec<[String; 4]> = handlers
+                .iter()
+                .map(|h| {
+                    [
+                        h.name.clone(),
+                        if h.enabled { "enabled" } else { "disabled" }.to_string(),
+                        h.flags.clone(),
+                        h.interpreter.display().to_string(),
+                    ]
+                })
+                .collect();
+            write_table(
+                &mut out,
+                &["HANDLER", "STATE", "FLAGS", "INTERPRETER"].map(String::from),
+                &rows,
+            )?;
+        }
+    }
+    writeln!(out)?;
+    let rows: Vec<[String; 2]> = binfmt::ARCHES
+        .iter()
+        .map(|a| {
+            let p = a.platform();
+            let how = match binfmt::emulation(&p) {
+                Ok(binfmt::Emulation::Native) => "native".to_string(),
+                Ok(binfmt::Emulation::Qemu { handler, interpreter }) => {
+                    format!("emulated: {handler} ({})", interpreter.display())
+                }
+                Err(binfmt::Error::NoHandler { .. }) | Err(binfmt::Error::NotMounted { .. }) => {
+                    "cannot run: no handler (`slipway binfmt --install` as root)".to_string()
+                }
+                Err(e) => format!("cannot run: {e}"),
+            };
+            [p.to_string(), how]
+        })
+        .collect();
+    write_table(&mut out, &["PLATFORM", "RUNS"].map(String::from), &rows)?;
+    Ok(ExitCode::SUCCESS)
+}

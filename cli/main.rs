@@ -358,11 +358,23 @@ enum Command {
         /// Container hostname.
         #[arg(long, value_name = "NAME")]
         hostname: Option<String>,
+        /// Of an image index, the platform's image, `os/arch[/variant]` (default: this
+        /// machine's); a foreign one runs under QEMU emulation (see `slipway binfmt`).
+        #[arg(long)]
+        platform: Option<String>,
         /// The image: a name, a full digest or a unique ID prefix.
         image: String,
         /// The command and its arguments (replaces the image's Cmd).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<String>,
+    },
+    /// QEMU emulation through binfmt_misc: the handlers registered and what each platform
+    /// would run with; `--install` (root) registers the installed qemu interpreters.
+    Binfmt {
+        /// Mount binfmt_misc when needed and register each installed qemu (flag F) for the
+        /// architectures that have no handler; leaves registered handlers alone.
+        #[arg(long)]
+        install: bool,
     },
     /// List the containers `slipway run` kept (without `--rm`), like `docker ps -a`.
     Ps {
@@ -544,11 +556,18 @@ fn main() -> ExitCode {
             pids_limit,
             entrypoint,
             hostname,
+            platform,
             image,
             command,
         } => (|| {
+            let platform = platform
+                .as_deref()
+                .map(slipway_store::platform::Platform::parse)
+                .transpose()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
             run_container(slipway_runner::run::RunOptions {
                 image,
+                platform,
                 command,
                 entrypoint,
                 env,
@@ -577,6 +596,7 @@ fn main() -> ExitCode {
                 }),
             })
         })(),
+        Command::Binfmt { install } => image::binfmt(install),
         Command::Ps { all, quiet } => image::ps(all, quiet),
         Command::Rm { containers } => image::rm_containers(&containers),
         Command::Lsp { stdio: _ } => slipway_lsp::run_stdio().map(|()| ExitCode::SUCCESS),

@@ -230,6 +230,34 @@ fn an_index_exports_as_an_oci_index() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1");
     }
+    // Loaded back (a directory, and a tar of it): the same index, every platform.
+    m.ok(&m.dir, &["image", "rm", "multi:1"]);
+    let loaded = m.ok(&m.dir, &["image", "load", layout.to_str().unwrap()]);
+    assert!(loaded.contains("Loaded image: multi:1"), "{loaded}");
+    let back = json(&m.ok(&m.dir, &["image", "inspect", "multi:1"]));
+    assert_eq!(back[0]["Id"], index_id.as_str());
+    assert_eq!(back[0]["Images"].as_array().unwrap().len(), 2);
+    let tar = m.dir.join("multi.tar");
+    m.ok(
+        &m.dir,
+        &[
+            "image",
+            "save",
+            "--format",
+            "oci",
+            "-o",
+            tar.to_str().unwrap(),
+            "multi:1",
+        ],
+    );
+    m.ok(&m.dir, &["image", "rm", "multi:1"]);
+    m.ok(&m.dir, &["image", "load", "-i", tar.to_str().unwrap()]);
+    assert_eq!(
+        json(&m.ok(&m.dir, &["image", "inspect", "multi:1"]))[0]["Id"],
+        index_id.as_str()
+    );
+    m.assert_store_clean();
+
     // A docker archive: the host's image, with a note.
     let o = m.run(
         &m.dir,
@@ -318,4 +346,180 @@ fn an_index_is_pushed_and_pulled_back_per_platform() {
         "{err}"
     );
     b.assert_store_clean();
+}
+
+/// Foreign images run under QEMU: needs root, `qemu-user-static` registered through
+/// binfmt_misc (the tests register it with `slipway binfmt --install` when they can) and
+/// the arm64 busybox fixture (`scripts/arm64-busybox.sh`, Debian's arm64 busybox-static).
+mod emulation {
+    use super::*;
+    use crate::build::can_run_containers;
+
+    /// The arm64 busybox rootfs tar, made (and cached) by the script; None after a note.
+    pub fn arm64_busybox(test: &str) -> Option<std::path::PathBuf> {
+        let o = Command::new(crate::root().join("scripts/arm64-busybox.sh"))
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            eprintln!(
+                "note: skipping {test} (no arm64 busybox: scripts/arm64-busybox.sh failed: {})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return None;
+        }
+        Some(String::from_utf8_lossy(&o.stdout).trim().into())
+    }
+
+    /// Whether linux/arm64 binaries run here (registering qemu when they do not yet).
+    pub fn arm64_runs(test: &str) -> bool {
+        let says = || {
+            let o = crate::bin().arg("binfmt").output().unwrap();
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.starts_with("linux/arm64 ") && (l.contains("emulated") || l.contains("native")))
+        };
+        if says() {
+            return true;
+        }
+        let o = crate::bin().args(["binfmt", "--install"]).output().unwrap();
+        if !says() {
+            eprintln!(
+                "note: skipping {test} (linux/arm64 cannot run here: `slipway binfmt --install` gave {}{}; apt-get install qemu-user-static)",
+                String::from_utf8_lossy(&o.stdout).trim(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return false;
+        }
+        true
+    }
+
+    /// amd64 and arm64 busybox imported under one name.
+    fn two_busyboxes(m: &Machine, arm64: &Path) {
+        let amd = m.dir.join("bb-amd64");
+        std::fs::create_dir_all(amd.join("bin")).unwrap();
+        std::fs::copy("/bin/busybox", amd.join("bin/busybox")).unwrap();
+        for a in ["sh", "uname", "cat"] {
+            std::os::unix::fs::symlink("busybox", amd.join("bin").join(a)).unwrap();
+        }
+        m.ok(
+            &m.dir,
+            &[
+                "image",
+                "import",
+                "--platform",
+                "linux/amd64",
+                amd.to_str().unwrap(),
+                "--tag",
+                "bb",
+            ],
+        );
+        m.ok(
+            &m.dir,
+            &[
+                "image",
+                "import",
+                "--platform",
+                "linux/arm64",
+                arm64.to_str().unwrap(),
+                "--tag",
+                "bb",
+            ],
+        );
+    }
+
+    fn ready(test: &str) -> Option<std::path::PathBuf> {
+        if !can_run_containers(test) || std::env::consts::ARCH != "x86_64" {
+            if std::env::consts::ARCH != "x86_64" {
+                eprintln!("note: skipping {test} (written for an amd64 host)");
+            }
+            return None;
+        }
+        let tar = arm64_busybox(test)?;
+        arm64_runs(test).then_some(tar)
+    }
+
+    #[test]
+    fn run_platform_runs_the_arm64_image_of_an_index_under_qemu() {
+        let test = "run_platform_runs_the_arm64_image_of_an_index_under_qemu";
+        let Some(tar) = ready(test) else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let m = Machine::new(dir.path(), "a");
+        two_busyboxes(&m, &tar);
+        assert_eq!(
+            m.ok(
+                &m.dir,
+                &["run", "--rm", "--platform", "linux/arm64", "bb", "uname", "-m"]
+            ),
+            "aarch64\n"
+        );
+        assert_eq!(m.ok(&m.dir, &["run", "--rm", "bb", "uname", "-m"]), "x86_64\n");
+        assert_eq!(
+            m.ok(
+                &m.dir,
+                &[
+                    "run",
+                    "--rm",
+                    "--platform",
+                    "linux/aarch64",
+                    "bb",
+                    "sh",
+                    "-c",
+                    "echo $(uname -m) > /tmp/x; cat /tmp/x"
+                ]
+            ),
+            "aarch64\n"
+        );
+        let err = m.fails(&m.dir, &["run", "--rm", "--platform", "linux/riscv64", "bb", "true"]);
+        assert!(
+            err.contains("bb has no linux/riscv64 image (it has linux/amd64, linux/arm64)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_arm64_index_goes_through_a_registry_and_runs_after_a_pull() {
+        let test = "an_arm64_index_goes_through_a_registry_and_runs_after_a_pull";
+        let Some(tar) = ready(test) else { return };
+        let Some(reg) = Registry::start(test, None) else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let a = Machine::new(dir.path(), "a");
+        two_busyboxes(&a, &tar);
+        let target = format!("{}/bb:multi", reg.host());
+        a.ok(&a.dir, &["push", "bb", &target]);
+        if have("skopeo", test) {
+            let out = Command::new("skopeo")
+                .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let raw = json(&String::from_utf8_lossy(&out.stdout));
+            let arches: Vec<&str> = raw["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["platform"]["architecture"].as_str().unwrap())
+                .collect();
+            assert_eq!(arches, ["amd64", "arm64"]);
+        }
+        let b = Machine::new(dir.path(), "b");
+        b.ok(&b.dir, &["pull", "--platform", "linux/arm64", &target]);
+        assert_eq!(
+            b.ok(&b.dir, &["run", "--rm", &target, "uname", "-m"]),
+            "aarch64\n",
+            "a plain arm64 image runs emulated"
+        );
+        b.ok(&b.dir, &["pull", "--platform", "linux/amd64", &target]);
+        assert_eq!(
+            b.ok(&b.dir, &["run", "--rm", &target, "uname", "-m"]),
+            "x86_64\n",
+            "the index gives the host's"
+        );
+        assert_eq!(
+            b.ok(
+                &b.dir,
+                &["run", "--rm", "--platform", "linux/arm64", &target, "uname", "-m"]
+            ),
+            "aarch64\n"
+        );
+    }
 }

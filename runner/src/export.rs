@@ -11,7 +11,7 @@
 
 use crate::image::{self, Image};
 use crate::layer::{layer_from_tar, Compression, LayerOptions};
-use slipway_store::image::{familiar_name, normalize_name, ImageConfig, Manifest};
+use slipway_store::image::{familiar_name, is_index, normalize_name, ImageConfig, ImageIndex, Manifest};
 use slipway_store::layout::{self, LayoutRef};
 use slipway_store::platform::Platform;
 use slipway_store::{Descriptor, Digest, Store, MEDIA_INDEX, REF_NAME};
@@ -646,7 +646,9 @@ fn docker_entries<W: Write>(store: &Store, groups: &[(&Image, Vec<String>)], t: 
 /// An image a load put into the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
+    /// The image's ID (its config digest), or an index's (its digest).
     pub id: Digest,
+    /// The image manifest's descriptor, or the index's when the archive held a whole index.
     pub manifest: Descriptor,
     /// Full names given to it.
     pub names: Vec<String>,
@@ -680,9 +682,66 @@ impl Blobs<'_> {
     }
 }
 
+impl Blobs<'_> {
+    /// Whether the source (or the store) has the blob.
+    fn has(&self, store: &Store, d: &Digest) -> bool {
+        store.has_blob(d)
+            || match self {
+                Blobs::Layout(dir) => layout::blob_path(dir, d).is_file(),
+                Blobs::Store => false,
+            }
+    }
+}
+
+/// Brings a whole image index into the store when the source has every blob it reaches
+/// (each platform's manifest, config and layers): the index is kept byte for byte, so its
+/// digest (its ID) survives a save and load. None when `d` is not an index, nests one, or
+/// misses a blob (then the caller takes the host's image alone).
+fn import_index(store: &Store, blobs: &Blobs<'_>, d: &Descriptor) -> io::Result<Option<Descriptor>> {
+    if !blobs.has(store, &d.digest) {
+        return Ok(None);
+    }
+    blobs.fetch(store, d)?;
+    let bytes = store.get_blob(&d.digest)?;
+    let Ok(doc) = serde_json::from_slice::<ImageIndex>(&bytes) else {
+        return Ok(None);
+    };
+    let mut all = Vec::new();
+    for entry in &doc.manifests {
+        let m = &entry.descriptor;
+        if is_index(&m.media_type) || !blobs.has(store, &m.digest) {
+            return Ok(None);
+        }
+        blobs.fetch(store, m)?;
+        let Ok(manifest) = serde_json::from_slice::<Manifest>(&store.get_blob(&m.digest)?) else {
+            return Ok(None);
+        };
+        let parts: Vec<Descriptor> = std::iter::once(manifest.config).chain(manifest.layers).collect();
+        if parts.iter().any(|p| !blobs.has(store, &p.digest)) {
+            return Ok(None);
+        }
+        all.extend(parts);
+    }
+    for b in &all {
+        blobs.fetch(store, b)?;
+    }
+    Ok(Some(Descriptor {
+        media_type: doc.media_type.clone().unwrap_or_else(|| MEDIA_INDEX.into()),
+        digest: d.digest.clone(),
+        size: bytes.len() as u64,
+        annotations: BTreeMap::new(),
+    }))
+}
+
 /// Brings an image manifest (choosing this machine's platform from an index) and the
 /// blobs it references into the store; returns the image manifest's descriptor.
-fn import_manifest(store: &Store, blobs: &Blobs<'_>, d: &Descriptor, depth: usize) -> io::Result<Descriptor> {
+fn import_manifest(
+    store: &Store,
+    blobs: &Blobs<'_>,
+    d: &Descriptor,
+    depth: usize,
+    platform: &Platform,
+) -> io::Result<Descriptor> {
     if depth > 4 {
         return Err(bad_data(format!("index {} nests too deep", d.digest)));
     }
@@ -697,37 +756,29 @@ fn import_manifest(store: &Store, blobs: &Blobs<'_>, d: &Descriptor, depth: usiz
         .to_string();
     if let Some(children) = v.get("manifests").and_then(|m| m.as_array()) {
         let children: Vec<serde_json::Value> = children.clone();
-        let arch = image::architecture();
+        let host = platform;
         let platform_of = |c: &serde_json::Value| {
-            let p = c.get("platform");
-            (
-                p.and_then(|p| p.get("os")).and_then(|x| x.as_str()).map(str::to_string),
-                p.and_then(|p| p.get("architecture"))
-                    .and_then(|x| x.as_str())
-                    .map(str::to_string),
-            )
+            c.get("platform")
+                .and_then(|p| serde_json::from_value::<Platform>(p.clone()).ok())
         };
         let pick = children
             .iter()
-            .find(|c| platform_of(c) == (Some("linux".into()), Some(arch.into())))
+            .find(|c| platform_of(c).is_some_and(|p| p.matches(host)))
             .or_else(|| (children.len() == 1).then(|| &children[0]))
             .ok_or_else(|| {
                 let have: Vec<String> = children
                     .iter()
-                    .map(|c| match platform_of(c) {
-                        (Some(o), Some(a)) => format!("{o}/{a}"),
-                        _ => "?".into(),
-                    })
+                    .map(|c| platform_of(c).map_or_else(|| "?".into(), |p| p.to_string()))
                     .collect();
                 invalid(format!(
-                    "index {} has no image for linux/{arch} (it has: {})",
+                    "index {} has no image for {host} (it has: {})",
                     d.digest,
                     have.join(", ")
                 ))
             })?;
         let child: Descriptor =
             serde_json::from_value(pick.clone()).map_err(|e| bad_data(format!("index {}: {e}", d.digest)))?;
-        return import_manifest(store, blobs, &child, depth + 1);
+        return import_manifest(store, blobs, &child, depth + 1, platform);
     }
     let manifest: Manifest = serde_json::from_value(v).map_err(|e| bad_data(format!("manifest {}: {e}", d.digest)))?;
     blobs.fetch(store, &manifest.config)?;
@@ -745,10 +796,15 @@ fn import_manifest(store: &Store, blobs: &Blobs<'_>, d: &Descriptor, depth: usiz
 /// The image `oci-layout://PATH[:tag|@digest]` names (`reference` without the scheme),
 /// brought into the store (verified). It gets no name in the store.
 pub fn import_layout(store: &Store, reference: &str) -> io::Result<Image> {
+    import_layout_for(store, reference, &Platform::host())
+}
+
+/// [`import_layout`] choosing `platform`'s image when the layout names an index.
+pub fn import_layout_for(store: &Store, reference: &str, platform: &Platform) -> io::Result<Image> {
     let r: LayoutRef = layout::parse_reference(reference).map_err(invalid)?;
     let _in_use = store.lock_in_use()?;
     let d = layout::resolve(&r)?;
-    let d = import_manifest(store, &Blobs::Layout(&r.path), &d, 0)?;
+    let d = import_manifest(store, &Blobs::Layout(&r.path), &d, 0, platform)?;
     image::load(store, None, d)
 }
 
@@ -767,8 +823,23 @@ fn entry_name(d: &Descriptor) -> Option<String> {
 fn load_oci(store: &Store, blobs: &Blobs<'_>, entries: Vec<Descriptor>) -> io::Result<Vec<Loaded>> {
     let mut out: Vec<Loaded> = Vec::new();
     for entry in entries {
-        let d = import_manifest(store, blobs, &entry, 0)?;
-        let img = image::load(store, None, d.clone())?;
+        // An index with every platform's blobs stays an index; else the host's image.
+        let whole = if is_index(&entry.media_type) {
+            import_index(store, blobs, &entry)?
+        } else {
+            None
+        };
+        let (d, id) = match whole {
+            Some(d) => {
+                let id = d.digest.clone();
+                (d, id)
+            }
+            None => {
+                let d = import_manifest(store, blobs, &entry, 0, &Platform::host())?;
+                let id = image::load(store, None, d.clone())?.id().clone();
+                (d, id)
+            }
+        };
         let name = entry_name(&entry);
         if let Some(n) = &name {
             store.set_ref(n, d.clone())?;
@@ -776,7 +847,7 @@ fn load_oci(store: &Store, blobs: &Blobs<'_>, entries: Vec<Descriptor>) -> io::R
         match out.iter_mut().find(|l| l.manifest.digest == d.digest) {
             Some(l) => l.names.extend(name),
             None => out.push(Loaded {
-                id: img.id().clone(),
+                id,
                 manifest: d,
                 names: name.into_iter().collect(),
             }),

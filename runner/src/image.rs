@@ -403,7 +403,8 @@ pub fn resolve(store: &Store, reference: &str) -> io::Result<Image> {
 /// error names the platforms there are and how to get the one asked for.
 pub fn resolve_platform(store: &Store, reference: &str, platform: Option<&Platform>) -> io::Result<Image> {
     if let Some(r) = reference.strip_prefix(slipway_store::layout::SCHEME) {
-        let image = crate::export::import_layout(store, r)?;
+        let want = platform.cloned().unwrap_or_else(Platform::host);
+        let image = crate::export::import_layout_for(store, r, &want)?;
         return match platform {
             Some(p) if !Platform::of_config(&image.config).matches(p) => {
                 Err(no_platform(reference, p, &[Platform::of_config(&image.config)]))
@@ -511,6 +512,12 @@ pub fn remove(store: &Store, reference: &str, force: bool) -> io::Result<Removed
         }
     };
     let digest = &image.descriptor().digest;
+    // An image found by ID inside an index is not an entry of its own: the index goes whole.
+    if !store.images()?.iter().any(|(_, d)| &d.digest == digest) {
+        return Err(invalid(format!(
+            "{reference} is one platform's image of an image index; remove the index (by its name or ID, see `slipway images --tree`)"
+        )));
+    }
     let names: Vec<String> = store
         .refs()?
         .into_iter()
@@ -889,6 +896,25 @@ mod tests {
         let ids: Vec<&Digest> = index.images.iter().map(|(_, i)| i.id()).collect();
         assert_eq!(ids, [amd.id(), arm2.id(), armv7.id()]);
         assert!(store.verify().unwrap().is_empty());
+
+        // `oci-layout://` of an exported index gives the platform asked for.
+        let layout = d.path().join("layout");
+        let names = ["bb:latest".to_string()];
+        let dest = crate::export::Dest::Dir(layout.clone());
+        let compression = crate::layer::Compression::Gzip;
+        crate::export::export_index(&store, &index, &names, crate::export::Format::Oci, compression, &dest).unwrap();
+        let other = Store::open(d.path().join("other")).unwrap();
+        let r = format!("oci-layout://{}:latest", layout.display());
+        assert_eq!(
+            resolve_platform(&other, &r, Some(&p("linux/arm64"))).unwrap().id(),
+            arm2.id()
+        );
+        assert_eq!(
+            resolve_platform(&other, &r, Some(&p("linux/arm/v7"))).unwrap().id(),
+            armv7.id()
+        );
+        let e = resolve_platform(&other, &r, Some(&p("linux/s390x"))).unwrap_err();
+        assert!(e.to_string().contains("has no image for linux/s390x"), "{e}");
     }
 
     #[test]
@@ -1016,6 +1042,8 @@ mod tests {
         // The images' own names go; prune keeps everything the index reaches.
         store.remove_ref("docker.io/library/one:native").unwrap();
         store.remove_ref("docker.io/library/one:foreign").unwrap();
+        let e = remove(&store, other.id().as_str(), false).unwrap_err();
+        assert!(e.to_string().contains("one platform's image of an image index"), "{e}");
         crate::prune::prune(&store, crate::prune::PruneOptions::default(), || {}).unwrap();
         assert!(store.verify().unwrap().is_empty(), "{:?}", store.verify());
         assert_eq!(

@@ -9,6 +9,7 @@
 //!   where the host offers them ([`cgroup`]) and skipped with a note where not.
 
 pub mod add;
+pub mod binfmt;
 pub mod build;
 pub mod cgroup;
 pub mod container;

@@ -13,6 +13,9 @@ use std::process::ExitStatus;
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub image: String,
+    /// `--platform`: of an image index, the image for this platform (default: the host's);
+    /// a foreign one runs under emulation ([`crate::binfmt`]).
+    pub platform: Option<slipway_store::platform::Platform>,
     /// Replaces the image's Cmd (and, with `entrypoint`, its Entrypoint).
     pub command: Vec<String>,
     /// `--entrypoint` (an empty string clears it).
@@ -85,7 +88,15 @@ pub fn env(config: &slipway_store::image::RunConfig, extra: &[String], home: &st
 pub fn run(store: &Store, options: &RunOptions) -> io::Result<ExitStatus> {
     // A prune waits while the container uses the store's unpacked layers.
     let _in_use = store.lock_in_use()?;
-    let img = image::resolve(store, &options.image)?;
+    let img = image::resolve_platform(store, &options.image, options.platform.as_ref())?;
+    // A foreign image runs only where binfmt_misc has an interpreter for it (flag F).
+    let platform = slipway_store::platform::Platform::of_config(&img.config);
+    crate::binfmt::emulation(&platform).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} is a {platform} image: {e}", options.image),
+        )
+    })?;
     let lower = image::unpack_image(store, &img)?;
     let config = &img.config.config;
     let argv = argv(config, options);
