@@ -233,3 +233,130 @@ fn a_base_of_another_platform_is_warned_about() {
     assert!(o.status.success(), "{out}\n{err}");
     assert!(!err.contains("InvalidBaseImagePlatform"), "{err}");
 }
+
+/// The cross-compilation pattern with a foreign target: the `$BUILDPLATFORM` stage runs
+/// natively, the target stage's RUN under QEMU (its `uname -m` is the target's), the index
+/// pushed to a loopback registry is an index there (skopeo), and pulled per platform.
+#[test]
+fn a_foreign_target_runs_its_run_steps_under_emulation_and_goes_through_a_registry() {
+    let test = "a_foreign_target_runs_its_run_steps_under_emulation_and_goes_through_a_registry";
+    if !crate::build::can_run_containers(test) || std::env::consts::ARCH != "x86_64" {
+        return;
+    }
+    let Some(arm64) = crate::platforms::emulation::arm64_busybox(test) else {
+        return;
+    };
+    if !crate::platforms::emulation::arm64_runs(test) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    crate::build::import_busybox(&store, d.path());
+    let o = slipway_in(
+        &store,
+        d.path(),
+        &[
+            "image",
+            "import",
+            "--platform",
+            "linux/arm64",
+            arm64.to_str().unwrap(),
+            "--tag",
+            "bb",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o).1);
+    let ctx = d.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM --platform=$BUILDPLATFORM bb AS tools\n\
+         ARG TARGETARCH\n\
+         RUN echo \"tool for $TARGETARCH built on $(uname -m)\" > /tool\n\
+         FROM bb\n\
+         ARG TARGETARCH\n\
+         RUN echo \"RUN on $(uname -m) for $TARGETARCH\" > /final\n\
+         COPY --from=tools /tool /tool\n\
+         CMD [\"cat\", \"/tool\", \"/final\"]\n",
+    )
+    .unwrap();
+    let Some(registry) = crate::registry::Registry::start(test, None) else {
+        return;
+    };
+    let name = format!("{}/multi/app:1", registry.host());
+    let o = slipway_in(
+        &store,
+        &ctx,
+        &[
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "-t",
+            &name,
+            "--push",
+            "--progress",
+            "plain",
+            ".",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(err.contains("RUN steps for linux/arm64 run under emulation"), "{err}");
+    // Each platform's image says where its steps ran.
+    for (platform, lines) in [
+        (
+            "linux/amd64",
+            ["tool for amd64 built on x86_64", "RUN on x86_64 for amd64"],
+        ),
+        (
+            "linux/arm64",
+            ["tool for arm64 built on x86_64", "RUN on aarch64 for arm64"],
+        ),
+    ] {
+        let o = slipway_in(
+            &store,
+            &ctx,
+            &["run", "--rm", "--network", "none", "--platform", platform, &name],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{platform}: {err}");
+        assert_eq!(out.lines().collect::<Vec<_>>(), lines, "{platform}");
+    }
+    // In the registry: an index of both platforms, which skopeo reads.
+    if let Ok(o) = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", &format!("docker://{name}")])
+        .output()
+    {
+        if o.status.success() {
+            let raw = json(&String::from_utf8_lossy(&o.stdout));
+            assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json", "{raw}");
+            let archs: Vec<&str> = raw["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["platform"]["architecture"].as_str().unwrap())
+                .collect();
+            assert_eq!(archs, ["amd64", "arm64"]);
+        }
+    }
+    // An empty store pulls the arm64 image back and runs it.
+    let other = d.path().join("other");
+    let o = slipway_in(&other, d.path(), &["pull", "--platform", "linux/arm64", &name]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let o = slipway_in(
+        &other,
+        d.path(),
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            "linux/arm64",
+            &name,
+            "uname",
+            "-m",
+        ],
+    );
+    assert_eq!(text(&o).0.trim(), "aarch64", "{}", text(&o).1);
+}

@@ -351,7 +351,7 @@ fn an_index_is_pushed_and_pulled_back_per_platform() {
 /// Foreign images run under QEMU: needs root, `qemu-user-static` registered through
 /// binfmt_misc (the tests register it with `slipway binfmt --install` when they can) and
 /// the arm64 busybox fixture (`scripts/arm64-busybox.sh`, Debian's arm64 busybox-static).
-mod emulation {
+pub(crate) mod emulation {
     use super::*;
     use crate::build::can_run_containers;
 

@@ -162,6 +162,7 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
         }
         crate::bases::fetch_reused(store, &planned, events)?;
         crate::bases::check_platforms(store, &planned, events);
+        emulation_for(&planned, events)?;
         let options = BuildOptions {
             // With several platforms the index gets the names, not each platform's image.
             tags: if several { Vec::new() } else { request.tags.clone() },
@@ -234,6 +235,39 @@ pub fn build(store: &Store, request: &BuildRequest, events: &dyn Events) -> Resu
 }
 
 use slipway_planner::request::args_of_platform as platform_args;
+
+/// The RUN steps that will run (misses) in stages of a platform this machine does not run
+/// natively need a binfmt_misc handler: found, the session says which; missing, the build
+/// stops before its first step with how to register one.
+fn emulation_for(planned: &Planned, events: &dyn Events) -> Result<(), Error> {
+    use slipway_planner::plan::Status;
+    let mut seen: Vec<String> = Vec::new();
+    for step in planned.plan.steps.iter().filter(|s| s.status == Status::Miss) {
+        let Some(p) = step.emulated.as_deref() else {
+            continue;
+        };
+        if seen.iter().any(|s| s == p) {
+            continue;
+        }
+        seen.push(p.to_string());
+        let platform = Platform::parse(p).map_err(Error::Usage)?;
+        match slipway_runner::binfmt::emulation(&platform) {
+            Ok(slipway_runner::binfmt::Emulation::Qemu { handler, interpreter }) => events.info(&format!(
+                "RUN steps for {platform} run under emulation ({handler}: {}); emulated steps are commonly 10-20x slower",
+                interpreter.display()
+            )),
+            Ok(slipway_runner::binfmt::Emulation::Native) => {}
+            Err(e) => {
+                return Err(Error::Build(format!(
+                    "line {}: {} runs for {platform}: {e}",
+                    step.line,
+                    step.summary.split_whitespace().take(6).collect::<Vec<_>>().join(" ")
+                )))
+            }
+        }
+    }
+    Ok(())
+}
 
 /// One `--output`: the image (or the index) with the tags and the output's own names.
 fn export_output(

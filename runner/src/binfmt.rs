@@ -298,11 +298,7 @@ pub fn emulation(platform: &Platform) -> Result<Emulation, Error> {
 
 /// The host runs these itself: its own architecture (any variant), 386 on amd64, arm on arm64.
 fn is_native(host: &Platform, platform: &Platform) -> bool {
-    let (h, p) = (host.normalize(), platform.normalize());
-    p.os == "linux"
-        && (h.architecture == p.architecture
-            || (h.architecture == "amd64" && p.architecture == "386")
-            || (h.architecture == "arm64" && p.architecture == "arm"))
+    platform.normalize().os == "linux" && platform.runs_natively_on(host)
 }
 
 /// [`emulation`] for a host and the handlers there (None: binfmt_misc not mounted).

@@ -108,11 +108,14 @@ impl Platform {
     }
 
     /// Whether a program of this platform runs on a `host` machine without emulation: the
-    /// same OS and architecture, or 32-bit x86 on amd64. (An arm64 CPU may run 32-bit arm
-    /// programs too, but not every one does: that counts as emulated.)
+    /// same OS and architecture (any variant), 32-bit x86 on amd64, 32-bit arm on arm64
+    /// (where the CPU has AArch32; `runner::binfmt` prefers a registered handler there).
     pub fn runs_natively_on(&self, host: &Platform) -> bool {
         let (p, h) = (self.normalize(), host.normalize());
-        p.os == h.os && (p.architecture == h.architecture || (p.architecture == "386" && h.architecture == "amd64"))
+        p.os == h.os
+            && (p.architecture == h.architecture
+                || (p.architecture == "386" && h.architecture == "amd64")
+                || (p.architecture == "arm" && h.architecture == "arm64"))
     }
 
     /// The architecture's name as `uname -m` reports it inside such a container
