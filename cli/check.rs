@@ -448,18 +448,10 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
             Input::Stdin => {
                 let mut bytes = Vec::new();
                 io::stdin().read_to_end(&mut bytes)?;
-                loaded.push((
-                    "<stdin>".to_string(),
-                    None,
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ));
+                loaded.push(("<stdin>".to_string(), None, crate::text_of(bytes)));
             }
             Input::File(p) => match std::fs::read(p) {
-                Ok(bytes) => loaded.push((
-                    p.display().to_string(),
-                    Some(p.clone()),
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                )),
+                Ok(bytes) => loaded.push((p.display().to_string(), Some(p.clone()), crate::text_of(bytes))),
                 Err(e) => {
                     eprintln!("error: cannot read {}: {e}", p.display());
                     errors += 1;

@@ -616,11 +616,17 @@ fn read_input(path: &PathBuf) -> std::io::Result<(String, String)> {
     let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
         std::io::stdin().read_to_end(&mut bytes)?;
-        return Ok(("<stdin>".into(), String::from_utf8_lossy(&bytes).into_owned()));
+        return Ok(("<stdin>".into(), text_of(bytes)));
     }
     bytes = std::fs::read(path)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
-    Ok((path.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()))
+    Ok((path.display().to_string(), text_of(bytes)))
+}
+
+/// The text of a file's bytes, invalid UTF-8 replaced; valid UTF-8 (nearly every file) is
+/// taken as it is, not copied.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result<ExitCode> {
@@ -660,7 +666,7 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
                 writeln!(out)?;
             }
             ParseFormat::BuildkitJson => {
-                serde_json::to_writer_pretty(&mut out, &slipway_parser::buildkit::json_view(&parsed))?;
+                serde_json::to_writer_pretty(&mut out, &slipway_parser::buildkit::json(&parsed))?;
                 writeln!(out)?;
             }
             ParseFormat::BuildkitDump => {
@@ -683,28 +689,28 @@ fn parse(format: ParseFormat, files: &[PathBuf], color: bool) -> std::io::Result
     };
     let mut code = ExitCode::SUCCESS;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    // Standard input is read once, by the first chunk that has it; files go in chunks on
-    // every core, and each file's output and diagnostics come out in the files' order.
-    for chunk in files.chunks(256) {
-        let results = if chunk.iter().any(|p| p.as_os_str() == "-") {
-            chunk.iter().map(one).collect()
-        } else {
-            par::map(chunk, one)
-        };
-        for r in results {
-            let r = r?;
-            out.write_all(&r.out)?;
-            if !r.err.is_empty() {
-                out.flush()?;
-                eprint!("{}", r.err);
-            }
-            if r.unreadable {
-                code = ExitCode::from(2);
-            } else if r.rejected && code == ExitCode::SUCCESS {
-                code = ExitCode::from(1);
-            }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut write = |r: std::io::Result<Parsed>| -> std::io::Result<()> {
+        let r = r?;
+        out.write_all(&r.out)?;
+        if !r.err.is_empty() {
+            // Diagnostics after the output before them, when both go to one place.
+            out.flush()?;
+            std::io::stderr().lock().write_all(r.err.as_bytes())?;
         }
+        if r.unreadable {
+            code = ExitCode::from(2);
+        } else if r.rejected && code == ExitCode::SUCCESS {
+            code = ExitCode::from(1);
+        }
+        Ok(())
+    };
+    // Standard input is read on this thread; files on every core, each file's output and
+    // diagnostics written in the files' order as soon as they are ready.
+    if files.iter().any(|p| p.as_os_str() == "-") {
+        files.iter().try_for_each(|p| write(one(p)))?;
+    } else {
+        par::for_each(files, one, write)?;
     }
     out.flush()?;
     Ok(code)

@@ -16,21 +16,32 @@ pub fn diagnostics(name: &str, text: &str, diags: &[Diagnostic], color: bool) ->
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(100);
+    // Without colours, messages and helps are wrapped here (see `Wrapped`) and miette
+    // only indents them; with colours (a terminal: few diagnostics) miette wraps.
+    let indents = (!color).then(|| Indents::of(&theme));
     let handler = miette::GraphicalReportHandler::new_themed(theme)
         .with_width(width)
         .with_links(false);
+    let indenting = handler.clone().with_wrap_lines(false);
     let mut out = String::new();
     let source = std::sync::Arc::new(Source::new(name, text));
     for d in diags {
+        let code = shown_code(d.code);
+        let wrapped = indents.as_ref().and_then(|i| Wrapped::new(d, i, width));
         // Rendered as it is, not through a `miette::Report`: a report asks miette's hook for
         // a handler, which looks at the terminal (two syscalls) for every diagnostic.
         let shown = Shown {
-            code: shown_code(d.code),
-            diagnostic: d.clone(),
+            code: &code,
+            diagnostic: d,
             source: Shared(std::sync::Arc::clone(&source)),
+            wrapped: wrapped.as_ref(),
         };
-        if handler.render_report(&mut out, &shown).is_err() {
-            out.push_str(&format!("{}: {}\n", shown_code(d.code), d.message));
+        let rendered = match shown.wrapped {
+            Some(_) => indenting.render_report(&mut out, &shown),
+            None => handler.render_report(&mut out, &shown),
+        };
+        if rendered.is_err() {
+            out.push_str(&format!("{code}: {}\n", d.message));
         }
     }
     out
@@ -45,49 +56,150 @@ fn shown_code(code: &str) -> String {
     }
 }
 
-/// A diagnostic rendered under its [`shown_code`]; everything else is the diagnostic's.
-#[derive(Debug)]
-struct Shown {
-    code: String,
-    diagnostic: Diagnostic,
-    source: Shared,
+/// The indents miette's graphical renderer puts before a message (after the severity's
+/// icon) and a help, on their first and following lines, for a theme without styles.
+struct Indents {
+    message: [(String, String); 3],
+    help: (String, String),
 }
 
-impl std::fmt::Display for Shown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.diagnostic, f)
+impl Indents {
+    fn of(theme: &miette::GraphicalTheme) -> Indents {
+        let c = &theme.characters;
+        let message = |icon: &str| (format!("  {icon} "), format!("  {} ", c.vbar));
+        Indents {
+            message: [message(&c.error), message(&c.warning), message(&c.advice)],
+            help: ("  help: ".to_string(), " ".repeat(8)),
+        }
     }
 }
 
-impl std::error::Error for Shown {}
+/// A diagnostic's message and help wrapped as miette wraps them (`textwrap::fill` at the
+/// width less 2, under its indents), without the indents: rendered with wrapping off,
+/// miette adds the indents back and the output is the same. Wrapping here is cheaper: a
+/// line that fits is not segmented (miette runs Unicode line breaking on every message),
+/// and a long text (the same help under hundreds of diagnostics) is wrapped once.
+#[derive(Debug)]
+struct Wrapped {
+    message: String,
+    help: Option<String>,
+}
 
-impl miette::Diagnostic for Shown {
-    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+impl Wrapped {
+    /// `None` when miette's unwrapped output would differ (a blank line: miette trims the
+    /// indent before it); the diagnostic is then rendered with miette's own wrapping.
+    fn new(d: &Diagnostic, indents: &Indents, width: usize) -> Option<Wrapped> {
+        // Related diagnostics would be rendered nested, with wrapping off too.
+        if miette::Diagnostic::related(d).is_some() {
+            return None;
+        }
+        let width = width.saturating_sub(2);
+        let (first, rest) = &indents.message[match d.severity {
+            slipway_parser::Severity::Error => 0,
+            slipway_parser::Severity::Warning => 1,
+            slipway_parser::Severity::Advice => 2,
+        }];
+        let help = match &d.help {
+            Some(h) => Some(unindented(h, &indents.help.0, &indents.help.1, width)?),
+            None => None,
+        };
+        Some(Wrapped {
+            message: unindented(&d.message, first, rest, width)?,
+            help,
+        })
+    }
+}
+
+/// `text` wrapped as miette wraps it under these indents, less the indents; `None` when
+/// miette, given the result with wrapping off, would not write the same lines.
+fn unindented(text: &str, first: &str, rest: &str, width: usize) -> Option<String> {
+    let trimmed = text.trim_end_matches(' ');
+    // One line that fits: textwrap keeps it whole, less its trailing spaces, whatever
+    // its break opportunities (first fit never breaks a line whose words all fit).
+    if !text.contains('\n') && textwrap::core::display_width(first) + textwrap::core::display_width(trimmed) <= width {
+        return (!trimmed.trim().is_empty()).then(|| trimmed.to_string());
+    }
+    thread_local! {
+        /// Texts wrapped before (helps repeat across diagnostics and files).
+        static WRAPPED: std::cell::RefCell<std::collections::HashMap<(String, String, usize), Option<String>>> =
+            Default::default();
+    }
+    let key = (text.to_string(), first.to_string(), width);
+    if let Some(found) = WRAPPED.with(|w| w.borrow().get(&key).cloned()) {
+        return found;
+    }
+    let options = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(true);
+    let filled = textwrap::fill(text, options);
+    let mut lines = Vec::new();
+    for (i, line) in filled.split('\n').enumerate() {
+        let content = line.strip_prefix(if i == 0 { first } else { rest });
+        lines.push(content.filter(|c| !c.trim().is_empty()));
+    }
+    let found = lines.into_iter().collect::<Option<Vec<_>>>().map(|l| l.join("\n"));
+    WRAPPED.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.len() >= 4096 {
+            w.clear();
+        }
+        w.insert(key, found.clone());
+    });
+    found
+}
+
+/// A diagnostic rendered under its [`shown_code`]; everything else is the diagnostic's,
+/// or, with `wrapped`, its message and help wrapped already.
+#[derive(Debug)]
+struct Shown<'a> {
+    code: &'a str,
+    diagnostic: &'a Diagnostic,
+    source: Shared,
+    wrapped: Option<&'a Wrapped>,
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.wrapped {
+            Some(w) => f.write_str(&w.message),
+            None => std::fmt::Display::fmt(self.diagnostic, f),
+        }
+    }
+}
+
+impl std::error::Error for Shown<'_> {}
+
+impl miette::Diagnostic for Shown<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(self.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
-        miette::Diagnostic::severity(&self.diagnostic)
+        miette::Diagnostic::severity(self.diagnostic)
     }
 
-    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        miette::Diagnostic::help(&self.diagnostic)
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        match self.wrapped {
+            Some(w) => w.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display + 'b>),
+            None => miette::Diagnostic::help(self.diagnostic),
+        }
     }
 
-    fn url<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        miette::Diagnostic::url(&self.diagnostic)
+    fn url<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        miette::Diagnostic::url(self.diagnostic)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        miette::Diagnostic::labels(&self.diagnostic)
+        miette::Diagnostic::labels(self.diagnostic)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)
     }
 
-    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
-        miette::Diagnostic::related(&self.diagnostic)
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        miette::Diagnostic::related(self.diagnostic)
     }
 }
 
@@ -236,4 +348,59 @@ fn write_instruction(out: &mut impl Write, text: &str, inst: &Instruction, depth
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use slipway_parser::Diagnostic;
+
+    /// Messages and helps wrapped here render exactly as miette wraps them: texts that
+    /// fit, that wrap at spaces, hyphens and slashes, with trailing and leading spaces,
+    /// blank lines, line breaks, wide and combining characters, one unbreakable word.
+    #[test]
+    fn wrapping_here_renders_as_miette_wraps() {
+        let long = "instructions are ADD, ARG, CMD, COPY, ENTRYPOINT, ENV, EXPOSE, FROM, HEALTHCHECK, LABEL";
+        let texts = [
+            "short".to_string(),
+            "trailing spaces   ".to_string(),
+            "  leading spaces".to_string(),
+            long.to_string(),
+            format!("{long}, {long}"),
+            format!("{long}\n\nsecond paragraph after a blank line"),
+            "line one\nline two  \n".to_string(),
+            "apt-get install -y --no-install-recommends ca-certificates/bookworm-backports ".repeat(3),
+            "x".repeat(150),
+            "é🚀한字 ".repeat(30),
+            "e\u{301}\u{200b}a\u{a0}b ".repeat(40),
+            " ".to_string(),
+            String::new(),
+            "tab\tseparated\twords ".repeat(10),
+        ];
+        let text = "FROM a\nRUN b\n";
+        for width in [100, 40, 12, 3, 0] {
+            std::env::set_var("COLUMNS", width.to_string());
+            for (i, message) in texts.iter().enumerate() {
+                let help = &texts[(i + 3) % texts.len()];
+                for d in [
+                    Diagnostic::warning("x", 7..12, message.clone()).with_help(help.clone()),
+                    Diagnostic::warning("x", 0..4, message.clone()),
+                ] {
+                    let mut wrapped_by_miette = String::new();
+                    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+                        .with_width(width)
+                        .with_links(false);
+                    let shown = super::Shown {
+                        code: "x",
+                        diagnostic: &d,
+                        source: super::Shared(std::sync::Arc::new(super::Source::new("f", text))),
+                        wrapped: None,
+                    };
+                    handler.render_report(&mut wrapped_by_miette, &shown).unwrap();
+                    let ours = super::diagnostics("f", text, std::slice::from_ref(&d), false);
+                    assert_eq!(ours, wrapped_by_miette, "width {width}: {message:?} / {help:?}");
+                }
+            }
+        }
+        std::env::remove_var("COLUMNS");
+    }
 }
