@@ -87,7 +87,7 @@ DF
 printf 'FROM %s\nRUN %s; uname -m > /arch\n' "$REG/bb:1" "$SPIN" >"$W/one/Dockerfile"
 
 S="$SLIPWAY build -q --no-cache --network none"
-BB="$B bud --isolation chroot --no-cache -q --network none --tls-verify=false"
+BB="$B bud --isolation chroot --no-cache -q --tls-verify=false"
 J="$W/json"
 mkdir -p "$J"
 hf() {
@@ -96,6 +96,9 @@ hf() {
     hyperfine -N --style basic --runs "$RUNS" -w 1 --export-json "$J/$name.json" "$@" >&2
 }
 
+# Each command once, so a failure shows its output.
+$S --platform linux/amd64,linux/arm64 -t "$REG/app:2" "$W/two" >/dev/null
+$BB --platform linux/amd64,linux/arm64 --manifest "localhost/app-list-$$" "$W/two" >/dev/null
 echo "== two platforms, one index (cross-compile pattern; --no-cache)" >&2
 hf two \
     -n slipway "$S --platform linux/amd64,linux/arm64 -t $REG/app:2 $W/two" \
@@ -125,7 +128,7 @@ out = []
 out.append("## Multi-platform builds vs buildah (`bench/multiplatform.sh`, issue 16)\n")
 out.append(f"Measured on {os.cpu_count()} CPUs ({cpu}), load average {load_avg:.1f} at the end; "
            f"hyperfine, {runs} runs after a warm-up, median. buildah {subprocess.run(['buildah','--version'],capture_output=True,text=True).stdout.split()[2]} "
-           "(vfs storage, chroot isolation, `bud --platform ... --manifest`); both `--no-cache --network none`, "
+           "(vfs storage, chroot isolation, `bud --platform ... --manifest`); both `--no-cache` (slipway `--network none`; buildah's chroot isolation has only the host network), "
            "the same busybox bases (amd64: busybox-static; arm64: Debian's busybox-static:arm64) pulled from one "
            "index in a loopback registry; arm64 RUN steps under qemu-user-static through binfmt_misc (flag F). "
            f"Each timed RUN spins a shell loop of {loop} iterations.\n")
