@@ -29,17 +29,7 @@ pub struct Options {
 /// A plan that could not be made: an I/O error is returned, Dockerfile errors are rendered
 /// (exit 1).
 fn failed(failure: slipway_planner::request::Failure, color: bool) -> io::Result<ExitCode> {
-    match failure {
-        slipway_planner::request::Failure::Io(e) => Err(e),
-        slipway_planner::request::Failure::Invalid {
-            name,
-            text,
-            diagnostics,
-        } => {
-            eprint!("{}", crate::render::diagnostics(&name, &text, &diagnostics, color));
-            Ok(ExitCode::from(1))
-        }
-    }
+    crate::build::session_error(failure.into(), color)
 }
 
 /// `slipway plan --base REV`: the working tree against a git revision.
