@@ -4,6 +4,7 @@
 Usage: bench/sandbox_start.py SLIPWAY STORE N BUILDAH_CONTAINER
 (STORE holds an image "probe": busybox with /bin/true; BUILDAH_CONTAINER a vfs working
 container under /tmp/sb-buildah with /bin/busybox copied in). Needs root."""
+import os, statistics, subprocess, sys, time
 S = sys.argv[1]; env = dict(os.environ, SLIPWAY_ROOT=sys.argv[2]); ctr = sys.argv[4]
 B = ["buildah","--storage-driver","vfs","--root","/tmp/sb-buildah/root","--runroot","/tmp/sb-buildah/run"]
 cases = {

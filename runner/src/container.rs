@@ -542,9 +542,12 @@ fn launch(spec: &ContainerSpec, output: Option<&OwnedFd>, relay: bool) -> io::Re
         ..spec.limits
     };
     let cgroup = crate::cgroup::Cgroup::create(&name, &limits)?;
-    let procs = cgroup.as_ref().map(crate::cgroup::Cgroup::procs).unwrap_or_default();
+    let join = Join {
+        procs: cgroup.as_ref().map(crate::cgroup::Cgroup::procs).unwrap_or_default(),
+        unified: cgroup.as_ref().and_then(crate::cgroup::Cgroup::unified),
+    };
     let cleanup = MountStubs::prepare(spec);
-    let result = run_forked(spec, output, relay, seccomp.as_deref().map(Vec::as_slice), &procs);
+    let result = run_forked(spec, output, relay, seccomp.as_deref().map(Vec::as_slice), &join);
     cleanup.finish();
     if let Some(c) = cgroup {
         c.remove();
@@ -552,12 +555,21 @@ fn launch(spec: &ContainerSpec, output: Option<&OwnedFd>, relay: bool) -> io::Re
     result
 }
 
+/// The container's cgroups, as its processes enter them.
+struct Join<'a> {
+    /// v1 `cgroup.procs` files, joined by the first child.
+    procs: Vec<PathBuf>,
+    /// The v2 cgroup PID 1 is created in (and its `cgroup.procs`, for a kernel without
+    /// clone3's CLONE_INTO_CGROUP).
+    unified: Option<(std::os::fd::BorrowedFd<'a>, &'a Path)>,
+}
+
 fn run_forked(
     spec: &ContainerSpec,
     output: Option<&OwnedFd>,
     relay: bool,
     seccomp: Option<&[u8]>,
-    cgroups: &[PathBuf],
+    cgroups: &Join<'_>,
 ) -> io::Result<ExitStatus> {
     let me = nix::unistd::getpid();
     let (r, w) =
@@ -622,13 +634,13 @@ fn report(w: &OwnedFd, e: &io::Error) {
 
 /// The first child: a session of its own, its cgroup, joins or unshares the namespaces,
 /// forks PID 1, relays signals to it, passes its exit code on.
-fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &[PathBuf]) -> i32 {
+fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &Join<'_>) -> i32 {
     if let Err(e) = sys::new_session() {
         report(&w, &e);
         return 125;
     }
-    // Into the container's cgroup first: every process below inherits it.
-    for procs in cgroups {
+    // Into the container's v1 cgroups first: every process below inherits them.
+    for procs in &cgroups.procs {
         if let Err(e) = Linux.join_cgroup(procs) {
             report(&w, &e);
             return 125;
@@ -644,7 +656,7 @@ fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &[
         report(&w, &e);
         return 125;
     }
-    match sys::fork() {
+    match fork_pid1(cgroups) {
         Err(e) => {
             report(&w, &e);
             125
@@ -665,6 +677,26 @@ fn outside(spec: &ContainerSpec, w: OwnedFd, seccomp: Option<&[u8]>, cgroups: &[
             }
             wait_code(pid).unwrap_or(125)
         }
+    }
+}
+
+/// Forks the container's PID 1, inside the v2 cgroup when there is one: created there by
+/// clone3 (this process has one thread: it is a fork), or, where the kernel lacks that,
+/// forked after this process joined the cgroup.
+fn fork_pid1(cgroups: &Join<'_>) -> io::Result<Forked> {
+    let Some((fd, procs)) = cgroups.unified else {
+        return sys::fork();
+    };
+    match sys::fork_into_cgroup(fd) {
+        Ok(forked) => Ok(forked),
+        Err(nix::errno::Errno::ENOSYS | nix::errno::Errno::E2BIG | nix::errno::Errno::EINVAL) => {
+            Linux.join_cgroup(procs)?;
+            sys::fork()
+        }
+        Err(e) => Err(io::Error::new(
+            io::Error::from(e).kind(),
+            format!("clone3(CLONE_INTO_CGROUP) into {}: {e}", procs.display()),
+        )),
     }
 }
 

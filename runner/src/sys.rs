@@ -791,3 +791,164 @@ pub fn spawn_with_fd3(cmd: &mut std::process::Command, fd: &std::os::fd::OwnedFd
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
+
+// ---- cgroup v2 device programs and clone3 -------------------------------------------------
+
+/// `union bpf_attr` for BPF_PROG_LOAD, up to `expected_attach_type` (include/uapi/linux/bpf.h;
+/// the kernel zero-extends a shorter attr).
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+/// `union bpf_attr` for BPF_PROG_ATTACH, up to `replace_bpf_fd`.
+#[repr(C)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+    replace_bpf_fd: u32,
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> libc::c_long {
+    // SAFETY: `attr` is a live, initialised `union bpf_attr` prefix of the size passed; every
+    // pointer it holds (instructions, license, log) outlives the call.
+    unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) }
+}
+
+/// Loads a cgroup device program (BPF_PROG_TYPE_CGROUP_DEVICE) with bpf(2) BPF_PROG_LOAD:
+/// `program` is its instructions (`struct bpf_insn`, 8 bytes each). When the kernel refuses
+/// it, the load is repeated with a log so that the error carries the verifier's words.
+/// <https://man7.org/linux/man-pages/man2/bpf.2.html>,
+/// <https://docs.kernel.org/bpf/verifier.html>
+pub fn load_device_program(program: &[u8]) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if program.is_empty() || !program.len().is_multiple_of(8) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "bpf: not an eBPF program"));
+    }
+    let license = c"Apache-2.0";
+    let mut name = [0u8; 16];
+    name[..14].copy_from_slice(b"slipway_device");
+    let mut attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: (program.len() / 8) as u32,
+        insns: program.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        prog_name: name,
+        ..Default::default()
+    };
+    let fd = bpf(BPF_PROG_LOAD, &mut attr);
+    if fd >= 0 {
+        // SAFETY: a new descriptor the kernel just gave us, owned by nobody else.
+        return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) });
+    }
+    let first = Errno::last();
+    let mut log = vec![0u8; 64 * 1024];
+    attr.log_level = 1;
+    attr.log_size = log.len() as u32;
+    attr.log_buf = log.as_mut_ptr() as u64;
+    let again = bpf(BPF_PROG_LOAD, &mut attr);
+    if again >= 0 {
+        // SAFETY: as above (the first attempt failed for a passing reason).
+        return Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(again as i32) });
+    }
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    let words = String::from_utf8_lossy(&log[..end]);
+    let words = words.trim();
+    Err(io::Error::new(
+        io::Error::from(first).kind(),
+        if words.is_empty() {
+            format!("bpf(BPF_PROG_LOAD) of the device program: {first}")
+        } else {
+            format!("bpf(BPF_PROG_LOAD) of the device program: {first}; the verifier says: {words}")
+        },
+    ))
+}
+
+/// Attaches a device program to the cgroup v2 directory `cgroup` (bpf(2) BPF_PROG_ATTACH,
+/// BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI: programs of the cgroups above still run, and a
+/// device must pass them all). It stays attached until the cgroup is removed.
+pub fn attach_device_program(cgroup: BorrowedFd<'_>, program: BorrowedFd<'_>) -> io::Result<()> {
+    let mut attr = ProgAttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: program.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+        replace_bpf_fd: 0,
+    };
+    if bpf(BPF_PROG_ATTACH, &mut attr) != 0 {
+        return Err(err(Errno::last(), "bpf(BPF_PROG_ATTACH) of the device program"));
+    }
+    Ok(())
+}
+
+/// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`fork`], with the child created inside the cgroup v2 directory `cgroup` (clone3(2)
+/// CLONE_INTO_CGROUP, Linux 5.7): nothing is migrated, so the kernel's threadgroup lock is
+/// never taken for writing (a `cgroup.procs` write takes it and may wait for an RCU grace
+/// period, milliseconds). <https://man7.org/linux/man-pages/man2/clone3.2.html>
+///
+/// Only for a process with a single thread (a forked child): glibc's fork handlers do not
+/// run, so no lock another thread could hold may be needed in the child.
+/// `Err` with `ENOSYS` (an old kernel, or a seccomp filter that hides clone3), `E2BIG` or
+/// `EINVAL` means the kernel lacks it and the caller can fall back.
+pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> Result<Forked, Errno> {
+    let mut args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM duplicates the process as fork(2) does, the child
+    // on a copy of this stack; `args` lives across the call. The single-thread rule above
+    // is the caller's (it is documented at the one call site).
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        0 => Ok(Forked::Child),
+        pid if pid > 0 => Ok(Forked::Parent(nix::unistd::Pid::from_raw(pid as i32))),
+        _ => Err(Errno::last()),
+    }
+}
