@@ -39,7 +39,8 @@ echo nets=$(ls /sys/class/net | sort | tr '\n' ' ')
 p host_loopback "nc -w 2 127.0.0.1 $PORT </dev/null"
 echo abstract=$(grep -c 'slipway-probe-abstract' /proc/net/unix)
 p ip_link_add 'ip link add probe0 type dummy'
-echo pids_cgroup=$(grep -E '(pids|^0:):.*/slipway-' /proc/self/cgroup | wc -l)
+echo pids_v1=$(grep -c ':pids:.*/slipway-' /proc/self/cgroup)
+echo unified=$(grep -c '^0::.*/slipway-' /proc/self/cgroup)
 "#;
 
 /// A store with `probe`: busybox with every applet linked, and an unprivileged user.
@@ -231,8 +232,19 @@ fn assert_sandboxed(t: &str, where_: &str, pasta: bool) {
 
 /// Whether the host offers a pids controller (v1, or v2 delegated to us).
 fn has_pids_controller() -> bool {
+    pids_v1() || pids_v2()
+}
+
+/// Whether pids limits go to cgroup v2: the unified root (or a hybrid host's unified
+/// mount) delegates the controller.
+fn pids_v2() -> bool {
+    ["/sys/fs/cgroup/cgroup.subtree_control", "/sys/fs/cgroup/unified/cgroup.subtree_control"]
+        .iter()
+        .any(|f| std::fs::read_to_string(f).is_ok_and(|s| s.split_whitespace().any(|c| c == "pids")))
+}
+
+fn pids_v1() -> bool {
     Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
-        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").is_ok_and(|s| s.contains("pids"))
 }
 
 #[test]
@@ -291,12 +303,13 @@ fn a_run_step_is_sandboxed() {
     .unwrap();
     // The mounted secret is there for the step (as a file), but in no process's memory.
     assert_sandboxed(&t, "RUN", have_pasta());
-    if has_pids_controller() {
-        assert_eq!(
-            probes_of(&t)["pids_cgroup"],
-            "1",
-            "a RUN step has a cgroup with a pids limit: {t}"
-        );
+    // Its own cgroup where the pids limit is: the v2 one where the controller is
+    // delegated, else the v1 pids hierarchy (the v2 one then holds only the device program).
+    let probes = probes_of(&t);
+    if pids_v2() {
+        assert_eq!(probes["unified"], "1", "a RUN step has a v2 cgroup with a pids limit: {t}");
+    } else if pids_v1() {
+        assert_eq!(probes["pids_v1"], "1", "a RUN step has a v1 pids cgroup: {t}");
     }
 }
 
