@@ -245,8 +245,13 @@ fn discover(dir: &Path, errors: &mut usize) -> Vec<PathBuf> {
 }
 
 /// The `.dockerignore` of a Dockerfile whose context is its own directory:
-/// `<Dockerfile>.dockerignore` next to it, else `.dockerignore` in the context.
-fn find_dockerignore(dockerfile: Option<&Path>, context: &Path) -> Option<PathBuf> {
+/// `<Dockerfile>.dockerignore` next to it, else `.dockerignore` in the context (looked up
+/// once per context through `general`).
+fn find_dockerignore(
+    dockerfile: Option<&Path>,
+    context: &Path,
+    general: &mut HashMap<PathBuf, Option<PathBuf>>,
+) -> Option<PathBuf> {
     if let Some(f) = dockerfile {
         let mut specific = f.as_os_str().to_owned();
         specific.push(".dockerignore");
@@ -255,8 +260,10 @@ fn find_dockerignore(dockerfile: Option<&Path>, context: &Path) -> Option<PathBu
             return Some(specific);
         }
     }
-    let general = context.join(".dockerignore");
-    general.is_file().then_some(general)
+    general
+        .entry(context.to_path_buf())
+        .or_insert_with(|| Some(context.join(".dockerignore")).filter(|p| p.is_file()))
+        .clone()
 }
 
 /// `CheckOptions::ignored`.
@@ -437,6 +444,12 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         .find(|(k, _)| k == "BUILDKIT_DOCKERFILE_CHECK")
         .map(|(_, v)| v.clone());
     let mut configs: HashMap<PathBuf, Result<Config, String>> = HashMap::new();
+    // Lookups that walk up the directory tree, once per build context: a repository's
+    // Dockerfiles share a few directories, and each walk is a stat per parent.
+    let mut found_configs: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+    let mut found_hadolint: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+    let mut ignore_files: HashMap<PathBuf, Option<IgnoredFn>> = HashMap::new();
+    let mut context_ignores: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
 
     let mut reports = Vec::new();
     let mut fixed = 0usize;
@@ -516,7 +529,11 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         };
         let mut config = match &explicit_config {
             Some(c) => c.clone(),
-            None => match slipway_planner::config::find(&context) {
+            None => match found_configs
+                .entry(context.clone())
+                .or_insert_with(|| slipway_planner::config::find(&context))
+                .clone()
+            {
                 Some(found) => {
                     let first = !configs.contains_key(&found);
                     if first && verbose {
@@ -539,7 +556,11 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         };
         let hadolint_file = match &explicit_hadolint {
             Some(h) => h.clone(),
-            None => match slipway_planner::hadolint::find(&cwd, Some(&context), &|k| std::env::var(k).ok()) {
+            None => match found_hadolint
+                .entry(context.clone())
+                .or_insert_with(|| slipway_planner::hadolint::find(&cwd, Some(&context), &|k| std::env::var(k).ok()))
+                .clone()
+            {
                 Some(found) => {
                     let first = !hadolint_files.contains_key(&found);
                     if first && verbose {
@@ -594,7 +615,13 @@ pub fn run(opts: &Options) -> io::Result<ExitCode> {
         }
         let options = CheckOptions {
             build_args: build_args.clone(),
-            ignored: find_dockerignore(path, &context).and_then(|p| ignored_callback(&p)),
+            ignored: find_dockerignore(path, &context, &mut context_ignores).and_then(|p| {
+                // Read once per file (a bad one is said once), shared by the Dockerfiles it serves.
+                ignore_files
+                    .entry(p)
+                    .or_insert_with_key(|p| ignored_callback(p))
+                    .clone()
+            }),
             config,
             target: opts.target.clone(),
             scripts,

@@ -436,6 +436,37 @@ fn dockerignore_next_to_the_dockerfile_feeds_copy_ignored_file() {
 }
 
 #[test]
+fn dockerfiles_sharing_a_directory_each_get_their_own_dockerignore() {
+    // The directory's lookups are made once, but `<Dockerfile>.dockerignore` is still each
+    // file's own; a bad `.dockerignore` shared by two Dockerfiles is said once.
+    let text = "FROM alpine:3.20\nCOPY secret.txt app /\n";
+    let dir = tree(&[
+        ("d/.dockerignore", "secret.txt\n"),
+        ("d/Dockerfile", text),
+        ("d/api.Dockerfile", text),
+        ("d/api.Dockerfile.dockerignore", "app\n"),
+        ("d/web.Dockerfile", text),
+        ("bad/.dockerignore", "!\n"),
+        ("bad/Dockerfile", text),
+        ("bad/web.Dockerfile", text),
+    ]);
+    let out = slipway_in(dir.path(), &["check", "-f", "gnu", "d", "bad"]);
+    let found = stdout(&out);
+    let mut lines: Vec<&str> = found.lines().filter(|l| l.contains("CopyIgnoredFile")).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "d/Dockerfile:2.6-2.16: warning: Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore [CopyIgnoredFile]",
+            "d/api.Dockerfile:2.17-2.20: warning: Attempting to Copy file \"app\" that is excluded by .dockerignore [CopyIgnoredFile]",
+            "d/web.Dockerfile:2.6-2.16: warning: Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore [CopyIgnoredFile]",
+        ],
+        "{found}"
+    );
+    assert_eq!(stderr(&out).matches("bad/.dockerignore").count(), 1, "{}", stderr(&out));
+}
+
+#[test]
 fn fix_round_trip_on_a_copy() {
     let original = "FROM alpine:3.20 AS Build\nMAINTAINER me\ncmd echo hi\nCOPY --form=x a /b\n";
     let dir = tree(&[("Dockerfile", original)]);
