@@ -238,9 +238,12 @@ fn has_pids_controller() -> bool {
 /// Whether pids limits go to cgroup v2: the unified root (or a hybrid host's unified
 /// mount) delegates the controller.
 fn pids_v2() -> bool {
-    ["/sys/fs/cgroup/cgroup.subtree_control", "/sys/fs/cgroup/unified/cgroup.subtree_control"]
-        .iter()
-        .any(|f| std::fs::read_to_string(f).is_ok_and(|s| s.split_whitespace().any(|c| c == "pids")))
+    [
+        "/sys/fs/cgroup/cgroup.subtree_control",
+        "/sys/fs/cgroup/unified/cgroup.subtree_control",
+    ]
+    .iter()
+    .any(|f| std::fs::read_to_string(f).is_ok_and(|s| s.split_whitespace().any(|c| c == "pids")))
 }
 
 fn pids_v1() -> bool {
@@ -307,7 +310,10 @@ fn a_run_step_is_sandboxed() {
     // delegated, else the v1 pids hierarchy (the v2 one then holds only the device program).
     let probes = probes_of(&t);
     if pids_v2() {
-        assert_eq!(probes["unified"], "1", "a RUN step has a v2 cgroup with a pids limit: {t}");
+        assert_eq!(
+            probes["unified"], "1",
+            "a RUN step has a v2 cgroup with a pids limit: {t}"
+        );
     } else if pids_v1() {
         assert_eq!(probes["pids_v1"], "1", "a RUN step has a v1 pids cgroup: {t}");
     }
