@@ -226,6 +226,33 @@ fn sweep_once() {
     });
 }
 
+/// The controllers this process's v2 cgroup delegates (`cgroup.subtree_control`).
+fn delegated_controllers(unified: Option<&Path>) -> String {
+    unified
+        .and_then(|p| std::fs::read_to_string(p.join("cgroup.subtree_control")).ok())
+        .unwrap_or_default()
+}
+
+/// Where a container's limit of `controller` (`pids`, `memory`) goes: the hierarchy
+/// [`Cgroup::create`] writes it to, `None` where the host has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hierarchy {
+    V2,
+    V1,
+}
+
+/// The [`Hierarchy`] of `controller`'s limits, decided as [`Cgroup::create`] decides it.
+pub fn limit_hierarchy(controller: &str) -> Option<Hierarchy> {
+    if delegated_controllers(unified_parent().as_deref())
+        .split_whitespace()
+        .any(|d| d == controller)
+    {
+        Some(Hierarchy::V2)
+    } else {
+        v1_parent(controller).map(|_| Hierarchy::V1)
+    }
+}
+
 impl Cgroup {
     /// The container's cgroup(s), named `name`, with `limits` written; `None` when the
     /// host offers nothing for them (said once). A limit goes to the v2 hierarchy when this
@@ -249,10 +276,7 @@ impl Cgroup {
         }
         sweep_once();
         let unified = unified_parent();
-        let delegated = unified
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(p.join("cgroup.subtree_control")).ok())
-            .unwrap_or_default();
+        let delegated = delegated_controllers(unified.as_deref());
         let mut v2 = Vec::new();
         let mut v1 = Vec::new();
         let wanted = [
